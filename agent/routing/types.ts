@@ -1,0 +1,98 @@
+/**
+ * The routing tables the agent compiles once per snapshot, and what a request asks of them.
+ * Compiled tables are immutable; a new snapshot produces a new table that is swapped in as
+ * one object, and a request keeps the table it started with. Live per-instance state (in-flight
+ * count, ejection) lives in EndpointState objects that survive table swaps, keyed by address:port.
+ */
+import type { Service } from '../../shared/schema/documents.ts';
+
+/** Read-only view of a request used by dye rules and split stickiness. Names are lower-case. */
+export interface RequestView {
+  /** Header value (several values joined by ", "), or undefined. */
+  header(name: string): string | undefined;
+  /** Cookie value from the `cookie` header, or undefined. */
+  cookie(name: string): string | undefined;
+  /** Query parameter value, or undefined. */
+  query(name: string): string | undefined;
+}
+
+/** Mutable live state of one instance (address:port), shared by every table that names it. */
+export interface EndpointState {
+  readonly key: string;
+  /** Requests in flight to this instance (the balancer's load signal). */
+  inflight: number;
+  /** Epoch ms until which the instance is ejected (0: not ejected). */
+  ejectedUntil: number;
+  /** Consecutive failures seen (outlier detection). */
+  consecutiveFailures: number;
+  /** How many times it has been ejected (ejection time grows with it). */
+  ejections: number;
+}
+
+/** One instance as the compiled table sees it. */
+export interface Endpoint {
+  /** `address:port` (IPv6 addresses in brackets). */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Registry health (Nacos `healthy`); unhealthy endpoints get no traffic. */
+  readonly healthy: boolean;
+  /** Instance document name. */
+  readonly name: string;
+  readonly state: EndpointState;
+}
+
+/** The instances of one service that belong to one lane. */
+export interface Subset {
+  readonly service: string;
+  readonly lane: string;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** A lane as compiled: its colour and the fallback chain after it. */
+export interface CompiledLane {
+  readonly color: string;
+  /** Lanes to try, in order, when this one cannot serve (excludes itself; empty when strict). */
+  readonly fallbackChain: readonly string[];
+  readonly strict: boolean;
+}
+
+/** Everything known about one upstream service. */
+export interface ServiceRoutes {
+  readonly name: string;
+  /** The Service spec with defaults (the schema's defaults when the service has no document). */
+  readonly spec: Service['spec'];
+  /** Lane → subset (only lanes with at least one instance). */
+  readonly subsets: ReadonlyMap<string, Subset>;
+  /** For uncoloured requests: the lane picked by `split` (sticky by splitKey), or stable. */
+  pickUncolored(req: RequestView, random: () => number): string;
+}
+
+/** Why a request was served outside its requested lane (contract §5). */
+export type FallbackReason = 'no-instance' | 'circuit-open' | 'error';
+
+/** The outcome of routing one request to one service. */
+export interface RouteDecision {
+  /** The lane asked for: the request colour, or the split/stable choice when uncoloured. */
+  readonly requested: string;
+  /** Subsets to try in order: the requested lane first when it can serve, then fallbacks. */
+  readonly candidates: readonly Subset[];
+  /** Set when candidates[0] is not the requested lane. */
+  readonly fallback?: FallbackReason;
+}
+
+/** One compiled snapshot. */
+export interface RoutingTable {
+  readonly version: number;
+  readonly loadedAt: string;
+  /** Routes for a service, or undefined when the snapshot does not know it (pass-through). */
+  service(name: string): ServiceRoutes | undefined;
+  lane(color: string): CompiledLane | undefined;
+  /**
+   * Inbound dyeing at `service`: the colour an uncoloured request gets from lane dye rules
+   * (lanes by descending priority, first match wins), with the lane and rule index that matched.
+   */
+  dye(service: string, req: RequestView, random: () => number): { color: string; lane: string; rule: number } | undefined;
+}

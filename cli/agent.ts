@@ -1,0 +1,34 @@
+/** `dyeline agent` flags (contract §3). */
+import type { Command } from 'commander';
+import { option, subcommand } from './flags.ts';
+
+export interface AgentFlags {
+  service?: string;
+  color: string;
+  appPort?: string;
+  inbound: string;
+  outbound: string;
+  status: string;
+  admin: string;
+  snapshot: string;
+  drainTimeoutMs: string;
+}
+
+export function registerAgent(program: Command): void {
+  subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')
+    .addOption(option('--service <NAME>', 'the service this pod belongs to (required)'))
+    .addOption(option('--color <COLOR>', 'the lane of this pod\'s instance', 'stable'))
+    .addOption(option('--app-port <PORT>', 'inbound traffic is forwarded to 127.0.0.1:PORT (required for inbound)'))
+    .addOption(option('--inbound <HOST:PORT>', 'traffic from other services to this pod', '0.0.0.0:15006'))
+    .addOption(option('--outbound <HOST:PORT>', 'traffic from this pod\'s app to other services', '127.0.0.1:15001'))
+    .addOption(option('--status <HOST:PORT>', '/healthz, /readyz, /metrics', '0.0.0.0:15090'))
+    .addOption(option('--admin <HOST:PORT>', '/config, /clusters (keep it on loopback)', '127.0.0.1:15000'))
+    .addOption(option('--snapshot <PATH>', 'snapshot file written by the daemon', '/var/run/dyeline/snapshot.json'))
+    .addOption(option('--drain-timeout-ms <MS>', 'on SIGTERM, how long in-flight requests may take to finish', '15000'))
+    .action(async (opts: AgentFlags) => {
+      const { parseAgentConfig } = await import('../agent/config.ts');
+      const config = parseAgentConfig(opts);
+      const { runAgent } = await import('../agent/main.ts');
+      await runAgent(config);
+    });
+}

@@ -1,0 +1,40 @@
+/**
+ * Flag plumbing shared by every subcommand: each flag also reads `DYELINE_<FLAG>` (contract §1),
+ * a flag wins over the variable, and a bad value is a UsageError (exit 2, one line).
+ */
+import { Command, Option } from 'commander';
+
+/** `--app-port` → `DYELINE_APP_PORT`. */
+export function envName(flag: string): string {
+  return `DYELINE_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** An option bound to its environment variable. `flags` is commander syntax, e.g. '--app-port <PORT>'. */
+export function option(flags: string, description: string, defaultValue?: string | string[]): Option {
+  const long = /--[a-z0-9-]+/.exec(flags)?.[0];
+  if (!long) throw new Error(`option without a long flag: ${flags}`);
+  const o = new Option(flags, description).env(envName(long));
+  if (defaultValue !== undefined) o.default(defaultValue);
+  return o;
+}
+
+/** Collects a repeatable option; a value from the environment may hold several, comma- or space-separated. */
+export function repeatable(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Splits a repeatable option that came from the environment (`a b` or newline-separated). */
+export function splitEnvList(values: string[] | string | undefined): string[] {
+  if (values === undefined) return [];
+  const list = Array.isArray(values) ? values : [values];
+  return list.flatMap((v) => v.split(/\s+/)).filter((v) => v.length > 0);
+}
+
+/** A subcommand with the common settings applied. */
+export function subcommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .allowExcessArguments(false)
+    .configureHelp({ showGlobalOptions: false });
+}

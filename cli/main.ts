@@ -1,0 +1,47 @@
+/**
+ * `dyeline` — one command, six subcommands (contract §1). Each subcommand's implementation is
+ * loaded only when it runs, so `dyeline validate` starts without the data plane.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../shared/errors.ts';
+import { registerAgent } from './agent.ts';
+import { registerDaemon } from './daemon.ts';
+import { registerDemo } from './demo.ts';
+import { registerExplain } from './explain.ts';
+import { registerInject } from './inject.ts';
+import { registerValidate } from './validate.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('dyeline')
+  .description('Service-mesh sidecar for canary releases with full-link traffic dyeing')
+  .version(pkg.version)
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
+
+registerDaemon(program);
+registerAgent(program);
+registerValidate(program);
+registerExplain(program);
+registerInject(program);
+registerDemo(program);
+
+for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
+    if (err.code === 'commander.help') process.exit(0);
+    process.stderr.write(`dyeline: ${err.message.replace(/^error: /, '')}\n`);
+    process.exit(2);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`dyeline: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`dyeline: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}

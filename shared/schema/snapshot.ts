@@ -1,0 +1,46 @@
+/**
+ * The snapshot: what the daemon writes and every agent on the node loads. One JSON file with
+ * a top-level integer `version` (monotonic, also across daemon restarts), an integrity
+ * `checksum`, the state of each source, and every document with its provenance.
+ */
+import { z } from 'zod';
+import { API_VERSION, Instance, Lane, Service } from './documents.ts';
+
+/** Where a document came from. */
+export const Provenance = z.strictObject({
+  source: z.string().describe('Source URI (no credentials).'),
+  key: z.string().describe('etcd key, file path, or Nacos dataId/service, with "#<kind>/<name>" or "#<index>" inside multi-document texts.'),
+  revision: z.string().optional().describe('etcd mod revision, or file mtime in ms.'),
+  md5: z.string().optional().describe('Nacos content md5.'),
+});
+export type Provenance = z.infer<typeof Provenance>;
+
+/** A source as it was when the snapshot was written. */
+export const SnapshotSource = z.strictObject({
+  uri: z.string(),
+  kind: z.enum(['file', 'etcd', 'nacos']),
+  synced: z.boolean().describe('false: the content is the last known one (source down or not yet synced).'),
+  revision: z.string().nullable(),
+  syncedAt: z.string().nullable(),
+});
+export type SnapshotSource = z.infer<typeof SnapshotSource>;
+
+const entry = <T extends z.ZodType>(document: T) => z.strictObject({ provenance: Provenance, document });
+
+export const SnapshotBody = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Snapshot'),
+  version: z.int().min(1).describe('Increases with every write, also across daemon restarts.'),
+  generatedAt: z.string(),
+  sources: z.array(SnapshotSource),
+  lanes: z.array(entry(Lane)),
+  services: z.array(entry(Service)),
+  instances: z.array(entry(Instance)),
+});
+export type SnapshotBody = z.infer<typeof SnapshotBody>;
+export type SnapshotEntry<D> = { provenance: Provenance; document: D };
+
+export const Snapshot = SnapshotBody.extend({
+  checksum: z.string().regex(/^sha256:[0-9a-f]{64}$/).describe('sha256 of the file bytes after the checksum field.'),
+});
+export type Snapshot = z.infer<typeof Snapshot>;

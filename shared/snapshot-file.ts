@@ -1,0 +1,97 @@
+/**
+ * The snapshot file's bytes. The checksum is the first field, of fixed length, and covers
+ * every byte after it, so a reader verifies integrity before parsing and a truncated or
+ * hand-edited file is caught without any canonical-JSON step:
+ *
+ *   {"checksum":"sha256:<64 hex>",<rest of the JSON object>
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { DyelineError, ErrorCode, ValidationError } from './errors.ts';
+import { Snapshot, type SnapshotBody } from './schema/snapshot.ts';
+import { toIssues } from './schema/validate.ts';
+
+const PREFIX = '{"checksum":"sha256:';
+const HEADER_LENGTH = PREFIX.length + 64 + 2; // hex digits, closing quote, comma
+
+/** Serialises a snapshot body with its checksum. */
+export function encodeSnapshot(body: SnapshotBody): string {
+  const json = JSON.stringify(body);
+  const rest = json.slice(1); // drop the opening brace; the header supplies it
+  const digest = createHash('sha256').update(rest).digest('hex');
+  return `${PREFIX}${digest}",${rest}`;
+}
+
+/** Verifies and parses snapshot bytes. Throws a DyelineError (checksum, parse or schema). */
+export function decodeSnapshot(bytes: Buffer | string): Snapshot {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  if (buf.length < HEADER_LENGTH + 2 || buf.toString('latin1', 0, PREFIX.length) !== PREFIX) {
+    throw new DyelineError(ErrorCode.SnapshotChecksum, 'snapshot does not start with its checksum (empty, truncated or not a snapshot)');
+  }
+  const expected = buf.toString('latin1', PREFIX.length, PREFIX.length + 64);
+  const actual = createHash('sha256').update(buf.subarray(HEADER_LENGTH)).digest('hex');
+  if (expected !== actual) {
+    throw new DyelineError(ErrorCode.SnapshotChecksum, `snapshot checksum mismatch: file says ${expected.slice(0, 12)}…, content is ${actual.slice(0, 12)}…`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new DyelineError(ErrorCode.Parse, `snapshot is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const result = Snapshot.safeParse(raw);
+  if (!result.success) throw new ValidationError(ErrorCode.Schema, toIssues(result.error, 'snapshot'));
+  return result.data;
+}
+
+/** Reads and verifies a snapshot file; `undefined` when it does not exist. */
+export async function readSnapshotFile(path: string): Promise<Snapshot | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DyelineError(ErrorCode.SnapshotRead, `cannot read snapshot ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return decodeSnapshot(bytes);
+}
+
+/**
+ * Best-effort version of a snapshot that fails verification, so a daemon restarting next to
+ * a damaged file still continues the version sequence.
+ */
+export async function salvageVersion(path: string): Promise<number | undefined> {
+  try {
+    const head = (await readFile(path)).toString('utf8', 0, 4096);
+    const m = /"version":(\d+)/.exec(head);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
