@@ -17,7 +17,14 @@ const HEADER_LENGTH = PREFIX.length + 64 + 2; // hex digits, closing quote, comm
 
 /** Serialises a snapshot body with its checksum. */
 export function encodeSnapshot(body: SnapshotBody): string {
-  const json = JSON.stringify(body);
+  return encodeSnapshotJson(JSON.stringify(body));
+}
+
+/**
+ * Adds the checksum to the JSON text of a snapshot body (an object literal). The daemon
+ * assembles that text from per-document JSON it cached when each document was accepted.
+ */
+export function encodeSnapshotJson(json: string): string {
   const rest = json.slice(1); // drop the opening brace; the header supplies it
   const digest = createHash('sha256').update(rest).digest('hex');
   return `${PREFIX}${digest}",${rest}`;

@@ -24,7 +24,18 @@ export function printSchema(): string {
   return `${JSON.stringify(jsonSchema(), null, 2)}\n`;
 }
 
-/** Files below `path` (a file or directory) that hold rule documents, sorted. */
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Files below `path` (a file or directory) that hold rule documents, sorted. Hidden
+ * entries are skipped; symlinked files are followed (Kubernetes ConfigMap volumes).
+ */
 export async function ruleFiles(path: string): Promise<string[]> {
   let st;
   try {
@@ -41,7 +52,7 @@ export async function ruleFiles(path: string): Promise<string[]> {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && RULE_FILE.test(e.name)) out.push(p);
+      else if (RULE_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(p))))) out.push(p);
     }
   };
   await walk(path);

@@ -9,7 +9,8 @@ import { API_VERSION, Instance, Lane, Service } from './documents.ts';
 /** Where a document came from. */
 export const Provenance = z.strictObject({
   source: z.string().describe('Source URI (no credentials).'),
-  key: z.string().describe('etcd key, file path, or Nacos dataId/service, with "#<kind>/<name>" or "#<index>" inside multi-document texts.'),
+  key: z.string().describe('The item the document came from: etcd key, file path, `config:<group>/<dataId>` or `naming:<service>` (Nacos).'),
+  index: z.int().min(0).optional().describe('Position of the document inside a multi-document item, from 0.'),
   revision: z.string().optional().describe('etcd mod revision, or file mtime in ms.'),
   md5: z.string().optional().describe('Nacos content md5.'),
 });

@@ -1,0 +1,51 @@
+/**
+ * `dyeline daemon`: sources → validated, merged, versioned snapshot file, plus the status
+ * and admin ports. SIGTERM/SIGINT stop it cleanly.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createLogger, logListening } from '../shared/log.ts';
+import { createMetrics } from '../shared/metrics.ts';
+import { boundAddress, listen } from '../shared/net.ts';
+import { adminServer, statusServer } from './admin.ts';
+import type { DaemonConfig } from './config.ts';
+import { Daemon } from './daemon.ts';
+import { daemonMetrics } from './metrics.ts';
+import { createSource } from './sources/index.ts';
+
+export async function runDaemon(cfg: DaemonConfig): Promise<void> {
+  const log = createLogger({ component: 'daemon' });
+  log.info({ sources: cfg.sources.map((s) => s.uri), snapshot: cfg.snapshot }, 'starting');
+  await mkdir(dirname(cfg.snapshot), { recursive: true });
+  const metrics = createMetrics('dyeline-daemon');
+  const sources = cfg.sources.map((s) => createSource(s, log));
+  const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, daemonMetrics(metrics));
+
+  const status = statusServer(daemon, metrics, log);
+  const admin = adminServer(daemon, log);
+  await listen(status, cfg.status);
+  logListening(log, 'status', boundAddress(status));
+  await listen(admin, cfg.admin);
+  logListening(log, 'admin', boundAddress(admin));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await daemon.stop();
+    status.close();
+    admin.close();
+    status.closeAllConnections();
+    admin.closeAllConnections();
+    await metrics.shutdown().catch(() => {});
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await daemon.start();
+}

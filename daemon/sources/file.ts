@@ -1,0 +1,157 @@
+/**
+ * `file:///abs/dir`: every *.yaml, *.yml, *.json below the directory (the embedded default
+ * source). Watched with fs.watch, with a slow rescan as a safety net (some filesystems and
+ * ConfigMap symlink swaps do not report every change). A file being written is simply
+ * rejected until complete; its previous version stays in effect meanwhile.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { Logger } from '../../shared/log.ts';
+import { errorMessage } from '../../shared/errors.ts';
+import { ruleFiles } from '../../shared/schema/lint.ts';
+import type { Source, SourceItem, SourceSink } from './source.ts';
+
+interface Seen {
+  mtimeMs: number;
+  size: number;
+  text: string;
+}
+
+export interface FileSourceOptions {
+  /** Safety-net rescan period (default 2000 ms). */
+  pollMs?: number;
+  /** Delay that groups the events of one save (default 10 ms). */
+  debounceMs?: number;
+}
+
+export class FileSource implements Source {
+  readonly kind = 'file' as const;
+  readonly uri: string;
+  private readonly dir: string;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private readonly debounceMs: number;
+  private sink: SourceSink | undefined;
+  private seen = new Map<string, Seen>();
+  private synced = false;
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private rescanAgain = false;
+  private stopped = false;
+
+  constructor(uri: string, dir: string, log: Logger, opts: FileSourceOptions = {}) {
+    this.uri = uri;
+    this.dir = dir;
+    this.log = log;
+    this.pollMs = opts.pollMs ?? 2000;
+    this.debounceMs = opts.debounceMs ?? 10;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.sink = sink;
+    await this.rescan();
+    this.poll = setInterval(() => this.trigger(), this.pollMs);
+    this.poll.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.poll);
+    clearTimeout(this.debounce);
+    this.watcher?.close();
+    await this.scanning;
+  }
+
+  private ensureWatcher(): void {
+    if (this.watcher || this.stopped) return;
+    try {
+      this.watcher = watch(this.dir, { recursive: true, persistent: false }, () => this.onEvent());
+      this.watcher.on('error', (err) => {
+        this.log.warn({ source: this.uri, err: errorMessage(err) }, 'file watch failed; relying on rescans');
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch (err) {
+      this.log.warn({ source: this.uri, err: errorMessage(err) }, 'cannot watch directory; relying on rescans');
+    }
+  }
+
+  private onEvent(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.trigger(), this.debounceMs);
+  }
+
+  private trigger(): void {
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.rescanAgain = true;
+      return;
+    }
+    void this.rescan();
+  }
+
+  private rescan(): Promise<void> {
+    this.scanning = this.scan()
+      .catch((err: unknown) => this.log.error({ source: this.uri, err: errorMessage(err) }, 'rescan failed'))
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.rescanAgain) {
+          this.rescanAgain = false;
+          this.trigger();
+        }
+      });
+    return this.scanning;
+  }
+
+  private async scan(): Promise<void> {
+    const sink = this.sink!;
+    let files: string[];
+    try {
+      if (!(await stat(this.dir)).isDirectory()) throw new Error('not a directory');
+      files = await ruleFiles(this.dir);
+    } catch (err) {
+      // Missing or unreadable directory: keep the last content, say so, retry on the next poll.
+      sink.setConnected(false, `cannot read ${this.dir}: ${errorMessage(err)}`);
+      this.watcher?.close();
+      this.watcher = undefined;
+      return;
+    }
+    this.ensureWatcher();
+    const next = new Map<string, Seen>();
+    const changed: SourceItem[] = [];
+    for (const path of files) {
+      let st;
+      try {
+        st = await stat(path);
+      } catch {
+        continue; // removed between listing and stat
+      }
+      const prev = this.seen.get(path);
+      if (prev && prev.mtimeMs === st.mtimeMs && prev.size === st.size) {
+        next.set(path, prev);
+        continue;
+      }
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch {
+        continue;
+      }
+      next.set(path, { mtimeMs: st.mtimeMs, size: st.size, text });
+      if (prev?.text === text) continue;
+      changed.push({ key: path, text, revision: String(Math.trunc(st.mtimeMs)) });
+    }
+    const removed = [...this.seen.keys()].filter((k) => !next.has(k));
+    this.seen = next;
+    if (!this.synced) {
+      this.synced = true;
+      sink.replaceAll([...next].map(([key, s]) => ({ key, text: s.text, revision: String(Math.trunc(s.mtimeMs)) })));
+      return;
+    }
+    sink.setConnected(true);
+    for (const item of changed) sink.put(item);
+    for (const key of removed) sink.delete(key);
+  }
+}
