@@ -27,6 +27,9 @@ export function toIssues(error: z.ZodError, prefix = ''): Issue[] {
     const join = (p: string) => (prefix && p ? `${prefix}.${p}` : prefix || p);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: join(base ? `${base}.${key}` : key), message: 'unknown field' });
+    } else if (issue.code === 'invalid_key' && Array.isArray(issue.issues) && issue.issues.length > 0) {
+      // A bad record key (header name, lane colour): say why the key is bad.
+      out.push({ path: join(base), message: `key ${issue.issues.map((s) => s.message).join('; ')}` });
     } else if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors) && issue.errors.length > 0) {
       // Report the branch that got furthest rather than "invalid input".
       const best = (issue.errors as z.core.$ZodIssue[][]).reduce((a, b) => (a.length <= b.length ? a : b));
