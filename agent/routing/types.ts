@@ -5,6 +5,7 @@
  * count, ejection) lives in EndpointState objects that survive table swaps, keyed by address:port.
  */
 import type { Service } from '../../shared/schema/documents.ts';
+import type { Snapshot } from '../../shared/schema/snapshot.ts';
 
 /** Read-only view of a request used by dye rules and split stickiness. Names are lower-case. */
 export interface RequestView {
@@ -42,13 +43,25 @@ export interface Endpoint {
   /** Instance document name. */
   readonly name: string;
   readonly state: EndpointState;
+  /** The instance's `color` label, or `stable` when it has none (for display; lanes use selectors). */
+  readonly color: string;
 }
 
 /** The instances of one service that belong to one lane. */
 export interface Subset {
   readonly service: string;
   readonly lane: string;
+  /** Routable members only: registry-healthy with weight > 0 (ejection is live state, checked per pick). */
   readonly endpoints: readonly Endpoint[];
+  /** Members that get no traffic (unhealthy or weight 0), for /clusters and explain. */
+  readonly excluded: readonly Endpoint[];
+  /** Sum of `endpoints` weights. */
+  readonly totalWeight: number;
+  /**
+   * Running sums of `endpoints` weights (same length), for weighted sampling by the balancer;
+   * undefined when every weight is equal (uniform sampling).
+   */
+  readonly cumulativeWeights: readonly number[] | undefined;
 }
 
 /** A lane as compiled: its colour and the fallback chain after it. */
@@ -57,6 +70,10 @@ export interface CompiledLane {
   /** Lanes to try, in order, when this one cannot serve (excludes itself; empty when strict). */
   readonly fallbackChain: readonly string[];
   readonly strict: boolean;
+  /** Lane document name (`stable` for the implicit stable lane). */
+  readonly name: string;
+  /** Dye priority (0 by default). */
+  readonly priority: number;
 }
 
 /** Everything known about one upstream service. */
@@ -66,6 +83,8 @@ export interface ServiceRoutes {
   readonly spec: Service['spec'];
   /** Lane → subset (only lanes with at least one instance). */
   readonly subsets: ReadonlyMap<string, Subset>;
+  /** Every instance of the service, routable or not, in a subset or not (for /clusters). */
+  readonly endpoints: readonly Endpoint[];
   /** For uncoloured requests: the lane picked by `split` (sticky by splitKey), or stable. */
   pickUncolored(req: RequestView, random: () => number): string;
 }
@@ -87,6 +106,14 @@ export interface RouteDecision {
 export interface RoutingTable {
   readonly version: number;
   readonly loadedAt: string;
+  /** The snapshot's checksum (`sha256:<hex>`). */
+  readonly checksum: string;
+  /** The snapshot this table was compiled from (the effective rules, for /config). */
+  readonly snapshot: Snapshot;
+  /** Every service the snapshot knows (Service documents and services of Instance documents). */
+  services(): Iterable<ServiceRoutes>;
+  /** Every lane: Lane documents plus the implicit `stable`. */
+  lanes(): Iterable<CompiledLane>;
   /** Routes for a service, or undefined when the snapshot does not know it (pass-through). */
   service(name: string): ServiceRoutes | undefined;
   lane(color: string): CompiledLane | undefined;

@@ -1,0 +1,115 @@
+/**
+ * Snapshot → routing table, once per snapshot. Everything a request needs is worked out
+ * here: lanes with their fallback chains, dye matchers (regexes compiled once), each
+ * service's spec with defaults, its instances grouped into subsets, its split table. The
+ * result is immutable (route plans are memoised inside it) and swapped in as one object.
+ */
+import { STABLE } from '../../shared/color.ts';
+import { type Instance, type Service, ServiceSpec } from '../../shared/schema/documents.ts';
+import type { Snapshot } from '../../shared/schema/snapshot.ts';
+import { type DyeResult, DyeTable } from './dye.ts';
+import { type EndpointStates, endpointKey } from './endpoint-states.ts';
+import { compileLanes } from './lanes.ts';
+import { CompiledService } from './service.ts';
+import { groupSubsets } from './subsets.ts';
+import type { CompiledLane, Endpoint, RequestView, RoutingTable } from './types.ts';
+
+/** The spec of a service that has instances but no Service document: every schema default. */
+export const DEFAULT_SERVICE_SPEC: Service['spec'] = ServiceSpec.parse({});
+
+/** A compiled snapshot. */
+export class CompiledTable implements RoutingTable {
+  readonly version: number;
+  readonly loadedAt: string;
+  readonly checksum: string;
+  readonly snapshot: Snapshot;
+  /** The dye rules, by entry service. */
+  readonly dyeTable: DyeTable;
+  readonly #services: ReadonlyMap<string, CompiledService>;
+  readonly #lanes: ReadonlyMap<string, CompiledLane>;
+
+  constructor(
+    snapshot: Snapshot,
+    loadedAt: string,
+    services: ReadonlyMap<string, CompiledService>,
+    lanes: ReadonlyMap<string, CompiledLane>,
+    dyeTable: DyeTable,
+  ) {
+    this.version = snapshot.version;
+    this.checksum = snapshot.checksum;
+    this.snapshot = snapshot;
+    this.loadedAt = loadedAt;
+    this.#services = services;
+    this.#lanes = lanes;
+    this.dyeTable = dyeTable;
+  }
+
+  service(name: string): CompiledService | undefined {
+    return this.#services.get(name);
+  }
+
+  lane(color: string): CompiledLane | undefined {
+    return this.#lanes.get(color);
+  }
+
+  services(): Iterable<CompiledService> {
+    return this.#services.values();
+  }
+
+  lanes(): Iterable<CompiledLane> {
+    return this.#lanes.values();
+  }
+
+  dye(service: string, req: RequestView, random: () => number): DyeResult | undefined {
+    return this.dyeTable.dye(service, req, random);
+  }
+}
+
+function toEndpoint(doc: Instance, states: EndpointStates): Endpoint {
+  const s = doc.spec;
+  const key = endpointKey(s.address, s.port);
+  return {
+    key,
+    address: s.address,
+    port: s.port,
+    weight: s.weight,
+    labels: s.labels,
+    healthy: s.healthy,
+    name: doc.metadata.name,
+    state: states.get(key),
+    color: s.labels.color ?? STABLE,
+  };
+}
+
+/**
+ * Compiles a verified snapshot. `states` is the live endpoint registry: endpoints get (or
+ * create) their state there, so load and ejections survive recompiles; call
+ * `states.prune(table)` after swapping the table in.
+ *
+ * @param loadedAt ISO time stamped on the table; default now.
+ */
+export function compileSnapshot(snapshot: Snapshot, states: EndpointStates, loadedAt: string = new Date().toISOString()): CompiledTable {
+  const laneDocs = snapshot.lanes.map((e) => e.document);
+  const lanes = compileLanes(laneDocs);
+  const dyeTable = new DyeTable(laneDocs);
+
+  const specs = new Map<string, Service['spec']>();
+  for (const { document } of snapshot.services) specs.set(document.metadata.name, document.spec);
+
+  const byService = new Map<string, Endpoint[]>();
+  for (const { document } of snapshot.instances) {
+    const ep = toEndpoint(document, states);
+    const list = byService.get(document.spec.service);
+    if (list === undefined) byService.set(document.spec.service, [ep]);
+    else list.push(ep);
+  }
+
+  const services = new Map<string, CompiledService>();
+  const names = new Set<string>([...specs.keys(), ...byService.keys()]);
+  for (const name of names) {
+    const spec = specs.get(name) ?? DEFAULT_SERVICE_SPEC;
+    const endpoints = byService.get(name) ?? [];
+    services.set(name, new CompiledService(name, spec, endpoints, groupSubsets(name, endpoints, spec.subsets), lanes));
+  }
+  return new CompiledTable(snapshot, loadedAt, services, lanes, dyeTable);
+}

@@ -1,0 +1,84 @@
+/**
+ * Inbound dyeing (contract §5): lanes with `dye` rules colour requests that arrive uncoloured
+ * at the inbound listener of their `entry` services (every service when `entry` is absent).
+ * Lanes are tried by descending `priority`, then by lane name; within a lane the first
+ * matching `match` entry wins. The per-service lane list is computed once per snapshot.
+ */
+import type { Lane } from '../../shared/schema/documents.ts';
+import { type CompiledRule, compileRule, matchesRule } from './matcher.ts';
+import type { RequestView } from './types.ts';
+
+/** What dyed a request: the colour, the lane document and the index of the matching rule. */
+export interface DyeResult {
+  readonly color: string;
+  readonly lane: string;
+  readonly rule: number;
+}
+
+/** A lane's compiled dye rules. */
+export interface DyeLane {
+  /** Lane document name. */
+  readonly name: string;
+  readonly color: string;
+  readonly priority: number;
+  /** Entry services; undefined: every service. */
+  readonly entry: ReadonlySet<string> | undefined;
+  readonly rules: readonly CompiledRule[];
+  /** One frozen result per rule, so a match allocates nothing. */
+  readonly results: readonly DyeResult[];
+}
+
+/** Higher priority first, then lane name. */
+function byPriority(a: DyeLane, b: DyeLane): number {
+  return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The dye rules of one snapshot. */
+export class DyeTable {
+  readonly #byService: Map<string, readonly DyeLane[]>;
+  readonly #everyService: readonly DyeLane[];
+
+  /** Compiles the dye rules of `lanes` (lanes without `dye` are skipped). */
+  constructor(lanes: readonly Lane[]) {
+    const dyeing: DyeLane[] = [];
+    for (const lane of lanes) {
+      const dye = lane.spec.dye;
+      if (dye === undefined) continue;
+      const rules = dye.match.map((r, i) => compileRule(r, i));
+      dyeing.push({
+        name: lane.metadata.name,
+        color: lane.spec.color,
+        priority: lane.spec.priority,
+        entry: dye.entry === undefined ? undefined : new Set(dye.entry),
+        rules,
+        results: rules.map((r) => Object.freeze({ color: lane.spec.color, lane: lane.metadata.name, rule: r.index })),
+      });
+    }
+    dyeing.sort(byPriority);
+    this.#everyService = dyeing.filter((l) => l.entry === undefined);
+    this.#byService = new Map();
+    for (const l of dyeing) {
+      for (const service of l.entry ?? []) {
+        if (!this.#byService.has(service)) this.#byService.set(service, dyeing.filter((x) => x.entry === undefined || x.entry.has(service)));
+      }
+    }
+  }
+
+  /** Lanes whose dye rules apply at `service`'s inbound, in the order they are tried. */
+  lanesFor(service: string): readonly DyeLane[] {
+    return this.#byService.get(service) ?? this.#everyService;
+  }
+
+  /** The colour an uncoloured request arriving at `service` gets, or undefined. */
+  dye(service: string, req: RequestView, random: () => number): DyeResult | undefined {
+    const lanes = this.lanesFor(service);
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i];
+      const rules = lane.rules;
+      for (let j = 0; j < rules.length; j++) {
+        if (matchesRule(rules[j], req, random)) return lane.results[j];
+      }
+    }
+    return undefined;
+  }
+}
