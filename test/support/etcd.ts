@@ -1,0 +1,214 @@
+/**
+ * A real etcd server for tests: Debian's etcd-server (3.4) started on free loopback ports in a
+ * temp data dir. The binary comes from `DYELINE_ETCD_BIN` (set by `npm test` through
+ * scripts/ensure-etcd.sh); when unset, the script is run to find (or install) it.
+ *
+ *   const etcd = await EtcdServer.start();
+ *   await etcd.put('/dyeline/rules/Lane/canary', yaml);
+ *   await etcd.stop();    // SIGTERM, data kept
+ *   await etcd.start();   // same dir, same ports
+ *   await etcd.cleanup(); // kill and remove the data dir
+ */
+import { execFileSync, type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
+import { waitFor } from './wait.ts';
+
+const ENSURE_SCRIPT = fileURLToPath(new URL('../../scripts/ensure-etcd.sh', import.meta.url));
+
+let cachedBin: string | undefined;
+
+/** Path of the etcd binary: `DYELINE_ETCD_BIN`, else what scripts/ensure-etcd.sh prints. */
+export function etcdBinary(): string {
+  if (process.env.DYELINE_ETCD_BIN) return process.env.DYELINE_ETCD_BIN;
+  cachedBin ??= execFileSync('bash', [ENSURE_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return cachedBin;
+}
+
+/** A free loopback TCP port (bound to 0, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Options of {@link EtcdServer.start}. */
+export interface EtcdServerOptions {
+  /** Milliseconds to wait for /health after each start. Default 20,000. */
+  readyTimeoutMs?: number;
+}
+
+/** One etcd member on loopback, with a client for the test's own puts/deletes/compactions. */
+export class EtcdServer {
+  /** `127.0.0.1:<client port>`, stable across stop/start/restart. */
+  readonly endpoint: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  private proc: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+  private stderr = '';
+  private client: Etcd3 | undefined;
+  private readonly readyTimeoutMs: number;
+
+  private constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions) {
+    this.clientPort = clientPort;
+    this.peerPort = peerPort;
+    this.dataDir = dataDir;
+    this.endpoint = `127.0.0.1:${clientPort}`;
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  }
+
+  /** Creates a data dir, picks free ports and starts etcd (retrying with new ports if they were taken). */
+  static async start(opts: EtcdServerOptions = {}): Promise<EtcdServer> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'dyeline-etcd-'));
+      const server = new EtcdServer(await freePort(), await freePort(), dataDir, opts);
+      try {
+        await server.start();
+        return server;
+      } catch (err) {
+        lastErr = err;
+        await server.cleanup();
+      }
+    }
+    throw lastErr;
+  }
+
+  /** True while the etcd process runs. */
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  /** Starts etcd on this server's dir and ports, and waits for /health. */
+  async start(): Promise<void> {
+    if (this.proc) throw new Error('etcd is already running');
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const client = `http://${this.endpoint}`;
+    this.stderr = '';
+    const proc = spawn(
+      etcdBinary(),
+      [
+        '--name', 'test',
+        '--data-dir', this.dataDir,
+        '--listen-client-urls', client,
+        '--advertise-client-urls', client,
+        '--listen-peer-urls', peer,
+        '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', `test=${peer}`,
+        '--initial-cluster-state', 'new',
+        '--logger', 'zap',
+        '--log-level', 'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      this.stderr = (this.stderr + c).slice(-8000);
+    });
+    this.proc = proc;
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    void this.exited.then(() => {
+      if (this.proc === proc) this.proc = undefined;
+    });
+    try {
+      await waitFor(
+        async () => {
+          if (!this.proc) throw new Error(`etcd exited: ${this.stderr.slice(-2000)}`);
+          const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
+          const body = (await res.json()) as { health?: string };
+          return res.ok && body.health === 'true';
+        },
+        { timeoutMs: this.readyTimeoutMs, intervalMs: 50, what: `etcd health on ${this.endpoint}` },
+      );
+    } catch (err) {
+      await this.kill9();
+      throw new Error(`${(err as Error).message}\netcd stderr: ${this.stderr.slice(-2000)}`);
+    }
+  }
+
+  /** SIGTERM and wait for exit; the data dir is kept. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** SIGKILL and wait for exit; the data dir is kept. */
+  async kill9(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** stop() then start(): same dir, same ports. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    this.closeClient();
+    const proc = this.proc;
+    if (!proc) return;
+    proc.kill(sig);
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(t);
+    this.proc = undefined;
+  }
+
+  /** The test's own client (recreated after each start). */
+  etcd(): Etcd3 {
+    if (!this.proc) throw new Error('etcd is not running');
+    this.client ??= new Etcd3({ hosts: `http://${this.endpoint}`, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 10_000 }) });
+    return this.client;
+  }
+
+  /** Puts a key; resolves with the new store revision. */
+  async put(key: string, value: string): Promise<bigint> {
+    const res = await this.etcd().put(key).value(value).exec();
+    return BigInt(res.header.revision);
+  }
+
+  /** Deletes a key (or every key under a prefix); resolves with the new store revision. */
+  async delete(key: string, opts: { prefix?: boolean } = {}): Promise<bigint> {
+    const builder = this.etcd().delete();
+    const res = await (opts.prefix ? builder.prefix(key) : builder.key(key)).exec();
+    return BigInt(res.header.revision);
+  }
+
+  /** The current store revision. */
+  async revision(): Promise<bigint> {
+    const res = await this.etcd().kv.range({ key: Buffer.from('\0'), limit: '1' });
+    return BigInt(res.header.revision);
+  }
+
+  /** Compacts history up to `revision` (default: the current revision), physically. */
+  async compact(revision?: bigint): Promise<bigint> {
+    const rev = revision ?? (await this.revision());
+    await this.etcd().kv.compact({ revision: rev.toString(), physical: true });
+    return rev;
+  }
+
+  /** Every key/value under a prefix, as strings. */
+  async getPrefix(prefix: string): Promise<Record<string, string>> {
+    return this.etcd().getAll().prefix(prefix).strings();
+  }
+
+  private closeClient(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  /** Kills etcd and removes the data dir. */
+  async cleanup(): Promise<void> {
+    await this.kill9();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
