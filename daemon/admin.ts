@@ -26,10 +26,10 @@ export function adminServer(daemon: Daemon, log: Logger): Server {
     {
       '/status': (_req, res) => sendJson(res, 200, daemon.status()),
       '/snapshot': (_req, res) => {
-        const text = daemon.snapshotText;
-        if (text === undefined) return sendJson(res, 404, { error: 'no-snapshot', message: 'no snapshot written yet' });
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        const bytes = daemon.snapshotBytes;
+        if (bytes === undefined) return sendJson(res, 404, { error: 'no-snapshot', message: 'no snapshot written yet' });
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes.length });
+        res.end(bytes);
       },
     },
     log,

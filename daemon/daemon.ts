@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from '../shared/log.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Provenance, Snapshot, SnapshotSource } from '../shared/schema/snapshot.ts';
-import { encodeSnapshotJson, readSnapshotFile, salvageVersion, writeFileAtomic } from '../shared/snapshot-file.ts';
-import { bodyJson, documentsJson } from './assemble.ts';
+import { readSnapshotFile, salvageVersion, writeFileAtomic } from '../shared/snapshot-file.ts';
+import { assembleSnapshot, orderDocuments, sameDocuments } from './assemble.ts';
 import { type Merged, merge } from './merge.ts';
 import type { DaemonMetrics } from './metrics.ts';
 import type { Source, SourceItem, SourceSink } from './sources/source.ts';
@@ -43,7 +43,9 @@ export class Daemon {
   private readonly statuses: SourceStatus[];
   private readonly opts: Required<DaemonOptions>;
   private version = 0;
-  private lastDocs: string | undefined;
+  /** The merge last written (documents are compared by reference). */
+  private written: Merged | undefined;
+  private order: string[] | undefined;
   private lastSourcesKey = '';
   private merged: Merged | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -55,7 +57,7 @@ export class Daemon {
   private allSyncedWritten = false;
   private stopped = false;
   /** Text of the snapshot last written or found on disk. */
-  snapshotText: string | undefined;
+  snapshotBytes: Buffer | undefined;
   lastWriteAt: string | null = null;
 
   private readonly sources: readonly Source[];
@@ -150,7 +152,7 @@ export class Daemon {
       store.seed([...mine(snap.lanes), ...mine(snap.services), ...mine(snap.instances)]);
       if (known.has(store.uri)) this.statuses[i]!.seeded = true;
     }
-    this.snapshotText = await readFile(this.opts.snapshotPath, 'utf8');
+    this.snapshotBytes = await readFile(this.opts.snapshotPath);
     this.metrics.snapshotVersion(this.version);
     this.log.info(
       { path: this.opts.snapshotPath, version: snap.version, documents: snap.lanes.length + snap.services.length + snap.instances.length },
@@ -230,7 +232,6 @@ export class Daemon {
     const merged = merge(this.stores, previous);
     this.merged = merged;
     this.noteCrossCheck(previous, merged);
-    const docs = documentsJson(merged);
     const sources: SnapshotSource[] = this.statuses.map((s) => ({
       uri: s.uri,
       kind: s.kind,
@@ -240,15 +241,16 @@ export class Daemon {
     }));
     const sourcesKey = JSON.stringify(sources.map((s) => [s.uri, s.synced, s.revision]));
     const allSynced = this.statuses.every((s) => s.synced);
-    if (docs === this.lastDocs && sourcesKey === this.lastSourcesKey) {
+    if (sameDocuments(this.written, merged) && sourcesKey === this.lastSourcesKey) {
       if (allSynced) this.allSyncedWritten = true;
       return;
     }
     const version = this.version + 1;
     const started = performance.now();
-    const text = encodeSnapshotJson(bodyJson(version, new Date().toISOString(), sources, docs));
+    const order = orderDocuments(merged, this.order);
+    const bytes = assembleSnapshot(merged, order, { version, generatedAt: new Date().toISOString(), sources });
     try {
-      await writeFileAtomic(this.opts.snapshotPath, text);
+      await writeFileAtomic(this.opts.snapshotPath, bytes);
     } catch (err) {
       this.log.error({ err: errorMessage(err), path: this.opts.snapshotPath }, 'snapshot write failed; will retry');
       this.metrics.writeFailed();
@@ -256,14 +258,15 @@ export class Daemon {
       return;
     }
     this.version = version;
-    this.lastDocs = docs;
+    this.written = merged;
+    this.order = order;
     this.lastSourcesKey = sourcesKey;
-    this.snapshotText = text;
+    this.snapshotBytes = bytes;
     this.lastWriteAt = new Date().toISOString();
     if (allSynced) this.allSyncedWritten = true;
     const ms = performance.now() - started;
     this.metrics.written(version, ms / 1000);
-    this.log.info({ version, documents: merged.docs.size, bytes: text.length, ms: Math.round(ms * 10) / 10 }, 'snapshot written');
+    this.log.info({ version, documents: merged.docs.size, bytes: bytes.length, ms: Math.round(ms * 10) / 10 }, 'snapshot written');
   }
 
   private noteCrossCheck(previous: Merged | undefined, merged: Merged): void {

@@ -16,8 +16,11 @@ export interface Accepted {
   readonly identity: string;
   readonly doc: Document;
   readonly provenance: Provenance;
-  /** `{"provenance":…,"document":…}`, computed once when accepted. */
-  readonly json: string;
+  /**
+   * `,{"provenance":…,"document":…}` as UTF-8, serialised once when accepted. The leading
+   * comma lets the assembler copy one buffer per document (the first of a list skips it).
+   */
+  readonly bytes: Buffer;
 }
 
 /** One rejected document (or item), as shown in /status. */
@@ -38,7 +41,7 @@ export function accept(doc: Document, provenance: Provenance): Accepted {
     identity: documentIdentity(doc),
     doc,
     provenance,
-    json: `{"provenance":${JSON.stringify(provenance)},"document":${JSON.stringify(doc)}}`,
+    bytes: Buffer.from(`,{"provenance":${JSON.stringify(provenance)},"document":${JSON.stringify(doc)}}`),
   };
 }
 

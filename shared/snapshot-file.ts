@@ -79,7 +79,7 @@ export async function salvageVersion(path: string): Promise<number | undefined> 
 }
 
 /** Replaces `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
