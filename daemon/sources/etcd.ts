@@ -27,7 +27,7 @@ export type EtcdSourceConfig = Extract<SourceConfig, { kind: 'etcd' }>;
 
 /** Tuning of the etcd source; the defaults suit production. */
 export interface EtcdSourceOptions {
-  /** Logger; default a new one from shared/log.ts. */
+  /** Logger (lines get a `source` binding); default a new one from shared/log.ts. */
   log?: Logger;
   /** Retry backoff after a failure. Default 100 ms doubling to 5 s, jittered. */
   backoff?: BackoffOptions;
@@ -79,7 +79,7 @@ export class EtcdSource implements Source {
   constructor(config: EtcdSourceConfig, options: EtcdSourceOptions = {}) {
     this.config = config;
     this.uri = config.uri;
-    this.log = options.log ?? createLogger({ source: config.uri });
+    this.log = options.log ? options.log.child({ source: config.uri }) : createLogger({ source: config.uri });
     this.opts = {
       backoff: options.backoff ?? {},
       callTimeoutMs: options.callTimeoutMs ?? 5_000,

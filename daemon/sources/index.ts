@@ -1,6 +1,7 @@
 /** Builds the Source for each `--source` URI. */
 import type { Logger } from '../../shared/log.ts';
 import type { SourceConfig } from '../config.ts';
+import { EtcdSource } from './etcd.ts';
 import { FileSource } from './file.ts';
 import type { Source } from './source.ts';
 
@@ -9,8 +10,7 @@ export function createSource(cfg: SourceConfig, log: Logger): Source {
     case 'file':
       return new FileSource(cfg.uri, cfg.dir, log);
     case 'etcd':
-      // TODO(etcd): wire the etcd source here.
-      throw new Error('etcd source not available yet');
+      return new EtcdSource(cfg, { log });
     case 'nacos':
       // TODO(nacos): wire the Nacos source here.
       throw new Error('nacos source not available yet');
