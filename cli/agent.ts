@@ -12,19 +12,23 @@ export interface AgentFlags {
   admin: string;
   snapshot: string;
   drainTimeoutMs: string;
+  maxHops?: string;
+  connectTimeoutMs?: string;
 }
 
 export function registerAgent(program: Command): void {
   subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')
     .addOption(option('--service <NAME>', 'the service this pod belongs to (required)'))
     .addOption(option('--color <COLOR>', 'the lane of this pod\'s instance', 'stable'))
-    .addOption(option('--app-port <PORT>', 'inbound traffic is forwarded to 127.0.0.1:PORT (required for inbound)'))
+    .addOption(option('--app-port <PORT>', 'inbound traffic is forwarded to 127.0.0.1:PORT (without it the agent opens no inbound listener)'))
     .addOption(option('--inbound <HOST:PORT>', 'traffic from other services to this pod', '0.0.0.0:15006'))
     .addOption(option('--outbound <HOST:PORT>', 'traffic from this pod\'s app to other services', '127.0.0.1:15001'))
     .addOption(option('--status <HOST:PORT>', '/healthz, /readyz, /metrics', '0.0.0.0:15090'))
     .addOption(option('--admin <HOST:PORT>', '/config, /clusters (keep it on loopback)', '127.0.0.1:15000'))
     .addOption(option('--snapshot <PATH>', 'snapshot file written by the daemon', '/var/run/dyeline/snapshot.json'))
     .addOption(option('--drain-timeout-ms <MS>', 'on SIGTERM, how long in-flight requests may take to finish', '15000'))
+    .addOption(option('--max-hops <N>', 'agent hops after which a request is answered 508 (loop guard)', '32'))
+    .addOption(option('--connect-timeout-ms <MS>', 'connect timeout to upstream instances', '3000'))
     .action(async (opts: AgentFlags) => {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);

@@ -1,0 +1,70 @@
+/**
+ * Agent configuration: flags (and their DYELINE_* variables) → a checked config. A bad value is
+ * a UsageError naming the flag (the CLI exits 2).
+ */
+import type { AgentFlags } from '../cli/agent.ts';
+import { isValidColor } from '../shared/color.ts';
+import { UsageError } from '../shared/errors.ts';
+import { type HostPort, parseHostPort, parsePort } from '../shared/net.ts';
+import { ServiceName } from '../shared/schema/fields.ts';
+
+/** A checked agent configuration. */
+export interface AgentConfig {
+  /** The service this pod belongs to. */
+  service: string;
+  /** The lane of this pod's instance (default `stable`). */
+  color: string;
+  /** The app's port on 127.0.0.1; undefined: no inbound listener. */
+  appPort: number | undefined;
+  /** Inbound listener (default 0.0.0.0:15006). */
+  inbound: HostPort;
+  /** Outbound listener (default 127.0.0.1:15001). */
+  outbound: HostPort;
+  /** Status listener: /healthz, /readyz, /metrics (default 0.0.0.0:15090). */
+  status: HostPort;
+  /** Admin listener: /config, /clusters (default 127.0.0.1:15000). */
+  admin: HostPort;
+  /** Snapshot file written by the daemon (default /var/run/dyeline/snapshot.json). */
+  snapshot: string;
+  /** On SIGTERM, how long in-flight requests may take to finish, ms (default 15000). */
+  drainTimeoutMs: number;
+  /** Agent hops after which a request is answered 508 as a loop (default 32). */
+  maxHops: number;
+  /** Connect timeout to upstreams, ms (default 3000). */
+  connectTimeoutMs: number;
+}
+
+/** Parses an integer flag in [min, max]. */
+function parseInteger(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag}: expected an integer ${min}-${max}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Checks the agent's flags. */
+export function parseAgentConfig(flags: AgentFlags): AgentConfig {
+  const service = flags.service?.trim();
+  if (!service) throw new UsageError('--service: required (the service this pod belongs to), or set DYELINE_SERVICE');
+  if (!ServiceName.safeParse(service).success) {
+    throw new UsageError(`--service: expected a service name (lowercase letters, digits, "-", "_"; 1-63 chars), got "${service}"`);
+  }
+  const color = flags.color.trim();
+  if (!isValidColor(color)) throw new UsageError(`--color: expected a colour like "canary" (^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$), got "${flags.color}"`);
+  const appPort = flags.appPort === undefined || flags.appPort.trim() === '' ? undefined : parsePort(flags.appPort, '--app-port');
+  if (!flags.snapshot || flags.snapshot.trim() === '') throw new UsageError('--snapshot: expected a file path');
+  return {
+    service,
+    color,
+    appPort,
+    inbound: parseHostPort(flags.inbound, '--inbound'),
+    outbound: parseHostPort(flags.outbound, '--outbound'),
+    status: parseHostPort(flags.status, '--status'),
+    admin: parseHostPort(flags.admin, '--admin'),
+    snapshot: flags.snapshot,
+    drainTimeoutMs: parseInteger(flags.drainTimeoutMs, '--drain-timeout-ms', 0, 3_600_000),
+    maxHops: parseInteger(flags.maxHops ?? '32', '--max-hops', 1, 1000),
+    connectTimeoutMs: parseInteger(flags.connectTimeoutMs ?? '3000', '--connect-timeout-ms', 1, 600_000),
+  };
+}

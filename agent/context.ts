@@ -1,0 +1,24 @@
+/**
+ * What every listener of one agent shares: its config, logger, metrics, and the routing table
+ * in use. The table is replaced as one object on reload; a request reads it once and keeps
+ * that table for its whole life.
+ */
+import type { Logger } from '../shared/log.ts';
+import type { AgentConfig } from './config.ts';
+import type { Balancer } from './routing/balancer.ts';
+import type { RoutingTable } from './routing/types.ts';
+import type { AgentMetrics } from './telemetry/metrics.ts';
+
+/** Shared state of one agent process. */
+export interface AgentContext {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly metrics: AgentMetrics;
+  readonly balancer: Balancer;
+  /** Numbers in [0, 1) for split and percent dye rules (Math.random; injectable for tests). */
+  readonly random: () => number;
+  /** The table in use; undefined until the first snapshot loads (everything passes through). */
+  table: RoutingTable | undefined;
+  /** True once SIGTERM arrived: /readyz answers 503. */
+  draining: boolean;
+}

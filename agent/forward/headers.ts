@@ -1,0 +1,74 @@
+/**
+ * Header hygiene of one hop (RFC 9110 §7.6.1): hop-by-hop headers (Connection and the headers
+ * it names, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade, Proxy-Authorization,
+ * Proxy-Authenticate) never cross the agent; colour, baggage, trace and hop count are
+ * rewritten; everything else is copied as is.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { writeColor } from '../propagation/color.ts';
+import { TRACE_HEADERS, type TraceContext, writeTrace } from '../propagation/trace.ts';
+
+/** The loop-guard header: how many agent hops the request has made. */
+export const HOPS_HEADER = 'x-dyeline-hops';
+
+/** Hop-by-hop headers of RFC 9110 §7.6.1 (and the de-facto Proxy-Connection). */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'trailer'];
+
+/** Request headers the agent drops or writes itself. `expect` is answered by the listener (100-continue). */
+const REQUEST_SKIP: Record<string, true> = Object.create(null) as Record<string, true>;
+for (const h of [...HOP_BY_HOP, ...TRACE_HEADERS, 'host', 'expect', 'x-traffic-color', 'baggage', HOPS_HEADER]) REQUEST_SKIP[h] = true;
+
+/** Response headers the agent drops. */
+const RESPONSE_SKIP: readonly string[] = HOP_BY_HOP;
+
+/** Names listed in a Connection header other than keep-alive/close, lower-case; empty for the common case. */
+function connectionNamed(connection: string | undefined): string[] | undefined {
+  if (connection === undefined) return undefined;
+  const c = connection.toLowerCase();
+  if (c === 'keep-alive' || c === 'close' || c === 'upgrade') return undefined;
+  const names: string[] = [];
+  for (const t of c.split(',')) {
+    const n = t.trim();
+    if (n.length > 0 && n !== 'keep-alive' && n !== 'close') names.push(n);
+  }
+  return names.length === 0 ? undefined : names;
+}
+
+/**
+ * The header list (flat [name, value, ...]) to send upstream: `host` first, every end-to-end
+ * header of `src`, then colour (x-traffic-color + baggage), trace context, and the hop count.
+ */
+export function upstreamHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number): string[] {
+  const out: string[] = ['host', host];
+  const named = connectionNamed(src.connection);
+  for (const name in src) {
+    if (REQUEST_SKIP[name] === true) continue;
+    if (named !== undefined && named.includes(name)) continue;
+    const v = src[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push(name, v);
+    else for (const one of v) out.push(name, one);
+  }
+  writeColor(out, src, color);
+  writeTrace(out, trace);
+  out.push(HOPS_HEADER, String(hops));
+  return out;
+}
+
+/** Removes hop-by-hop headers from an upstream response's header object, in place. */
+export function stripResponseHeaders(headers: OutgoingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    const named = connectionNamed(Array.isArray(connection) ? connection.join(',') : String(connection));
+    if (named !== undefined) for (const n of named) delete headers[n];
+  }
+  for (const h of RESPONSE_SKIP) if (headers[h] !== undefined) delete headers[h];
+}
+
+/** The hop count of an incoming request (0 when absent or malformed). */
+export function hopCount(src: IncomingHttpHeaders): number {
+  const v = src[HOPS_HEADER];
+  if (typeof v !== 'string') return 0;
+  const n = Number.parseInt(v, 10);
+  return n >= 0 && n < 1_000_000 ? n : 0;
+}

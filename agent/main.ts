@@ -1,0 +1,133 @@
+/**
+ * `dyeline agent`: wires the snapshot, the listeners (status, admin, outbound, inbound) and
+ * the shutdown. Each listener logs the contract's `listening` line once bound (port 0 works).
+ * SIGTERM/SIGINT: /readyz turns 503 at once, the data-plane listeners stop accepting, in-flight
+ * requests finish (bounded by --drain-timeout-ms), then the process exits 0.
+ */
+import type { Server } from 'node:http';
+import { Pool } from 'undici';
+import { errorMessage } from '../shared/errors.ts';
+import { createLogger, type Logger, logListening } from '../shared/log.ts';
+import { createMetrics } from '../shared/metrics.ts';
+import { boundAddress, type HostPort, listen } from '../shared/net.ts';
+import { createAdminListener } from './admin/admin.ts';
+import { createStatusServer } from './admin/status.ts';
+import type { AgentConfig } from './config.ts';
+import type { AgentContext } from './context.ts';
+import { createInboundServer } from './inbound/listener.ts';
+import { Upstreams } from './outbound/endpoint.ts';
+import { createOutboundServer } from './outbound/listener.ts';
+import { P2CBalancer } from './routing/balancer.ts';
+import { EndpointStates } from './routing/endpoint-states.ts';
+import type { RoutingTable } from './routing/types.ts';
+import { followSnapshot } from './snapshot-follow.ts';
+import { createAgentMetrics } from './telemetry/metrics.ts';
+
+/** A running agent (for tests and the demo); `stop` drains as SIGTERM does. */
+export interface RunningAgent {
+  readonly ctx: AgentContext;
+  /** listener name → bound host:port. */
+  readonly addresses: ReadonlyMap<string, string>;
+  stop(): Promise<void>;
+}
+
+async function bind(server: Server, hp: HostPort, name: string, log: Logger, addresses: Map<string, string>): Promise<void> {
+  await listen(server, hp);
+  const address = boundAddress(server);
+  addresses.set(name, address);
+  logListening(log, name, address);
+}
+
+/** Starts an agent and returns once every listener is bound. */
+export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, color: config.color })): Promise<RunningAgent> {
+  const metrics = createMetrics(config.service);
+  const agentMetrics = createAgentMetrics(metrics.meter);
+  const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false };
+  const states = new EndpointStates();
+  const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
+
+  const onTable = (table: RoutingTable): void => {
+    ctx.table = table;
+    upstreams.retain(table);
+    states.prune(table);
+    agentMetrics.snapshotVersion(table.version);
+  };
+  const snapshot = followSnapshot(config.snapshot, states, () => ctx.table, onTable, () => agentMetrics.snapshotRejected(), log);
+
+  const addresses = new Map<string, string>();
+  const status = createStatusServer(ctx, metrics);
+  const admin = createAdminListener(ctx);
+  const outbound = createOutboundServer(ctx, upstreams);
+  const app = config.appPort === undefined ? undefined : new Pool(`http://127.0.0.1:${config.appPort}`, { pipelining: 1, connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 4000 });
+  const inbound = app === undefined ? undefined : createInboundServer(ctx, app, config.appPort!);
+  const dataPlane = inbound === undefined ? [outbound] : [outbound, inbound];
+
+  try {
+    await bind(status, config.status, 'status', log, addresses);
+    await bind(admin, config.admin, 'admin', log, addresses);
+    await bind(outbound, config.outbound, 'outbound', log, addresses);
+    if (inbound !== undefined) await bind(inbound, config.inbound, 'inbound', log, addresses);
+    else log.info({ listener: 'inbound' }, 'no --app-port: no inbound listener');
+  } catch (err) {
+    for (const s of [status, admin, ...dataPlane]) s.close();
+    await snapshot.stop();
+    await upstreams.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      ctx.draining = true;
+      log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
+      await snapshot.stop();
+      const drained = Promise.all(dataPlane.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      // Keep-alive connections become idle as their requests finish: close them as they do.
+      const sweep = setInterval(() => {
+        for (const s of dataPlane) s.closeIdleConnections();
+      }, 50);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), config.drainTimeoutMs))),
+      ]);
+      clearInterval(sweep);
+      clearTimeout(timer);
+      if (timedOut) {
+        log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timeout: closing the remaining connections');
+        for (const s of dataPlane) s.closeAllConnections();
+      }
+      await Promise.allSettled([upstreams.close(), app?.close()]);
+      for (const s of [status, admin]) {
+        s.close();
+        s.closeAllConnections();
+      }
+      await metrics.shutdown().catch(() => {});
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { ctx, addresses, stop };
+}
+
+/** Runs the agent until SIGTERM/SIGINT, then drains and exits 0. */
+export async function runAgent(config: AgentConfig): Promise<void> {
+  const log = createLogger({ component: 'agent', service: config.service, color: config.color });
+  const agent = await startAgent(config, log);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'shutting down');
+    agent.stop().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: errorMessage(err) }, 'shutdown failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

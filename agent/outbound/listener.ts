@@ -1,0 +1,123 @@
+/**
+ * The outbound listener: the app's calls to other services, as a reverse proxy (origin-form,
+ * `Host: S`), as an HTTP proxy (absolute-form, HTTP_PROXY), or inside a CONNECT tunnel.
+ * Life of a request, in the order of the code:
+ *   loop guard → target (service from host) → colour → route (lane/split → subset, fallback)
+ *   → balancer (endpoint) → endpoint pool → exchange (stream both ways) → response headers
+ *   (served colour, fallback) → telemetry.
+ * Hosts the table does not know are passed through to host:port with the same propagation.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import type { AgentContext } from '../context.ts';
+import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
+import { hopCount, upstreamHeaders } from '../forward/headers.ts';
+import { ReusableRequestView } from '../forward/request-view.ts';
+import { respondError, upstreamError } from '../forward/respond.ts';
+import { createProxyServer } from '../forward/server.ts';
+import { INVALID_COLOR, readColor } from '../propagation/color.ts';
+import { continueTrace } from '../propagation/trace.ts';
+import { route } from '../routing/router.ts';
+import { tunnelOf, handleConnect } from './connect.ts';
+import type { Upstreams } from './endpoint.ts';
+import { parseTarget } from './target.ts';
+
+/** Response header: the lane of the instance that answered (contract §5). */
+export const SERVED_COLOR_HEADER = 'x-dyeline-served-color';
+/** Response header: why the request was served outside its lane (contract §5). */
+export const FALLBACK_HEADER = 'x-dyeline-fallback';
+
+/** Deadline of passed-through requests (the Service schema's default timeoutMs). */
+export const PASSTHROUGH_TIMEOUT_MS = 15_000;
+
+/** The outbound side of one agent. */
+class Outbound implements ExchangeSink {
+  readonly #ctx: AgentContext;
+  readonly #upstreams: Upstreams;
+  readonly #view = new ReusableRequestView();
+
+  constructor(ctx: AgentContext, upstreams: Upstreams) {
+    this.#ctx = ctx;
+    this.#upstreams = upstreams;
+  }
+
+  /** Serves one request (bound as the server's request listener). */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const ctx = this.#ctx;
+    const headers = req.headers;
+    const url = req.url ?? '/';
+    const ex = new Exchange(req, res, this, continueTrace(headers), performance.now());
+    const hops = hopCount(headers);
+    if (hops >= ctx.config.maxHops) {
+      ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+      return;
+    }
+    const target = parseTarget(url, headers.host, tunnelOf(req.socket));
+    if (target instanceof DyelineError) {
+      ex.end(target);
+      return;
+    }
+    const raw = readColor(headers, url);
+    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
+    const color = raw ?? undefined;
+    if (color !== undefined) ex.color = color;
+
+    const table = ctx.table;
+    const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
+    const out = upstreamHeaders(headers, target.authority, color, ex.trace, hops + 1);
+    if (svc === undefined) {
+      ex.service = target.host;
+      ex.dispatch(this.#upstreams.passthrough(target.key, target.host, target.port), target.key, undefined, { path: target.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
+      return;
+    }
+    ex.service = svc.name;
+    const now = Date.now();
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, undefined, now);
+    const subset = decision === undefined ? undefined : decision.candidates[0];
+    const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
+    if (endpoint === undefined) {
+      ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
+      return;
+    }
+    ex.servedColor = subset!.lane;
+    if (decision!.fallback !== undefined) ex.fallback = decision!.fallback;
+    ex.dispatch(this.#upstreams.endpoint(endpoint.key, endpoint.address, endpoint.port), endpoint.key, endpoint.state, {
+      path: target.path,
+      headers: out,
+      timeoutMs: svc.spec.timeoutMs,
+    });
+  };
+
+  responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+    if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
+    if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
+  }
+
+  failed(ex: Exchange, err: Error): void {
+    const e = upstreamError(err, ex.upstream || ex.service || 'upstream');
+    if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
+      this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.upstream, code: e.code, err: e.message, trace_id: ex.trace.traceId, color: ex.color }, 'outbound request failed');
+    }
+    respondError(ex.res, e);
+  }
+
+  finished(ex: Exchange): void {
+    const status = ex.status === 0 ? ex.res.statusCode : ex.status;
+    this.#ctx.metrics.request('outbound', ex.service, ex.color, ex.servedColor, status, ex.fallback);
+    const log = this.#ctx.log;
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        { direction: 'outbound', method: ex.req.method, upstream: ex.service, endpoint: ex.upstream, status, color: ex.color, served_color: ex.servedColor, fallback: ex.fallback, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, ms: Math.round(performance.now() - ex.startedAt) },
+        'request',
+      );
+    }
+  }
+}
+
+/** Creates the outbound server (requests and CONNECT tunnels); the caller binds it. */
+export function createOutboundServer(ctx: AgentContext, upstreams: Upstreams): Server {
+  const outbound = new Outbound(ctx, upstreams);
+  const server = createProxyServer(outbound.handle, ctx.log, 'outbound');
+  server.on('connect', (req: IncomingMessage, socket, head: Buffer) => handleConnect(server, ctx, req, socket, head));
+  return server;
+}
