@@ -18,6 +18,7 @@ COPY shared ./shared
 COPY daemon ./daemon
 COPY agent ./agent
 COPY deploy/local ./deploy/local
+COPY deploy/inject ./deploy/inject
 # The daemon writes /var/run/dyeline/snapshot.json (a hostPath shared with the node's agents).
 RUN mkdir -p /var/run/dyeline && chown node:node /var/run/dyeline
 USER node

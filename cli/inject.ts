@@ -1,12 +1,42 @@
-/** `dyeline inject` (contract §1). */
+/** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (contract §1). */
 import type { Command } from 'commander';
-import { subcommand } from './flags.ts';
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../shared/errors.ts';
+import { option, subcommand } from './flags.ts';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export function registerInject(program: Command): void {
   subcommand(program, 'inject', 'add the sidecar to Kubernetes workload YAML (stdin → stdout by default)')
     .option('-f, --file <FILE>', 'read this file instead of stdin')
-    .action(async () => {
-      process.stderr.write('dyeline inject: not yet implemented\n');
-      process.exit(1);
+    .addOption(option('--image <IMAGE>', 'sidecar image', `dyeline:${version}`))
+    .option('--legacy-sidecar', 'add the agent to containers instead of as a native sidecar (Kubernetes < 1.29)')
+    .option('--keep-services', 'do not point Services\' targetPort at the agent inbound listener')
+    .addHelpText(
+      'after',
+      '\nAnnotations on the pod template: dyeline.io/service, dyeline.io/color (or label color), dyeline.io/app-port,\ndyeline.io/inject: "false" to skip. YAML comments are not preserved.',
+    )
+    .action(async (opts: { file?: string; image: string; legacySidecar?: boolean; keepServices?: boolean }) => {
+      let text: string;
+      if (opts.file) {
+        try {
+          text = await readFile(opts.file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`--file: cannot read ${opts.file}: ${(err as Error).message}`);
+        }
+      } else {
+        if (process.stdin.isTTY) throw new UsageError('inject: pipe workload YAML on stdin or pass -f FILE');
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        text = Buffer.concat(chunks).toString('utf8');
+      }
+      const { inject } = await import('../deploy/inject/inject.ts');
+      try {
+        process.stdout.write(inject(text, { image: opts.image, legacySidecar: opts.legacySidecar, keepServices: opts.keepServices }));
+      } catch (err) {
+        process.stderr.write(`dyeline inject: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
     });
 }
