@@ -18,9 +18,7 @@ import { createInboundServer } from './inbound/listener.ts';
 import { Upstreams } from './outbound/endpoint.ts';
 import { createOutboundServer } from './outbound/listener.ts';
 import { P2CBalancer } from './routing/balancer.ts';
-import { EndpointStates } from './routing/endpoint-states.ts';
-import type { RoutingTable } from './routing/types.ts';
-import { followSnapshot } from './snapshot-follow.ts';
+import { SnapshotWatcher } from './snapshot/watch.ts';
 import { createAgentMetrics } from './telemetry/metrics.ts';
 
 /** A running agent (for tests and the demo); `stop` drains as SIGTERM does. */
@@ -43,16 +41,17 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   const metrics = createMetrics(config.service);
   const agentMetrics = createAgentMetrics(metrics.meter);
   const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false };
-  const states = new EndpointStates();
   const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
 
-  const onTable = (table: RoutingTable): void => {
+  // The watcher swaps tables and prunes endpoint state; here the agent follows the swap.
+  const snapshot = new SnapshotWatcher({ path: config.snapshot, log, pollMs: 1000 });
+  snapshot.onChange((table) => {
     ctx.table = table;
     upstreams.retain(table);
-    states.prune(table);
     agentMetrics.snapshotVersion(table.version);
-  };
-  const snapshot = followSnapshot(config.snapshot, states, () => ctx.table, onTable, () => agentMetrics.snapshotRejected(), log);
+  });
+  snapshot.onReject(() => agentMetrics.snapshotRejected());
+  await snapshot.start();
 
   const addresses = new Map<string, string>();
   const status = createStatusServer(ctx, metrics);
@@ -70,7 +69,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     else log.info({ listener: 'inbound' }, 'no --app-port: no inbound listener');
   } catch (err) {
     for (const s of [status, admin, ...dataPlane]) s.close();
-    await snapshot.stop();
+    snapshot.close();
     await upstreams.close();
     throw err;
   }
@@ -80,7 +79,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     stopping ??= (async () => {
       ctx.draining = true;
       log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-      await snapshot.stop();
+      snapshot.close();
       const drained = Promise.all(dataPlane.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       // Keep-alive connections become idle as their requests finish: close them as they do.
       const sweep = setInterval(() => {
@@ -110,6 +109,13 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   return { ctx, addresses, stop };
 }
 
+/** Flushes the (asynchronous) log, then exits with `code`. */
+function exitAfterFlush(log: Logger, code: number): void {
+  const t = setTimeout(() => process.exit(code), 1000);
+  t.unref();
+  log.flush(() => process.exit(code));
+}
+
 /** Runs the agent until SIGTERM/SIGINT, then drains and exits 0. */
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ component: 'agent', service: config.service, color: config.color });
@@ -117,14 +123,10 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down');
     agent.stop().then(
-      () => {
-        log.flush();
-        process.exit(0);
-      },
+      () => exitAfterFlush(log, 0),
       (err: unknown) => {
         log.error({ err: errorMessage(err) }, 'shutdown failed');
-        log.flush();
-        process.exit(1);
+        exitAfterFlush(log, 1);
       },
     );
   };

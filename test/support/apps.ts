@@ -1,0 +1,124 @@
+/**
+ * Upstream apps for e2e tests as real processes (test/support/app-main.ts), and the agent that
+ * sits next to each: `startPod` starts an app, then `dyeline agent` with --app-port pointing at
+ * it, then tells the app its agent's outbound address.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type DyelineProcess, startDyeline } from './process.ts';
+import { waitFor } from './wait.ts';
+
+const APP_MAIN = fileURLToPath(new URL('./app-main.ts', import.meta.url));
+
+/** A running app process. */
+export interface AppProcess {
+  proc: ChildProcess;
+  service: string;
+  color: string;
+  instance: string;
+  /** 127.0.0.1:PORT the app listens on. */
+  address: string;
+  port: number;
+  /** Tells the app where its agent's outbound listener is. */
+  setOutbound(address: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts one app process. */
+export async function startApp(service: string, color = 'stable', instance = `${service}-${color}`): Promise<AppProcess> {
+  const proc = spawn(process.execPath, [APP_MAIN], {
+    env: { ...process.env, APP_SERVICE: service, APP_COLOR: color, APP_INSTANCE: instance },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let buf = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    buf += c;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      try {
+        lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      } catch {
+        /* not JSON */
+      }
+      buf = buf.slice(nl + 1);
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const listening = await waitFor(() => {
+    if (proc.exitCode !== null) throw new Error(`app ${instance} exited: ${err}`);
+    return lines.find((l) => l.msg === 'listening');
+  }, { timeoutMs: 15_000, what: `app ${instance} listening` });
+  const address = String(listening.address);
+  return {
+    proc,
+    service,
+    color,
+    instance,
+    address,
+    port: Number(address.slice(address.lastIndexOf(':') + 1)),
+    async setOutbound(outbound: string) {
+      proc.stdin!.write(`${JSON.stringify({ outbound })}\n`);
+      await waitFor(() => lines.some((l) => l.msg === 'outbound set' && l.outbound === outbound), { timeoutMs: 5_000, what: `app ${instance} outbound` });
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Starts `dyeline agent` with every listener on a free loopback port. */
+export function startAgentProcess(opts: { service: string; color?: string; appPort?: number; snapshot: string; env?: NodeJS.ProcessEnv; extraArgs?: string[] }): Promise<DyelineProcess> {
+  const args = ['agent', '--service', opts.service, '--color', opts.color ?? 'stable', '--snapshot', opts.snapshot];
+  args.push('--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0');
+  const listeners = ['outbound', 'status', 'admin'];
+  if (opts.appPort !== undefined) {
+    args.push('--app-port', String(opts.appPort), '--inbound', '127.0.0.1:0');
+    listeners.push('inbound');
+  }
+  args.push(...(opts.extraArgs ?? []));
+  return startDyeline(args, { env: opts.env, listeners });
+}
+
+/** An app and its agent: one pod. */
+export interface Pod {
+  app: AppProcess;
+  agent: DyelineProcess;
+  /** The agent's inbound address: what Instance documents point at. */
+  inbound: string;
+  outbound: string;
+  status: string;
+  admin: string;
+  stop(): Promise<void>;
+}
+
+/** Starts an app and its agent and wires the app to the agent's outbound listener. */
+export async function startPod(service: string, color: string, snapshot: string, instance = `${service}-${color}`): Promise<Pod> {
+  const app = await startApp(service, color, instance);
+  let agent: DyelineProcess;
+  try {
+    agent = await startAgentProcess({ service, color, appPort: app.port, snapshot });
+  } catch (err) {
+    await app.stop();
+    throw err;
+  }
+  const outbound = agent.listeners.get('outbound')!;
+  await app.setOutbound(outbound);
+  return {
+    app,
+    agent,
+    inbound: agent.listeners.get('inbound')!,
+    outbound,
+    status: agent.listeners.get('status')!,
+    admin: agent.listeners.get('admin')!,
+    async stop() {
+      await Promise.allSettled([agent.stop(), app.stop()]);
+    },
+  };
+}
