@@ -121,6 +121,25 @@ describe('etcd source', () => {
     expect(sink.callsOf('replaceAll')).toHaveLength(1);
   });
 
+  it('notices a hung etcd (open connection, no answers) through gRPC keepalive, and resumes when it answers again', async () => {
+    const p = prefix();
+    const { sink } = await startSource([etcd.endpoint], p);
+    await sink.until((s) => s.connected === true, 'connected');
+    const t0 = Date.now();
+    etcd.freeze();
+    try {
+      // keepalive ping every 6 s, 3 s to answer: noticed within ~9 s.
+      await sink.until((s) => s.connected === false, 'disconnected report for a hung etcd', 14_000);
+      expect(Date.now() - t0).toBeLessThan(13_000);
+    } finally {
+      etcd.thaw();
+    }
+    await sink.until((s) => s.connected === true, 'reconnect after thaw', 15_000);
+    await etcd.put(`${p}rules/Lane/canary`, LANE);
+    await sink.until((s) => s.content.has(`${p}rules/Lane/canary`), 'put after thaw');
+    expect(sink.callsOf('replaceAll')).toHaveLength(1);
+  });
+
   it('resumes from the last revision after a disconnect: changes made meanwhile arrive once, in order', async () => {
     const p = prefix();
     const px = await proxy();

@@ -146,6 +146,16 @@ export class EtcdServer {
     await this.signal('SIGKILL');
   }
 
+  /** SIGSTOP: etcd hangs with its connections open (a silent peer, as in a network partition). */
+  freeze(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after freeze(). */
+  thaw(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** stop() then start(): same dir, same ports. */
   async restart(): Promise<void> {
     await this.stop();
@@ -156,6 +166,7 @@ export class EtcdServer {
     this.closeClient();
     const proc = this.proc;
     if (!proc) return;
+    proc.kill('SIGCONT'); // a frozen etcd cannot handle SIGTERM
     proc.kill(sig);
     const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     await this.exited;
