@@ -1,0 +1,201 @@
+/**
+ * The parts of the `nacos` npm client the Nacos source drives, and the one HTTP channel they share.
+ *
+ * - Config: nacos-config's `DataClient` — the plain data client (HTTP reads plus v1 long polling
+ *   on `/v1/cs/configs/listener`) — not `NacosConfigClient`, which wraps it in cluster-client's
+ *   leader election over a local port. It is subclassed to keep no disk cache: the stock client
+ *   answers a failed read with its last cached copy (reporting the failure only as an `error`
+ *   event), which would hide an outage; the daemon keeps the last content itself.
+ * - Naming: nacos-naming's `NamingProxy`, the HTTP layer of `NacosNamingClient`. The client's
+ *   HostReactor is not used: it keeps the last non-empty host list when Nacos answers an empty one
+ *   (the last instance's deregistration is never seen), turns query errors into empty lists, and
+ *   opens a UDP push port on every interface. The proxy throws on failure and returns what Nacos said.
+ *
+ * Both go through one `NacosHttp` (urllib, as the client ships it), which (a) pauses before
+ * returning a failure, because the clients retry in loops with no pause (nacos-config retries for
+ * the whole request timeout — 40 s for a long poll) and (b) can be closed: requests still running
+ * or started afterwards never settle, so the clients' loops go quiet instead of spinning.
+ */
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+
+/** What the source uses of nacos-config's DataClient. */
+export interface ConfigClient {
+  /** Content, or null when Nacos answers 404 (absent). Throws when Nacos cannot be read. */
+  getConfig(dataId: string, group: string): Promise<string | null>;
+  /** Long-polls the config; `listener` gets the content (null when absent) on every change. */
+  subscribe(info: { dataId: string; group: string }, listener: (content: string | null) => void): void;
+  on(event: 'error', listener: (err: unknown) => void): unknown;
+  close(): void;
+}
+
+/** What the source uses of nacos-naming's NamingProxy. */
+export interface NamingProxy {
+  /** GET /nacos/v1/ns/instance/list; the raw JSON. Throws when no server answers 200. */
+  queryList(groupedService: string, clusters: string, udpPort: number, healthyOnly: boolean): Promise<string>;
+  /** GET /nacos/v1/ns/service/list → `{count, data: names}`. */
+  getServiceList(pageNo: number, pageSize: number, groupName: string): Promise<{ count: number; data: string[] | null }>;
+}
+
+/** The logger shape nacos-naming expects. */
+export interface NamingLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
+
+interface UrllibResponse {
+  status: number;
+  data: unknown;
+  headers: Record<string, unknown>;
+}
+type Urllib = { request(url: string, opts: Record<string, unknown>): Promise<UrllibResponse> };
+type DataClientCtor = new (opts: Record<string, unknown>) => ConfigClient;
+type NamingProxyCtor = new (opts: Record<string, unknown>) => NamingProxy;
+
+interface Loaded {
+  urllib: Urllib;
+  DataClient: DataClientCtor;
+  NamingProxy: NamingProxyCtor;
+}
+let loaded: Loaded | undefined;
+
+/** Loads nacos-config, nacos-naming and urllib as the installed `nacos` package resolves them. */
+function load(): Loaded {
+  if (loaded) return loaded;
+  const requireNacos = createRequire(createRequire(import.meta.url).resolve('nacos'));
+  const configMain = requireNacos.resolve('nacos-config');
+  const namingMain = requireNacos.resolve('nacos-naming');
+  const urllib = createRequire(configMain)('urllib') as Urllib;
+  const { DataClient } = requireNacos('nacos-config') as { DataClient: DataClientCtor };
+  const NamingProxy = createRequire(namingMain)('./lib/naming/proxy.js') as NamingProxyCtor;
+  loaded = { urllib, DataClient, NamingProxy };
+  return loaded;
+}
+
+/** A snapshot store that remembers nothing (nacos-config's ISnapshot). */
+class NoSnapshot extends EventEmitter {
+  async get(): Promise<null> {
+    return null;
+  }
+  async save(): Promise<void> {}
+  async delete(): Promise<void> {}
+  async batchSave(): Promise<void> {}
+}
+
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+/** The HTTP channel of both clients; see the file comment. */
+export class NacosHttp {
+  readonly #agent = new http.Agent({ keepAlive: false });
+  readonly #pauseMs: number;
+  #closed = false;
+
+  /** `pauseMs`: pause before a failure is returned (default 200 ms). */
+  constructor(pauseMs = 200) {
+    this.#pauseMs = pauseMs;
+  }
+
+  /** The urllib-shaped `httpclient` option both clients accept. */
+  readonly httpclient = {
+    request: (url: string, opts: Record<string, unknown>): Promise<UrllibResponse> => this.#request(url, opts),
+  };
+
+  async #request(url: string, opts: Record<string, unknown>): Promise<UrllibResponse> {
+    if (this.#closed) return never();
+    let res: UrllibResponse;
+    try {
+      res = await load().urllib.request(url, { ...opts, agent: this.#agent });
+    } catch (err) {
+      await this.#pause();
+      if (this.#closed) return never();
+      throw err;
+    }
+    if (res.status >= 400 && res.status !== 404) await this.#pause();
+    if (this.#closed) return never();
+    return res;
+  }
+
+  #pause(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, this.#pauseMs).unref());
+  }
+
+  /** Drops every connection; pending and later requests never settle. */
+  close(): void {
+    this.#closed = true;
+    this.#agent.destroy();
+  }
+}
+
+/** Where and as whom the clients talk to Nacos. */
+export interface NacosClientOptions {
+  servers: string[];
+  /** Namespace id; '' is the public namespace. */
+  namespace: string;
+  username?: string;
+  password?: string;
+  /** Budget of one config request including the client's own retries across servers (ms). */
+  requestTimeoutMs: number;
+  http: NacosHttp;
+  namingLogger: NamingLogger;
+}
+
+/** nacos-config's DataClient without a disk cache. */
+export function createConfigClient(o: NacosClientOptions): ConfigClient {
+  const { DataClient } = load();
+  class NoCacheDataClient extends DataClient {
+    // Called by DataClient's constructor in place of its disk snapshot.
+    getSnapshot(): NoSnapshot {
+      return new NoSnapshot();
+    }
+  }
+  return new NoCacheDataClient({
+    serverAddr: o.servers,
+    namespace: o.namespace,
+    username: o.username,
+    password: o.password,
+    requestTimeout: o.requestTimeoutMs,
+    httpclient: o.http.httpclient,
+  });
+}
+
+/** nacos-naming's NamingProxy. */
+export function createNamingProxy(o: NacosClientOptions): NamingProxy {
+  const { NamingProxy } = load();
+  return new NamingProxy({
+    logger: o.namingLogger,
+    serverList: o.servers,
+    // Nacos naming treats a blank namespaceId as `public`; the client sends it as given.
+    namespace: o.namespace || 'public',
+    username: o.username,
+    password: o.password,
+    httpclient: o.http.httpclient,
+  });
+}
+
+/**
+ * A failure of either client as one short line with no credentials: drops urllib's
+ * `, GET http://...?...password=...` suffix and nacos-config's `, url: ..., data: {...}` suffix,
+ * adds the server's answer when there is one, and redacts the secrets wherever they remain.
+ */
+export function describeNacosError(err: unknown, secrets: readonly (string | undefined)[]): string {
+  let msg = err instanceof Error ? err.message : String(err);
+  msg = msg.replace(/, (?:GET|POST|PUT|DELETE|HEAD) https?:\/\/[\s\S]*$/, '');
+  msg = msg.replace(/, url: [\s\S]*$/, '').replace(/, data: [\s\S]*$/, '');
+  const body = (err as { body?: unknown } | null)?.body;
+  if (typeof body === 'string' && body.trim() && !msg.includes(body.trim())) msg += ` (${body.trim().slice(0, 200)})`;
+  return redactSecrets(msg, secrets).slice(0, 400);
+}
+
+/** Replaces each secret (raw, URL- or form-encoded, JSON-escaped) and any `password=`/`username=`/`accessToken=` value. */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text.replace(/\b(password|username|accessToken)(=|":\s*"|%3D)[^&\s",]*/gi, '$1$2[redacted]');
+  for (const s of secrets) {
+    if (!s) continue;
+    const forms = new Set([s, encodeURIComponent(s), new URLSearchParams({ s }).toString().slice(2), JSON.stringify(s).slice(1, -1)]);
+    for (const form of forms) out = out.split(form).join('[redacted]');
+  }
+  return out;
+}
