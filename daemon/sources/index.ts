@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { SourceConfig } from '../config.ts';
 import { EtcdSource } from './etcd.ts';
 import { FileSource } from './file.ts';
+import { NacosSource } from './nacos.ts';
 import type { Source } from './source.ts';
 
 export function createSource(cfg: SourceConfig, log: Logger): Source {
@@ -12,7 +13,6 @@ export function createSource(cfg: SourceConfig, log: Logger): Source {
     case 'etcd':
       return new EtcdSource(cfg, { log });
     case 'nacos':
-      // TODO(nacos): wire the Nacos source here.
-      throw new Error('nacos source not available yet');
+      return new NacosSource(cfg, { log });
   }
 }
