@@ -1,6 +1,44 @@
-/** `dyeline explain` (contract §9). */
+/** `dyeline explain` (contract §9): exit 0 answered, 1 snapshot unreadable, 2 bad flags. */
 import type { Command } from 'commander';
+import { UsageError } from '../shared/errors.ts';
+import { ServiceName } from '../shared/schema/fields.ts';
 import { option, repeatable, subcommand } from './flags.ts';
+
+interface ExplainFlags {
+  snapshot: string;
+  service?: string;
+  from?: string;
+  header?: string[];
+  cookie?: string[];
+  query?: string[];
+  json?: boolean;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function serviceFlag(flag: string, value: string | undefined, required: boolean): string | undefined {
+  if (value === undefined || value === '') {
+    if (required) throw new UsageError(`${flag}: expected a service name (required)`);
+    return undefined;
+  }
+  if (!ServiceName.safeParse(value).success) throw new UsageError(`${flag}: expected a service name (lowercase letters, digits, "-", "_"), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** `name: value` → [name, value]. */
+function headerFlag(v: string): [string, string] {
+  const colon = v.indexOf(':');
+  const name = colon < 0 ? '' : v.slice(0, colon).trim();
+  if (!TOKEN.test(name)) throw new UsageError(`-H/--header: expected 'name: value', got ${JSON.stringify(v)}`);
+  return [name, v.slice(colon + 1).trim()];
+}
+
+/** `k=v` → [k, v]. */
+function pairFlag(flag: string, v: string): [string, string] {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new UsageError(`${flag}: expected 'key=value', got ${JSON.stringify(v)}`);
+  return [v.slice(0, eq), v.slice(eq + 1)];
+}
 
 export function registerExplain(program: Command): void {
   subcommand(program, 'explain', 'show the routing decision for a hypothetical request, from a snapshot alone')
@@ -11,8 +49,33 @@ export function registerExplain(program: Command): void {
     .option('--cookie <K=V>', 'request cookie (repeatable)', repeatable)
     .option('--query <K=V>', 'query parameter (repeatable)', repeatable)
     .option('--json', 'print JSON')
-    .action(async () => {
-      process.stderr.write('dyeline explain: not yet implemented (issue 3)\n');
-      process.exit(1);
+    .action(async (opts: ExplainFlags) => {
+      const service = serviceFlag('--service', opts.service, true)!;
+      const from = serviceFlag('--from', opts.from, false);
+      const headers = (opts.header ?? []).map(headerFlag);
+      const cookies = (opts.cookie ?? []).map((v) => pairFlag('--cookie', v));
+      const query = (opts.query ?? []).map((v) => pairFlag('--query', v));
+      if (!opts.snapshot) throw new UsageError('--snapshot: expected a file path');
+
+      const { EndpointStates } = await import('../agent/routing/endpoint-states.ts');
+      const { loadSnapshot } = await import('../agent/snapshot/load.ts');
+      const { explain } = await import('../agent/explain.ts');
+      const { formatExplain } = await import('../agent/explain-format.ts');
+      const { errorMessage } = await import('../shared/errors.ts');
+      let loaded;
+      try {
+        loaded = await loadSnapshot(opts.snapshot, new EndpointStates());
+      } catch (err) {
+        process.stderr.write(`dyeline explain: cannot use snapshot ${opts.snapshot}: ${errorMessage(err)}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (loaded.kind !== 'loaded') {
+        process.stderr.write(`dyeline explain: cannot use snapshot ${opts.snapshot}: no such file\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const result = explain(loaded.table, { service, from, headers, cookies, query });
+      process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatExplain(result));
     });
 }
