@@ -206,8 +206,8 @@ export class NacosSource implements Source {
     const errors: string[] = [];
     const services = await this.#services(errors);
     // With no service to poll, the config read is also the liveness probe.
-    if (this.#configDirty || this.#configState === undefined || services.length === 0) await this.#readConfig(errors);
-    await this.#readInstances(services, errors);
+    const readConfig = this.#configDirty || this.#configState === undefined || services.length === 0;
+    await Promise.all([readConfig ? this.#readConfig(errors) : undefined, this.#readInstances(services, errors)]);
     if (this.#stopped) return false;
 
     if (errors.length > 0) {
@@ -222,7 +222,7 @@ export class NacosSource implements Source {
       this.#sink!.replaceAll(items);
       for (const item of items) this.#reported.set(item.key, fingerprint(item));
       this.#synced = true;
-      this.#log.info({ items: items.length }, 'nacos source synced');
+      this.#log.debug({ items: items.length }, 'nacos source synced');
     } else {
       this.#flush();
     }
@@ -355,8 +355,9 @@ export class NacosSource implements Source {
     this.#connected = connected;
     this.#lastError = error;
     this.#sink!.setConnected(connected, error);
-    if (connected) this.#log.info('nacos source connected');
-    else if (was !== false) this.#log.warn({ error }, 'nacos source disconnected');
+    // The daemon logs connection changes at info/warn; these are for debugging the source.
+    if (connected) this.#log.debug('nacos source connected');
+    else if (was !== false) this.#log.debug({ error }, 'nacos source disconnected');
   }
 }
 
