@@ -68,6 +68,10 @@ export function parseSourceUri(raw: string, env: NodeJS.ProcessEnv): SourceConfi
       const group = params.get('group') || 'DYELINE';
       const dataId = params.get('dataId') || 'dyeline-rules.yaml';
       const servicesRaw = params.get('services') ?? '*';
+      // Nacos accepts only letters, digits and _ - . : in dataId and group (ParamUtils.isValid).
+      for (const [k, v] of [['dataId', dataId], ['group', group]] as const) {
+        if (!/^[A-Za-z0-9_.:-]+$/.test(v)) throw bad(`nacos ${k} "${v}" may hold only letters, digits and _ - . :`);
+      }
       const services = servicesRaw.split(',').map((s) => s.trim()).filter(Boolean);
       const q = new URLSearchParams({ namespace, group, dataId, services: servicesRaw });
       return {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { parseSourceUri } from '../../../daemon/config.ts';
+
+describe('--source URIs', () => {
+  it('parses file, etcd and nacos URIs with defaults', () => {
+    expect(parseSourceUri('file:///etc/dyeline/rules/', {})).toEqual({ kind: 'file', uri: 'file:///etc/dyeline/rules', dir: '/etc/dyeline/rules' });
+    expect(parseSourceUri('etcd://10.0.0.1:2379,10.0.0.2:2379', {})).toMatchObject({ hosts: ['10.0.0.1:2379', '10.0.0.2:2379'], prefix: '/dyeline/' });
+    expect(parseSourceUri('nacos://n:8848?services=orders,pricing', {})).toMatchObject({
+      group: 'DYELINE',
+      dataId: 'dyeline-rules.yaml',
+      namespace: '',
+      services: ['orders', 'pricing'],
+    });
+  });
+
+  it('takes credentials from the environment only and never shows them', () => {
+    const c = parseSourceUri('etcd://127.0.0.1:2379?prefix=/p', { DYELINE_ETCD_USERNAME: 'root', DYELINE_ETCD_PASSWORD: 's3cret' });
+    expect(c).toMatchObject({ username: 'root', password: 's3cret', prefix: '/p/' });
+    expect(c.uri).not.toContain('s3cret');
+    expect(() => parseSourceUri('nacos://nacos:pw@127.0.0.1:8848', {})).toThrow(/credentials are not allowed/);
+  });
+
+  it.each([
+    ['ftp://x', /unknown scheme "ftp"/],
+    ['file://relative/dir', /absolute/],
+    ['etcd://', /host:port/],
+    ['etcd://127.0.0.1:2379?prefx=/a', /unknown etcd parameter "prefx"/],
+    ['nacos://127.0.0.1:8848?dataId=a b', /dataId "a b"/],
+    ['nacos://127.0.0.1:8848?grp=x', /unknown nacos parameter "grp"/],
+    ['not a uri', /expected file:/],
+  ])('rejects %s', (uri, message) => {
+    expect(() => parseSourceUri(uri, {})).toThrow(message);
+  });
+});
