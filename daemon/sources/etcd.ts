@@ -45,6 +45,9 @@ export interface EtcdSourceOptions {
   keepaliveMs?: number;
 }
 
+/** How etcd refuses an expired or unknown auth token (simple tokens expire after --auth-token-ttl). */
+const AUTH_TOKEN_REJECTED = /invalid auth token|Unauthenticated|UNAUTHENTICATED/;
+
 /** Why a watch ended without an error. */
 type WatchEnd = 'resync' | 'stopped';
 
@@ -142,6 +145,12 @@ export class EtcdSource implements Source {
       } catch (err) {
         if (this.stopped) break;
         this.disconnected(err);
+        if (AUTH_TOKEN_REJECTED.test(errorMessage(err))) {
+          // etcd3 renews an expired token for unary calls only; a watch keeps sending the old
+          // one. A new client authenticates afresh.
+          client.close();
+          this.clients[this.host] = this.createClient(this.config.hosts[this.host]!);
+        }
         this.host = (this.host + 1) % this.clients.length;
         await this.sleep(backoffDelay(failures++, this.opts.backoff));
       }

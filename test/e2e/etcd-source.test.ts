@@ -2,9 +2,12 @@
  * The etcd source against a real etcd: initial read, live puts/deletes, etcd restarts,
  * disconnects with changes behind the source's back, compaction, several endpoints.
  */
+import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdSource } from '../../daemon/sources/etcd.ts';
 import { parseSourceUri } from '../../daemon/config.ts';
+import { pino } from 'pino';
+import type { Logger } from '../../shared/log.ts';
 import { EtcdServer, freePort } from '../support/etcd.ts';
 import { RecordingSink } from '../support/recording-sink.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
@@ -45,10 +48,14 @@ async function proxy(): Promise<TcpProxy> {
 }
 
 /** Starts a source on `hosts` under `p` with a quick backoff; resolves once start() returns. */
-async function startSource(hosts: string[], p: string): Promise<{ source: EtcdSource; sink: RecordingSink }> {
-  const config = parseSourceUri(`etcd://${hosts.join(',')}?prefix=${p}`, {});
+async function startSource(
+  hosts: string[],
+  p: string,
+  opts: { env?: NodeJS.ProcessEnv; log?: Logger } = {},
+): Promise<{ source: EtcdSource; sink: RecordingSink }> {
+  const config = parseSourceUri(`etcd://${hosts.join(',')}?prefix=${p}`, opts.env ?? {});
   if (config.kind !== 'etcd') throw new Error('not an etcd config');
-  const source = new EtcdSource(config, { backoff: { initialMs: 50, maxMs: 1_000 } });
+  const source = new EtcdSource(config, { backoff: { initialMs: 50, maxMs: 1_000 }, log: opts.log });
   sources.push(source);
   const sink = new RecordingSink();
   await source.start(sink);
@@ -245,5 +252,64 @@ describe('etcd source', () => {
     const { sink: other } = await startSource([etcd.endpoint], p);
     await other.until((s) => s.content.has(`${p}rules/Lane/canary`), 'put seen by a live source');
     expect(sink.calls.length).toBe(count);
+  });
+});
+
+describe('etcd source with authentication', () => {
+  let secured: EtcdServer;
+  let writer: Etcd3;
+  const PASSWORD = 'S3cret-pw-for-test';
+
+  beforeAll(async () => {
+    // Tokens expire after 2 s, so a reconnect presents an expired one.
+    secured = await EtcdServer.start({ extraArgs: ['--auth-token-ttl', '2'] });
+    const admin = secured.etcd();
+    await (await admin.user('root').create('root-pw')).addRole('root');
+    await (await admin.user('dyeline').create(PASSWORD)).addRole('root');
+    await admin.auth.authEnable({});
+    writer = new Etcd3({ hosts: secured.endpoint, auth: { username: 'root', password: 'root-pw' } });
+  });
+  afterAll(async () => {
+    writer?.close();
+    await secured?.cleanup();
+  });
+
+  it('authenticates with DYELINE_ETCD_USERNAME/PASSWORD, survives token expiry across a reconnect, and never logs the password', async () => {
+    const lines: string[] = [];
+    // Plain pino at debug, without the production redaction: the source itself must not log secrets.
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const p = prefix();
+    await writer.put(`${p}rules/Lane/canary`).value(LANE);
+    const px = await TcpProxy.start(secured.endpoint);
+    proxies.push(px);
+    const env = { DYELINE_ETCD_USERNAME: 'dyeline', DYELINE_ETCD_PASSWORD: PASSWORD };
+    const { source, sink } = await startSource([px.endpoint], p, { env, log });
+    expect(source.uri).not.toContain(PASSWORD);
+    await sink.until((s) => s.connected === true && s.content.size === 1, 'authenticated sync');
+
+    px.cut();
+    await sink.until((s) => s.connected === false, 'disconnected report', 5_000);
+    // Let the token expire while cut off, and change something meanwhile.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await writer.put(`${p}rules/Service/orders`).value(SERVICE);
+    px.restore();
+    await sink.until((s) => s.content.has(`${p}rules/Service/orders`), 'put after the token expired', 15_000);
+    expect(sink.callsOf('replaceAll')).toHaveLength(1);
+    expect(lines.some((l) => l.includes('etcd disconnected'))).toBe(true);
+    expect(lines.join('')).not.toContain(PASSWORD);
+  });
+
+  it('reports a wrong password as disconnected with the reason, without the password', async () => {
+    const lines: string[] = [];
+    // Plain pino at debug, without the production redaction: the source itself must not log secrets.
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const env = { DYELINE_ETCD_USERNAME: 'dyeline', DYELINE_ETCD_PASSWORD: 'Wrong-pw-for-test' };
+    const { sink } = await startSource([secured.endpoint], prefix(), { env, log });
+    await sink.until((s) => s.connected === false, 'disconnected report', 10_000);
+    expect(sink.error).toMatch(/authentication failed/);
+    expect(sink.error).not.toContain('Wrong-pw-for-test');
+    expect(sink.callsOf('replaceAll')).toHaveLength(0);
+    await sink.until(() => lines.length > 0, 'a log line');
+    expect(lines.join('')).not.toContain('Wrong-pw-for-test');
   });
 });

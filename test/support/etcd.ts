@@ -45,6 +45,8 @@ export async function freePort(): Promise<number> {
 export interface EtcdServerOptions {
   /** Milliseconds to wait for /health after each start. Default 20,000. */
   readyTimeoutMs?: number;
+  /** More etcd flags, e.g. `['--auth-token-ttl', '2']`. */
+  extraArgs?: string[];
 }
 
 /** One etcd member on loopback, with a client for the test's own puts/deletes/compactions. */
@@ -59,6 +61,7 @@ export class EtcdServer {
   private stderr = '';
   private client: Etcd3 | undefined;
   private readonly readyTimeoutMs: number;
+  private readonly extraArgs: string[];
 
   private constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions) {
     this.clientPort = clientPort;
@@ -66,6 +69,7 @@ export class EtcdServer {
     this.dataDir = dataDir;
     this.endpoint = `127.0.0.1:${clientPort}`;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+    this.extraArgs = opts.extraArgs ?? [];
   }
 
   /** Creates a data dir, picks free ports and starts etcd (retrying with new ports if they were taken). */
@@ -109,6 +113,7 @@ export class EtcdServer {
         '--initial-cluster-state', 'new',
         '--logger', 'zap',
         '--log-level', 'warn',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
