@@ -51,11 +51,11 @@ async function proxy(): Promise<TcpProxy> {
 async function startSource(
   hosts: string[],
   p: string,
-  opts: { env?: NodeJS.ProcessEnv; log?: Logger } = {},
+  opts: { env?: NodeJS.ProcessEnv; log?: Logger; pageSize?: number } = {},
 ): Promise<{ source: EtcdSource; sink: RecordingSink }> {
   const config = parseSourceUri(`etcd://${hosts.join(',')}?prefix=${p}`, opts.env ?? {});
   if (config.kind !== 'etcd') throw new Error('not an etcd config');
-  const source = new EtcdSource(config, { backoff: { initialMs: 50, maxMs: 1_000 }, log: opts.log });
+  const source = new EtcdSource(config, { backoff: { initialMs: 50, maxMs: 1_000 }, log: opts.log, pageSize: opts.pageSize });
   sources.push(source);
   const sink = new RecordingSink();
   await source.start(sink);
@@ -237,6 +237,19 @@ describe('etcd source', () => {
     await sink.until((s) => s.callsOf('replaceAll').length === 1, 'first sync', 15_000);
     expect(sink.content.has(`${p}rules/Lane/canary`)).toBe(true);
     expect(sink.connected).toBe(true);
+  });
+
+  it('reads a prefix larger than one page completely, at one revision', async () => {
+    const p = prefix();
+    for (let i = 0; i < 25; i++) await etcd.put(`${p}instances/svc/i-${String(i).padStart(2, '0')}`, JSON.stringify({ address: '10.0.0.1', port: 1000 + i }));
+    await etcd.put(`${p}other/x`, 'ignored');
+    await etcd.put(`${p}rules/Lane/canary`, LANE);
+    const { sink } = await startSource([etcd.endpoint], p, { pageSize: 4 });
+    await sink.until((s) => s.callsOf('replaceAll').length === 1, 'paged full read');
+    const [read] = sink.callsOf('replaceAll');
+    expect(read!.items).toHaveLength(26);
+    expect(new Set(read!.items.map((i) => i.key)).size).toBe(26);
+    expect(read!.revision).toBe((await etcd.revision()).toString());
   });
 
   it('stops promptly and reports nothing after stop()', async () => {
