@@ -9,7 +9,7 @@
  */
 import { watch } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
 import { EtcdServer } from '../support/etcd.ts';
@@ -75,7 +75,7 @@ function summary(label: string, ms: number[]): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${machine()}`);
+  console.log(`machine: ${machine()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`etcd put → snapshot on disk: ${puts} sequential puts over ${baseInstances} instances + 20 rules already present`);
   const etcd = await EtcdServer.start();
   const dir = await mkdtemp(join(tmpdir(), 'dyeline-bench-etcd-'));
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     console.log(summary('put → snapshot on disk', total));
     console.log(summary('  of which put() itself', putOnly));
     const writes = daemon.logs.filter((l) => l.msg === 'snapshot written' && typeof l.ms === 'number' && Number(l.version) > first.version).map((l) => l.ms as number);
+    // The daemon's figure also covers the directory fsync after the rename, which readers do not wait for.
     if (writes.length > 0) console.log(summary('  daemon build+write+fsync', writes));
     console.log(`snapshot versions ${first.version} → ${version} (${version - first.version} writes for ${puts} puts); noticed by fs.watch ${by.watch}, by poll ${by.poll}`);
   } finally {
