@@ -32,7 +32,7 @@ export interface SourceStatus {
 
 export interface DaemonOptions {
   snapshotPath: string;
-  /** Delay that coalesces a burst of changes into one write (default 5 ms). */
+  /** Delay that coalesces a burst of changes into one write (default 2 ms). */
   coalesceMs?: number;
   /** Write with what is known when not every source synced by then (default 30 s). */
   initialSyncTimeoutMs?: number;
@@ -68,7 +68,7 @@ export class Daemon {
     this.sources = sources;
     this.log = log;
     this.metrics = metrics;
-    this.opts = { coalesceMs: 5, initialSyncTimeoutMs: 30_000, ...opts };
+    this.opts = { coalesceMs: 2, initialSyncTimeoutMs: 30_000, ...opts };
     this.stores = sources.map((s) => new SourceStore(s.uri));
     this.statuses = sources.map((s) => ({
       kind: s.kind,
@@ -83,9 +83,16 @@ export class Daemon {
     }));
   }
 
-  /** Loads the snapshot on disk, then starts every source. */
-  async start(): Promise<void> {
+  /**
+   * Loads the snapshot on disk (before the status port opens, so /readyz and /snapshot answer
+   * from it at once).
+   */
+  async init(): Promise<void> {
     await this.loadFromDisk();
+  }
+
+  /** Starts every source. */
+  async start(): Promise<void> {
     this.initialTimer = setTimeout(() => {
       this.initialDeadlinePassed = true;
       const waiting = this.statuses.filter((s) => !s.synced && !s.seeded).map((s) => s.uri);

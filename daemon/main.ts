@@ -21,6 +21,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   const sources = cfg.sources.map((s) => createSource(s, log));
   const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, daemonMetrics(metrics));
 
+  await daemon.init();
   const status = statusServer(daemon, metrics, log);
   const admin = adminServer(daemon, log);
   await listen(status, cfg.status);

@@ -30,9 +30,11 @@ export function encodeSnapshotJson(json: string): string {
   return `${PREFIX}${digest}",${rest}`;
 }
 
-/** Verifies and parses snapshot bytes. Throws a DyelineError (checksum, parse or schema). */
-export function decodeSnapshot(bytes: Buffer | string): Snapshot {
-  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+/**
+ * The checksum of snapshot bytes (`sha256:<hex>`) after verifying that it covers the content;
+ * a DyelineError (SnapshotChecksum) when the file is empty, truncated or edited.
+ */
+export function verifySnapshotChecksum(buf: Buffer): string {
   if (buf.length < HEADER_LENGTH + 2 || buf.toString('latin1', 0, PREFIX.length) !== PREFIX) {
     throw new DyelineError(ErrorCode.SnapshotChecksum, 'snapshot does not start with its checksum (empty, truncated or not a snapshot)');
   }
@@ -41,6 +43,16 @@ export function decodeSnapshot(bytes: Buffer | string): Snapshot {
   if (expected !== actual) {
     throw new DyelineError(ErrorCode.SnapshotChecksum, `snapshot checksum mismatch: file says ${expected.slice(0, 12)}…, content is ${actual.slice(0, 12)}…`);
   }
+  return `sha256:${expected}`;
+}
+
+/**
+ * Verifies and parses snapshot bytes. Throws a DyelineError (checksum, parse or schema).
+ * `checksumVerified` skips the hash when the caller already ran verifySnapshotChecksum.
+ */
+export function decodeSnapshot(bytes: Buffer | string, opts: { checksumVerified?: boolean } = {}): Snapshot {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  if (!opts.checksumVerified) verifySnapshotChecksum(buf);
   let raw: unknown;
   try {
     raw = JSON.parse(buf.toString('utf8'));
@@ -52,16 +64,20 @@ export function decodeSnapshot(bytes: Buffer | string): Snapshot {
   return result.data;
 }
 
-/** Reads and verifies a snapshot file; `undefined` when it does not exist. */
-export async function readSnapshotFile(path: string): Promise<Snapshot | undefined> {
-  let bytes: Buffer;
+/** Reads a snapshot file's bytes; `undefined` when it does not exist, a SnapshotRead error when unreadable. */
+export async function readSnapshotBytes(path: string): Promise<Buffer | undefined> {
   try {
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new DyelineError(ErrorCode.SnapshotRead, `cannot read snapshot ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return decodeSnapshot(bytes);
+}
+
+/** Reads and verifies a snapshot file; `undefined` when it does not exist. */
+export async function readSnapshotFile(path: string): Promise<Snapshot | undefined> {
+  const bytes = await readSnapshotBytes(path);
+  return bytes === undefined ? undefined : decodeSnapshot(bytes);
 }
 
 /**

@@ -10,7 +10,8 @@ import { compileSnapshot } from '../../agent/routing/compile.ts';
 import { EndpointStates } from '../../agent/routing/endpoint-states.ts';
 import { P2CBalancer } from '../../agent/routing/balancer.ts';
 import { route } from '../../agent/routing/router.ts';
-import { loadSnapshotBytes, verifiedChecksum } from '../../agent/snapshot/load.ts';
+import { loadSnapshotBytes } from '../../agent/snapshot/load.ts';
+import { verifySnapshotChecksum } from '../../shared/snapshot-file.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../shared/snapshot-file.ts';
 import { Instance, Lane, Service } from '../../shared/schema/documents.ts';
 import type { SnapshotBody } from '../../shared/schema/snapshot.ts';
@@ -85,7 +86,7 @@ function time<T>(label: string, fn: () => T): T {
 const text = time('encode (daemon side)', () => encodeSnapshot(body));
 const buf = Buffer.from(text);
 console.log(`${'file size'.padEnd(44)} ${(buf.length / 2 ** 20).toFixed(1).padStart(8)} MiB`);
-time('verify checksum (sha256)', () => verifiedChecksum(buf));
+time('verify checksum (sha256)', () => verifySnapshotChecksum(buf));
 const snapshot = time('decode (checksum + JSON + schema)', () => decodeSnapshot(buf));
 const states = new EndpointStates();
 const table = time('compile', () => compileSnapshot(snapshot, states));

@@ -61,6 +61,7 @@ async function main() {
   const path = join(dir, 'snapshot.json');
   const src = new MemorySource();
   const daemon = new Daemon([src], { snapshotPath: path, coalesceMs: 0 }, pino({ level: 'silent' }), noMetrics);
+  await daemon.init();
   await daemon.start();
   const items: SourceItem[] = [{ key: 'rules.yaml', text: rulesText(rules) }];
   for (let s = 0; s < services; s++) items.push(instanceItem(s, perService));
