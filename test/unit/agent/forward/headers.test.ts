@@ -1,0 +1,81 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { hopCount, stripResponseHeaders, upstreamHeaders } from '../../../../agent/forward/headers.ts';
+import { continueTrace } from '../../../../agent/propagation/trace.ts';
+
+function pairs(list: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);
+  return out;
+}
+
+describe('upstreamHeaders', () => {
+  it('drops hop-by-hop headers (RFC 9110 §7.6.1), those named by Connection, and proxy credentials', () => {
+    const trace = continueTrace({});
+    const out = upstreamHeaders(
+      {
+        host: 'ignored',
+        connection: 'keep-alive, X-Private',
+        'x-private': 'secret',
+        'keep-alive': 'timeout=5',
+        'proxy-connection': 'keep-alive',
+        te: 'trailers',
+        'transfer-encoding': 'chunked',
+        upgrade: 'h2c',
+        'proxy-authorization': 'Basic xyz',
+        trailer: 'x-t',
+        expect: '100-continue',
+        accept: 'application/json',
+        'set-cookie': ['a=1', 'b=2'],
+      },
+      'orders:8080',
+      'canary',
+      trace,
+      3,
+    );
+    const p = pairs(out);
+    expect(p[0]).toEqual(['host', 'orders:8080']);
+    const names = p.map(([n]) => n);
+    for (const gone of ['connection', 'x-private', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'trailer', 'expect']) {
+      expect(names).not.toContain(gone);
+    }
+    expect(p).toContainEqual(['accept', 'application/json']);
+    expect(p.filter(([n]) => n === 'set-cookie')).toEqual([['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+    expect(p).toContainEqual(['x-traffic-color', 'canary']);
+    expect(p).toContainEqual(['baggage', 'traffic_color=canary']);
+    expect(p).toContainEqual(['traceparent', `00-${trace.traceId}-${trace.spanId}-01`]);
+    expect(p).toContainEqual(['x-dyeline-hops', '3']);
+  });
+
+  it('replaces incoming colour, baggage, trace and hop headers instead of duplicating them', () => {
+    const out = upstreamHeaders(
+      { 'x-traffic-color': 'INVALID', baggage: 'a=1,traffic_color=INVALID', traceparent: 'junk', 'x-dyeline-hops': '7' },
+      'h',
+      undefined,
+      continueTrace({}),
+      8,
+    );
+    const p = pairs(out);
+    expect(p.filter(([n]) => n === 'x-traffic-color')).toEqual([]);
+    expect(p.filter(([n]) => n === 'baggage')).toEqual([['baggage', 'a=1']]);
+    expect(p.filter(([n]) => n === 'traceparent')).toHaveLength(1);
+    expect(p.filter(([n]) => n === 'x-dyeline-hops')).toEqual([['x-dyeline-hops', '8']]);
+  });
+});
+
+describe('stripResponseHeaders', () => {
+  it('removes hop-by-hop response headers and those named by Connection', () => {
+    const h: OutgoingHttpHeaders = { connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-length': '3', 'set-cookie': ['a=1'], upgrade: 'x', 'proxy-authenticate': 'Basic' };
+    stripResponseHeaders(h);
+    expect(h).toEqual({ 'content-length': '3', 'set-cookie': ['a=1'] });
+  });
+});
+
+describe('hopCount', () => {
+  it('reads the hop counter, 0 when absent or malformed', () => {
+    expect(hopCount({ 'x-dyeline-hops': '5' })).toBe(5);
+    expect(hopCount({})).toBe(0);
+    expect(hopCount({ 'x-dyeline-hops': '-3' })).toBe(0);
+    expect(hopCount({ 'x-dyeline-hops': 'x' })).toBe(0);
+  });
+});
