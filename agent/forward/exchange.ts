@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { TraceContext } from '../propagation/trace.ts';
 import type { EndpointState } from '../routing/types.ts';
 import { stripResponseHeaders } from './headers.ts';
@@ -30,7 +31,10 @@ export interface TryOptions {
   path: string;
   /** Flat [name, value, ...] header list (see forward/headers.ts). */
   headers: string[];
-  /** Time to response headers, and maximum idle time between body chunks, in ms. */
+  /**
+   * Deadline for the response head, ms from dispatch (precise: a native timer); once the head
+   * arrived, also the longest pause between body chunks (undici's bodyTimeout).
+   */
   timeoutMs: number;
 }
 
@@ -44,6 +48,23 @@ class ClientClosedError extends Error {
 
 function onResponseDrain(this: Tagged): void {
   this[kExchange]?.controller?.resume();
+}
+
+/**
+ * Sends the response head on its own when no body byte followed it in the same read (a
+ * streamed or long-polled response must not wait for its first chunk); in the common case the
+ * head leaves with the body in one write.
+ */
+function flushHeadIfIdle(ex: Exchange): void {
+  if (!ex.done && !ex.wroteBody && !ex.res.destroyed) ex.res.flushHeaders();
+}
+
+function onDeadline(ex: Exchange, ms: number): void {
+  ex.deadline = undefined;
+  if (ex.done) return;
+  const err = new DyelineError(ErrorCode.Timeout, `${ex.upstream || ex.service} did not answer within ${ms} ms`);
+  if (ex.controller !== null) ex.controller.abort(err);
+  else ex.end(err);
 }
 
 function onResponseClose(this: Tagged): void {
@@ -87,10 +108,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Live state of the endpoint, when it is one the snapshot knows (in-flight accounting). */
   state: EndpointState | undefined = undefined;
   controller: Dispatcher.DispatchController | null = null;
+  /** The response-head deadline timer, while armed. */
+  deadline: NodeJS.Timeout | undefined = undefined;
   /** Final status written to the client (0 until headers are written). */
   status = 0;
   /** True once the exchange ended (response complete or failure). */
   done = false;
+  /** True once a response body chunk was written to the client. */
+  wroteBody = false;
   /** True when the client went away before the end. */
   clientClosed = false;
   /** The failure, when the exchange failed. */
@@ -119,11 +144,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
           method: req.method as Dispatcher.HttpMethod,
           headers: opts.headers,
           body: hasBody(req) ? req : null,
-          headersTimeout: opts.timeoutMs,
+          headersTimeout: 0,
           bodyTimeout: opts.timeoutMs,
         },
         this,
       );
+      if (!this.done) this.deadline = setTimeout(onDeadline, opts.timeoutMs, this, opts.timeoutMs);
     } catch (err) {
       this.end(err as Error);
     }
@@ -131,19 +157,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.clientClosed) controller.abort(new ClientClosedError('client closed the connection'));
+    if (this.done) controller.abort(this.error ?? new ClientClosedError('exchange already ended'));
+    else if (this.clientClosed) controller.abort(new ClientClosedError('client closed the connection'));
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: OutgoingHttpHeaders, statusText?: string): void {
     if (status < 200) return; // informational (103 Early Hints): not relayed
+    if (this.deadline !== undefined) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
     stripResponseHeaders(headers);
     this.sink.responseHeaders(this, status, headers);
     this.status = status;
     if (statusText) this.res.writeHead(status, statusText, headers);
     else this.res.writeHead(status, headers);
+    process.nextTick(flushHeadIfIdle, this);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.wroteBody = true;
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', onResponseDrain);
@@ -163,6 +196,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   end(err: Error | undefined): void {
     if (this.done) return;
     this.done = true;
+    if (this.deadline !== undefined) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
     if (this.state !== undefined) this.state.inflight--;
     if (err !== undefined) {
       this.error = err;

@@ -79,7 +79,12 @@ export function parseAuthority(authority: string, defaultPort: number, path: str
 export function parseTarget(url: string, hostHeader: string | undefined, tunnel: string | undefined): Target | DyelineError {
   if (url.charCodeAt(0) === 47) {
     // origin-form: /path
-    if (tunnel !== undefined) return parseAuthority(tunnel, 80, url);
+    if (tunnel !== undefined) {
+      // Routed by the tunnel's destination; the Host header the client wrote is kept.
+      const t = parseAuthority(tunnel, 80, url);
+      if (t instanceof DyelineError || hostHeader === undefined || hostHeader.length === 0) return t;
+      return { host: t.host, port: t.port, authority: hostHeader, path: t.path, service: t.service, key: t.key };
+    }
     if (hostHeader === undefined || hostHeader.length === 0) return bad('origin-form request without a Host header');
     return parseAuthority(hostHeader, 80, url);
   }

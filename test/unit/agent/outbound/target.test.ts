@@ -31,7 +31,8 @@ describe('parseTarget', () => {
 
   it('parses origin-form requests by Host, and tunnelled ones by the CONNECT authority', () => {
     expect(parseTarget('/x', 'payments:9000', undefined)).toMatchObject({ host: 'payments', port: 9000, service: 'payments', path: '/x' });
-    expect(parseTarget('/x', 'payments', 'orders:80')).toMatchObject({ host: 'orders', service: 'orders' });
+    expect(parseTarget('/x', 'payments', 'orders:80')).toMatchObject({ host: 'orders', service: 'orders', authority: 'payments' });
+    expect(parseTarget('/x', undefined, 'orders:80')).toMatchObject({ host: 'orders', authority: 'orders:80' });
   });
 
   it('does not treat IP addresses or other FQDNs as services', () => {
