@@ -26,6 +26,8 @@ export interface RunningAgent {
   readonly ctx: AgentContext;
   /** listener name → bound host:port. */
   readonly addresses: ReadonlyMap<string, string>;
+  /** The outbound connection pools (for tests and /clusters). */
+  readonly upstreams: Upstreams;
   stop(): Promise<void>;
 }
 
@@ -106,7 +108,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     })();
     return stopping;
   };
-  return { ctx, addresses, stop };
+  return { ctx, addresses, upstreams, stop };
 }
 
 /** Flushes the (asynchronous) log, then exits with `code`. */
