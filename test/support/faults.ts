@@ -1,0 +1,106 @@
+/**
+ * Starts and drives fault-app.ts processes (upstreams whose failures a test switches): one
+ * process per instance, commands over stdin, acknowledged on stdout.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.ts';
+
+const FAULT_MAIN = fileURLToPath(new URL('./fault-app.ts', import.meta.url));
+
+/** What a fault app can be told to do (see fault-app.ts). */
+export type FaultMode = 'ok' | '500' | 'hang' | 'slow' | 'reset' | 'refuse';
+
+/** Request counts of a fault app. */
+export interface FaultCounts {
+  n: number;
+  byMethod: Record<string, number>;
+  /** POST x-request-id → times it reached the app. */
+  posts: Record<string, number>;
+}
+
+/** A running fault app. */
+export interface FaultApp {
+  instance: string;
+  color: string;
+  address: string;
+  port: number;
+  /** Switches the mode; resolves with the app's clock at the switch (epoch ms). */
+  set(mode: FaultMode, delayMs?: number): Promise<number>;
+  counts(): Promise<FaultCounts>;
+  resetCounts(): Promise<void>;
+  /** Time (epoch ms) of the first failure since the last mode switch, once there was one. */
+  firstFailure(): number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts one fault app on a free loopback port. */
+export async function startFaultApp(instance: string, color = 'stable'): Promise<FaultApp> {
+  const proc: ChildProcess = spawn(process.execPath, [FAULT_MAIN], {
+    env: { ...process.env, APP_INSTANCE: instance, APP_COLOR: color, APP_PORT: '0' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let buf = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    buf += c;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      try {
+        lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      } catch {
+        /* not JSON */
+      }
+      buf = buf.slice(nl + 1);
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const listening = await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`fault app ${instance} exited: ${err}`);
+      return lines.find((l) => l.msg === 'listening');
+    },
+    { timeoutMs: 15_000, what: `fault app ${instance} listening` },
+  );
+  const address = String(listening.address);
+  let nextId = 0;
+  let switchIndex = 0;
+  const command = async (cmd: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const id = ++nextId;
+    proc.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
+    return waitFor(() => lines.find((l) => l.msg === 'ack' && l.id === id), { timeoutMs: 5_000, what: `fault app ${instance} ack ${id}` });
+  };
+  return {
+    instance,
+    color,
+    address,
+    port: Number(address.slice(address.lastIndexOf(':') + 1)),
+    async set(mode, delayMs = 0) {
+      switchIndex = lines.length;
+      const ack = await command({ mode, delayMs });
+      return Number(ack.at);
+    },
+    async counts() {
+      const id = nextId + 1;
+      await command({ cmd: 'counts' });
+      const c = lines.find((l) => l.msg === 'counts' && l.id === id)!;
+      return { n: Number(c.n), byMethod: c.byMethod as Record<string, number>, posts: c.posts as Record<string, number> };
+    },
+    async resetCounts() {
+      await command({ cmd: 'reset-counts' });
+    },
+    firstFailure() {
+      for (let i = switchIndex; i < lines.length; i++) if (lines[i].msg === 'first failure') return Number(lines[i].at);
+      return undefined;
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
