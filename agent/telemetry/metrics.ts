@@ -1,44 +1,103 @@
 /**
- * The agent's metrics (contract §7). Per-request counting happens in plain numbers keyed by
- * the label values and is handed to OpenTelemetry only at scrape time (observable
- * instruments), so the request path never pays for attribute hashing. Richer telemetry
- * (duration histogram, fallbacks, circuit state) comes with issues 4 and 5.
+ * The agent's request and snapshot metrics (contract §7), one module for the data plane:
+ *   dyeline_requests_total{direction,upstream,color,served_color,code,fallback}
+ *   dyeline_request_duration_seconds{direction,upstream,served_color}   histogram
+ *   dyeline_invalid_color_total
+ *   dyeline_snapshot_version, dyeline_snapshot_rejected_total
+ *   dyeline_snapshot_age_seconds           now − the snapshot's generatedAt (at scrape time)
+ *   dyeline_snapshot_info{checksum}        1 for the snapshot in use: compare sidecars across nodes,
+ *                                          whose daemons number their versions independently
+ * (The resilience layer registers dyeline_circuit_state and dyeline_fallbacks_total on the same
+ * meter: agent/resilience/metrics.ts.)
+ *
+ * Per-request counting is plain numbers on series objects keyed by the label values, handed to
+ * OpenTelemetry only at scrape time (observable instruments, and a MetricProducer for the
+ * histogram), so the request path never pays for attribute hashing.
+ *
+ * Label cardinality is bounded: upstream is a service the snapshot knows, the app's own
+ * service (inbound), or `passthrough` (callers pass PASSTHROUGH_UPSTREAM for unknown hosts);
+ * a colour the snapshot does not know (no lane, no instance labelled with it) is `_unknown`;
+ * beyond MAX_SERIES combinations everything new lands in one series labelled `_other`.
  */
 import type { Meter } from '@opentelemetry/api';
+import type { Metrics } from '../../shared/metrics.ts';
+import type { RoutingTable } from '../routing/types.ts';
+import { HistogramFamily, type HistogramSeries, LATENCY_BUCKETS_SECONDS } from './histogram.ts';
 
 /** Request direction label. */
 export type Direction = 'inbound' | 'outbound';
 
+/** The `upstream` label of requests to hosts the snapshot does not know. */
+export const PASSTHROUGH_UPSTREAM = 'passthrough';
+/** The `color` label of a valid colour the snapshot does not know. */
+export const UNKNOWN_COLOR = '_unknown';
+/**
+ * Beyond this many label combinations, new ones are counted in one `_other` series (per
+ * metric). Below the OTel SDK's own per-instrument cardinality limit (2000), which would
+ * otherwise fold the excess into an `otel_metric_overflow` series.
+ */
+export const MAX_SERIES = 1000;
+
 /** Counters the data plane bumps. */
 export interface AgentMetrics {
-  /** One finished request. Empty strings are fine for absent labels (uncoloured, no fallback). */
-  request(direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): void;
+  /**
+   * One finished request. Empty strings are fine for absent labels (uncoloured, no fallback).
+   * `seconds` (from the first byte in to the last byte out) feeds the duration histogram.
+   */
+  request(direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string, seconds?: number): void;
   /** A request carried an invalid colour. */
   invalidColor(): void;
   /** A snapshot file was rejected (checksum, JSON or schema). */
   snapshotRejected(): void;
   /** The version of the snapshot in use. */
   snapshotVersion(version: number): void;
+  /** A snapshot is in use: version, age, checksum, and the colours the colour label may take. */
+  snapshotLoaded(table: RoutingTable): void;
 }
-
-/** Beyond this many label combinations, new pass-through hosts are counted as upstream `_other`. */
-export const MAX_SERIES = 5000;
 
 interface Series {
   readonly attrs: Record<string, string>;
   value: number;
+  /** The duration histogram series of the same direction, upstream and served colour. */
+  readonly duration: HistogramSeries;
 }
 
-/** Registers the agent's instruments on `meter`. */
-export function createAgentMetrics(meter: Meter): AgentMetrics {
+/** Every colour a snapshot can route: lane colours and the lanes of every subset. */
+export function colorsOf(table: RoutingTable): Set<string> {
+  const colors = new Set<string>(['stable']);
+  for (const lane of table.lanes()) colors.add(lane.color);
+  for (const svc of table.services()) for (const lane of svc.subsets.keys()) colors.add(lane);
+  return colors;
+}
+
+/**
+ * Registers the agent's instruments. Pass the process Metrics (preferred) so the duration
+ * histogram joins the scrape; with a bare Meter the histogram is not exported.
+ */
+export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
+  const meter = 'addProducer' in m ? m.meter : m;
+  const durations = new HistogramFamily(
+    'dyeline_request_duration_seconds',
+    'Request duration through the agent, first byte in to last byte out, by direction, upstream service and served colour.',
+    's',
+    LATENCY_BUCKETS_SECONDS,
+    MAX_SERIES,
+  );
+  if ('addProducer' in m) m.addProducer(durations);
+
   const series = new Map<string, Series>();
+  let overflow: Series | undefined;
+  let known: Set<string> | undefined;
   let invalid = 0;
   let rejected = 0;
   let version = 0;
+  let generatedAtMs = NaN;
+  let checksum = '';
 
   meter.createObservableCounter('dyeline_requests_total', { description: 'Requests through the agent, by direction, upstream service, colour, served colour, status code and fallback reason.' })
     .addCallback((r) => {
       for (const s of series.values()) r.observe(s.value, s.attrs);
+      if (overflow !== undefined) r.observe(overflow.value, overflow.attrs);
     });
   meter.createObservableCounter('dyeline_invalid_color_total', { description: 'Requests that carried an invalid colour (treated as uncoloured, not forwarded).' })
     .addCallback((r) => r.observe(invalid));
@@ -46,21 +105,40 @@ export function createAgentMetrics(meter: Meter): AgentMetrics {
     .addCallback((r) => r.observe(rejected));
   meter.createObservableGauge('dyeline_snapshot_version', { description: 'Version of the snapshot in use (0: none loaded).' })
     .addCallback((r) => r.observe(version));
+  meter.createObservableGauge('dyeline_snapshot_age_seconds', { description: 'Seconds since the daemon generated the snapshot in use (absent until one is loaded).', unit: 's' })
+    .addCallback((r) => {
+      if (!Number.isNaN(generatedAtMs)) r.observe(Math.max(0, (Date.now() - generatedAtMs) / 1000));
+    });
+  meter.createObservableGauge('dyeline_snapshot_info', { description: 'Always 1; the checksum label names the snapshot in use (same checksum, same rules).' })
+    .addCallback((r) => {
+      if (checksum !== '') r.observe(1, { checksum });
+    });
+
+  function create(key: string, direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): Series {
+    if (series.size >= MAX_SERIES) {
+      overflow ??= {
+        attrs: { direction: '_other', upstream: '_other', color: '_other', served_color: '_other', code: '_other', fallback: '_other' },
+        value: 0,
+        duration: durations.series('_other', () => ({ direction: '_other', upstream: '_other', served_color: '_other' })),
+      };
+      return overflow;
+    }
+    const s: Series = {
+      attrs: { direction, upstream, color, served_color: servedColor, code: String(code), fallback },
+      value: 0,
+      duration: durations.series(`${direction}|${upstream}|${servedColor}`, () => ({ direction, upstream, served_color: servedColor })),
+    };
+    series.set(key, s);
+    return s;
+  }
 
   return {
-    request(direction, upstream, color, servedColor, code, fallback) {
-      const key = `${direction}|${upstream}|${color}|${servedColor}|${code}|${fallback}`;
-      let s = series.get(key);
-      if (s === undefined) {
-        const up = series.size >= MAX_SERIES ? '_other' : upstream;
-        const k = up === upstream ? key : `${direction}|${up}|${color}|${servedColor}|${code}|${fallback}`;
-        s = series.get(k);
-        if (s === undefined) {
-          s = { attrs: { direction, upstream: up, color, served_color: servedColor, code: String(code), fallback }, value: 0 };
-          series.set(k, s);
-        }
-      }
+    request(direction, upstream, color, servedColor, code, fallback, seconds) {
+      const c = color === '' || known === undefined || known.has(color) ? color : UNKNOWN_COLOR;
+      const key = `${direction}|${upstream}|${c}|${servedColor}|${code}|${fallback}`;
+      const s = series.get(key) ?? create(key, direction, upstream, c, servedColor, code, fallback);
       s.value++;
+      if (seconds !== undefined) durations.record(s.duration, seconds);
     },
     invalidColor() {
       invalid++;
@@ -70,6 +148,12 @@ export function createAgentMetrics(meter: Meter): AgentMetrics {
     },
     snapshotVersion(v) {
       version = v;
+    },
+    snapshotLoaded(table) {
+      version = table.version;
+      checksum = table.checksum;
+      generatedAtMs = Date.parse(table.snapshot.generatedAt);
+      known = colorsOf(table);
     },
   };
 }
