@@ -1,0 +1,194 @@
+/**
+ * Telemetry of one finished hop, in one place (the last stage of the life of a request): the
+ * request metrics, the span (SERVER for inbound, CLIENT for outbound) and the access log line.
+ * Listeners call `hopFinished` from their ExchangeSink's `finished`; nothing here runs before
+ * the response has been written, and nothing here can throw into the data path.
+ *
+ * Span: ids from the hop's trace context (the span id forwarded in `traceparent` is this
+ * span's), recorded only when tracing is on and the hop is sampled. Attributes follow the
+ * OpenTelemetry HTTP semantic conventions (stable names) plus the contract's `dyeline.*`:
+ *   SERVER  name `{method}`;  url.path, url.scheme, server.address/port (Host), client.address,
+ *           network.protocol.version, user_agent.original
+ *   CLIENT  name `{method} {service}` (`{method}` for a pass-through host); server.address/port
+ *           and network.peer.address of the instance that answered, url.full (no query),
+ *           http.request.resend_count when retried
+ *   both    http.request.method (`_OTHER` + http.request.method_original for unknown methods),
+ *           http.response.status_code, error.type (the agent's x-dyeline-error code, or the
+ *           status code of a 5xx), dyeline.color, dyeline.served_color, dyeline.fallback,
+ *           dyeline.upstream, dyeline.instance
+ * Query strings are never recorded (they carry tokens too often); url.path only.
+ */
+import { hostname } from 'node:os';
+import type { Attributes } from '@opentelemetry/api';
+import { SpanKind } from '../../shared/telemetry/span.ts';
+import type { Tracing } from '../../shared/telemetry/tracing.ts';
+import type { Logger } from '../../shared/log.ts';
+import { errorResponse } from '../../shared/errors.ts';
+import type { Exchange } from '../forward/exchange.ts';
+import { upstreamError } from '../forward/respond.ts';
+import { type AgentMetrics, type Direction, PASSTHROUGH_UPSTREAM } from './metrics.ts';
+
+/** What hop telemetry needs from the agent. */
+export interface HopTelemetry {
+  readonly service: string;
+  /** This pod's lane (the served colour of inbound hops). */
+  readonly color: string;
+  readonly metrics: AgentMetrics;
+  readonly tracing: Tracing;
+  readonly log: Logger;
+  /** One `request` log line per hop (--access-log, default true). */
+  readonly accessLog: boolean;
+  /** Whether `service` names a service of the snapshot in use (false: a pass-through host). */
+  isKnownService(service: string): boolean;
+}
+
+/** The retry loop's view of an exchange (agent/resilience/guard.ts), when the hop went through it. */
+interface Tried {
+  endpoint?: { name: string; address: string; port: number } | undefined;
+  retries?: number;
+}
+
+/** This pod, as `dyeline.instance` of inbound spans (the pod name in Kubernetes). */
+export const POD_NAME = process.env.HOSTNAME || hostname();
+
+const INTERNAL = { header: 'internal' };
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+/** The path of a request target, without its query (origin-form or absolute-form). */
+export function pathOf(target: string): string {
+  let start = 0;
+  if (target.charCodeAt(0) !== 47) {
+    const scheme = target.indexOf('//');
+    if (scheme < 0) return target === '*' ? '*' : '/';
+    start = target.indexOf('/', scheme + 2);
+    if (start < 0) return '/';
+  }
+  const q = target.indexOf('?', start);
+  const h = target.indexOf('#', start);
+  const end = q < 0 ? (h < 0 ? target.length : h) : h < 0 ? q : Math.min(q, h);
+  return start === 0 && end === target.length ? target : target.slice(start, end);
+}
+
+/** Host and port of a Host header value (`[v6]:port` too); port undefined when absent. */
+function splitHost(host: string): [string, number | undefined] {
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || host.endsWith(']')) return [host, undefined];
+  const port = Number(host.slice(colon + 1));
+  return [host.slice(0, colon), Number.isInteger(port) ? port : undefined];
+}
+
+/**
+ * `error.type` of a finished hop: the agent's `x-dyeline-error` code for the failure
+ * (connect-failure, timeout, ...), `client-closed`, or the status code of a 5xx answer.
+ */
+function errorType(ex: Exchange, status: number): string | undefined {
+  if (ex.error !== undefined) {
+    if (ex.clientClosed) return 'client-closed';
+    return (errorResponse[upstreamError(ex.error, '').code] ?? INTERNAL).header;
+  }
+  return status >= 500 ? String(status) : undefined;
+}
+
+function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, method: string, path: string, status: number, err: string | undefined, known: boolean): Attributes {
+  const req = ex.req;
+  const a: Attributes = { 'http.request.method': METHODS.has(method) ? method : '_OTHER' };
+  if (!METHODS.has(method)) a['http.request.method_original'] = method;
+  if (status > 0) a['http.response.status_code'] = status;
+  if (err !== undefined) a['error.type'] = err;
+  if (ex.color !== '') a['dyeline.color'] = ex.color;
+  if (direction === 'inbound') {
+    a['url.path'] = path;
+    a['url.scheme'] = 'http';
+    const host = req.headers.host;
+    if (host !== undefined) {
+      const [h, p] = splitHost(host);
+      a['server.address'] = h;
+      if (p !== undefined) a['server.port'] = p;
+    }
+    if (req.socket.remoteAddress !== undefined) a['client.address'] = req.socket.remoteAddress;
+    a['network.protocol.version'] = req.httpVersion;
+    const ua = req.headers['user-agent'];
+    if (ua !== undefined) a['user_agent.original'] = ua;
+    a['dyeline.served_color'] = t.color;
+    a['dyeline.upstream'] = t.service;
+    a['dyeline.instance'] = POD_NAME;
+    return a;
+  }
+  const tried = ex as Exchange & Tried;
+  const ep = tried.endpoint;
+  const upstream = ex.upstream; // host:port actually tried
+  if (ep !== undefined) {
+    a['server.address'] = ep.address;
+    a['server.port'] = ep.port;
+    a['network.peer.address'] = ep.address;
+    a['dyeline.instance'] = ep.name;
+  } else if (upstream !== '') {
+    const [h, p] = splitHost(upstream);
+    a['server.address'] = h.startsWith('[') ? h.slice(1, -1) : h;
+    if (p !== undefined) a['server.port'] = p;
+    a['dyeline.instance'] = upstream;
+  }
+  a['url.full'] = `http://${ex.service}${path}`;
+  if (tried.retries !== undefined && tried.retries > 0) a['http.request.resend_count'] = tried.retries;
+  a['dyeline.upstream'] = ex.service;
+  if (known && ex.servedColor !== '') a['dyeline.served_color'] = ex.servedColor;
+  if (ex.fallback !== '') a['dyeline.fallback'] = ex.fallback;
+  return a;
+}
+
+/** Metrics, span and access log line of a finished hop. Never throws. */
+export function hopFinished(t: HopTelemetry, direction: Direction, ex: Exchange): void {
+  try {
+    const endMs = performance.now();
+    const status = ex.status === 0 ? ex.res.statusCode : ex.status;
+    const inbound = direction === 'inbound';
+    const known = inbound || t.isKnownService(ex.service);
+    const upstream = inbound ? t.service : known ? ex.service : PASSTHROUGH_UPSTREAM;
+    const servedColor = inbound ? t.color : ex.servedColor;
+    const seconds = (endMs - ex.startedAt) / 1000;
+    t.metrics.request(direction, upstream, ex.color, servedColor, status, ex.fallback, seconds);
+
+    const trace = ex.trace;
+    const span = t.tracing.enabled && trace.sampled;
+    if (!span && !t.accessLog) return;
+    const method = ex.req.method ?? 'GET';
+    const path = pathOf(ex.req.url ?? '/');
+    const err = errorType(ex, status);
+    if (span) {
+      t.tracing.end({
+        name: inbound || !known ? (METHODS.has(method) ? method : 'HTTP') : `${METHODS.has(method) ? method : 'HTTP'} ${ex.service}`,
+        kind: inbound ? SpanKind.SERVER : SpanKind.CLIENT,
+        traceId: trace.traceId,
+        spanId: trace.spanId,
+        parentSpanId: trace.parentId,
+        startMs: ex.startedAt,
+        endMs,
+        error: err !== undefined,
+        message: ex.error?.message,
+        attributes: spanAttributes(t, direction, ex, method, path, status, err, known),
+      });
+    }
+    if (t.accessLog) {
+      t.log.info(
+        {
+          direction,
+          method,
+          path,
+          upstream: inbound ? t.service : ex.service,
+          endpoint: ex.upstream,
+          status,
+          error: err,
+          color: ex.color,
+          served_color: servedColor,
+          fallback: ex.fallback,
+          trace_id: trace.traceId,
+          span_id: trace.spanId,
+          ms: Math.round((endMs - ex.startedAt) * 100) / 100,
+        },
+        'request',
+      );
+    }
+  } catch (err) {
+    t.tracing.failures.report('hop telemetry failed', err);
+  }
+}
