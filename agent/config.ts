@@ -32,6 +32,16 @@ export interface AgentConfig {
   maxHops: number;
   /** Connect timeout to upstreams, ms (default 3000). */
   connectTimeoutMs: number;
+  /** One `request` log line per request (undefined: true; --access-log false turns it off). */
+  accessLog?: boolean;
+}
+
+/** Parses a boolean flag: true/false, 1/0, yes/no, on/off. */
+function parseBool(value: string, flag: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes' || v === 'on') return true;
+  if (v === 'false' || v === '0' || v === 'no' || v === 'off') return false;
+  throw new UsageError(`${flag}: expected true or false, got "${value}"`);
 }
 
 /** Parses an integer flag in [min, max]. */
@@ -66,5 +76,6 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
     drainTimeoutMs: parseInteger(flags.drainTimeoutMs, '--drain-timeout-ms', 0, 3_600_000),
     maxHops: parseInteger(flags.maxHops ?? '32', '--max-hops', 1, 1000),
     connectTimeoutMs: parseInteger(flags.connectTimeoutMs ?? '3000', '--connect-timeout-ms', 1, 600_000),
+    accessLog: parseBool(flags.accessLog ?? 'true', '--access-log'),
   };
 }

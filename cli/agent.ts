@@ -14,6 +14,7 @@ export interface AgentFlags {
   drainTimeoutMs: string;
   maxHops?: string;
   connectTimeoutMs?: string;
+  accessLog?: string;
 }
 
 export function registerAgent(program: Command): void {
@@ -29,6 +30,7 @@ export function registerAgent(program: Command): void {
     .addOption(option('--drain-timeout-ms <MS>', 'on SIGTERM, how long in-flight requests may take to finish', '15000'))
     .addOption(option('--max-hops <N>', 'agent hops after which a request is answered 508 (loop guard)', '32'))
     .addOption(option('--connect-timeout-ms <MS>', 'connect timeout to upstream instances', '3000'))
+    .addOption(option('--access-log <BOOL>', 'one JSON log line per request, with trace_id, span_id and color (true|false)', 'true'))
     .action(async (opts: AgentFlags) => {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);

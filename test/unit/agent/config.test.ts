@@ -38,7 +38,15 @@ describe('parseAgentConfig', () => {
       drainTimeoutMs: 15000,
       maxHops: 32,
       connectTimeoutMs: 3000,
+      accessLog: true,
     });
+  });
+
+  it('--access-log takes true/false (and 1/0, yes/no, on/off)', () => {
+    expect(parseAgentConfig({ ...defaults, accessLog: 'false' }).accessLog).toBe(false);
+    expect(parseAgentConfig({ ...defaults, accessLog: 'off' }).accessLog).toBe(false);
+    expect(parseAgentConfig({ ...defaults, accessLog: 'TRUE' }).accessLog).toBe(true);
+    expect(usage({ accessLog: 'maybe' })).toMatch(/^--access-log: expected true or false/);
   });
 
   it('accepts port 0 listeners, an app port and a lane', () => {
