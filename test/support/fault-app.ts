@@ -3,7 +3,7 @@
  * (`node fault-app.ts`), for the resilience e2e tests. Environment: APP_INSTANCE, APP_COLOR,
  * APP_PORT (0: any). Commands arrive as JSON lines on stdin; every command is acknowledged with
  * a JSON line on stdout `{"msg":"ack","id":…}` (after it took effect):
- *   {"id":1,"mode":"ok"}                 200 with {instance, color, method, n}
+ *   {"id":1,"mode":"ok"}                 200 with {instance, color, method, n, bytes} (bytes: request body size)
  *   {"id":2,"mode":"500"}                500 for every request (body read first)
  *   {"id":3,"mode":"hang"}               reads the request, never answers
  *   {"id":4,"mode":"slow","delayMs":200} 200 after delayMs
@@ -43,8 +43,8 @@ function failure(): void {
   out({ msg: 'first failure', mode, at: Date.now() });
 }
 
-function answer(req: IncomingMessage, res: ServerResponse): void {
-  const body = JSON.stringify({ instance, color, method: req.method, n });
+function answer(req: IncomingMessage, res: ServerResponse, bytes: number): void {
+  const body = JSON.stringify({ instance, color, method: req.method, n, bytes });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-instance': instance });
   res.end(body);
 }
@@ -56,7 +56,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const id = req.headers['x-request-id'];
   if (method === 'POST' && typeof id === 'string') posts[id] = (posts[id] ?? 0) + 1;
   const m = mode;
-  req.resume();
+  let bytes = 0;
+  req.on('data', (c: Buffer) => (bytes += c.length));
   req.on('end', () => {
     switch (m) {
       case '500':
@@ -74,10 +75,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
         req.socket.destroy();
         return;
       case 'slow':
-        setTimeout(() => answer(req, res), delayMs);
+        setTimeout(() => answer(req, res, bytes), delayMs);
         return;
       default:
-        answer(req, res);
+        answer(req, res, bytes);
     }
   });
 }
