@@ -6,6 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
+import { recordOperation } from '../shared/telemetry/operation.ts';
+import { createTracing } from '../shared/telemetry/tracing.ts';
 import { boundAddress, listen } from '../shared/net.ts';
 import { adminServer, statusServer } from './admin.ts';
 import type { DaemonConfig } from './config.ts';
@@ -18,8 +20,19 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   log.info({ sources: cfg.sources.map((s) => s.uri), snapshot: cfg.snapshot }, 'starting');
   await mkdir(dirname(cfg.snapshot), { recursive: true });
   const metrics = createMetrics('dyeline-daemon');
+  // OTEL_* configure traces (service.name defaults to dyeline-daemon): one span per snapshot write.
+  const tracing = createTracing({ defaultServiceName: 'dyeline-daemon', log, meterProvider: metrics.provider });
+  const counted = daemonMetrics(metrics);
+  const measured = {
+    ...counted,
+    written(version: number, seconds: number) {
+      counted.written(version, seconds);
+      const end = performance.now();
+      recordOperation(tracing, 'snapshot write', end - seconds * 1000, end, { 'dyeline.snapshot.version': version, 'file.path': cfg.snapshot });
+    },
+  };
   const sources = cfg.sources.map((s) => createSource(s, log));
-  const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, daemonMetrics(metrics));
+  const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, measured);
 
   await daemon.init();
   const status = statusServer(daemon, metrics, log);
@@ -41,6 +54,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     admin.close();
     status.closeAllConnections();
     admin.closeAllConnections();
+    await tracing.shutdown().catch(() => {});
     await metrics.shutdown().catch(() => {});
     log.flush();
     process.exit(0);
