@@ -1,0 +1,164 @@
+/**
+ * The demo mesh as real processes on loopback: one daemon (file source), and per instance an
+ * app (deploy/local/app.ts) with its own agent. Ports are fixed offsets from a base port so the
+ * printed curl commands are stable; each process logs to a file in the run directory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
+const APP = fileURLToPath(new URL('./app.ts', import.meta.url));
+const RULES = fileURLToPath(new URL('./rules/', import.meta.url));
+
+/** One instance of the demo: service, lane, the next service it calls. */
+export interface PodSpec {
+  service: string;
+  color: string;
+  next?: string;
+}
+
+/** The demo's topology: frontend → orders → inventory → pricing; inventory has no canary. */
+export const TOPOLOGY: PodSpec[] = [
+  { service: 'frontend', color: 'stable', next: 'orders' },
+  { service: 'orders', color: 'stable', next: 'inventory' },
+  { service: 'orders', color: 'canary', next: 'inventory' },
+  { service: 'inventory', color: 'stable', next: 'pricing' },
+  { service: 'pricing', color: 'stable' },
+  { service: 'pricing', color: 'canary' },
+];
+
+export interface Pod extends PodSpec {
+  name: string;
+  appPort: number;
+  inbound: number;
+  outbound: number;
+  status: number;
+  admin: number;
+}
+
+export interface Mesh {
+  dir: string;
+  daemon: { status: number; admin: number };
+  collector: number;
+  pods: Pod[];
+  stop(): Promise<void>;
+}
+
+async function assertFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', () => reject(new Error(`port ${port} is in use; pick another range with --base-port`)));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+
+/** Ports: daemon status/admin at base, base+1; collector base+2; pod i at base+10+10i … +4. */
+export function plan(base: number): Omit<Mesh, 'dir' | 'stop'> {
+  const pods = TOPOLOGY.map((p, i) => {
+    const b = base + 10 + 10 * i;
+    return { ...p, name: `${p.service}-${p.color}`, appPort: b, inbound: b + 1, outbound: b + 2, status: b + 3, admin: b + 4 };
+  });
+  return { daemon: { status: base, admin: base + 1 }, collector: base + 2, pods };
+}
+
+/** The Instance documents of the planned pods (address: the agent's inbound listener). */
+export function instancesYaml(pods: readonly Pod[]): string {
+  return pods
+    .map(
+      (p) =>
+        `apiVersion: dyeline.io/v1\nkind: Instance\nmetadata: { name: ${p.name} }\nspec: { service: ${p.service}, address: 127.0.0.1, port: ${p.inbound}, labels: { color: ${p.color} } }\n`,
+    )
+    .join('---\n');
+}
+
+/** Starts the daemon and every pod; resolves when every agent is ready. */
+export async function startMesh(base: number, onProgress: (what: string) => void): Promise<Mesh> {
+  const p = plan(base);
+  const ports = [p.daemon.status, p.daemon.admin, ...p.pods.flatMap((x) => [x.appPort, x.inbound, x.outbound, x.status, x.admin])];
+  for (const port of ports) await assertFree(port);
+  const dir = await mkdtemp(join(tmpdir(), 'dyeline-demo-'));
+  await cp(RULES, join(dir, 'rules'), { recursive: true });
+  await writeFile(join(dir, 'rules', 'instances.yaml'), instancesYaml(p.pods));
+  const snapshot = join(dir, 'snapshot.json');
+  const children: ChildProcess[] = [];
+  const run = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
+    const log = createWriteStream(join(dir, `${name}.log`));
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    children.push(child);
+    return child;
+  };
+  const mesh: Mesh = {
+    ...p,
+    dir,
+    async stop() {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+              c.once('exit', () => {
+                clearTimeout(t);
+                resolve();
+              });
+            }),
+        ),
+      );
+    },
+  };
+  try {
+    onProgress('starting the daemon (file source)');
+    run('daemon', [BIN, 'daemon', '--source', `file://${join(dir, 'rules')}`, '--snapshot', snapshot, '--status', `127.0.0.1:${p.daemon.status}`, '--admin', `127.0.0.1:${p.daemon.admin}`], {});
+    await waitHttp(`http://127.0.0.1:${p.daemon.status}/readyz`, 15_000, 'the daemon to write its first snapshot');
+    for (const pod of p.pods) {
+      onProgress(`starting ${pod.name} and its agent`);
+      run(`${pod.name}-app`, [APP], {
+        SERVICE: pod.service,
+        COLOR: pod.color,
+        PORT: String(pod.appPort),
+        NEXT: pod.next ?? '',
+        HTTP_PROXY: `http://127.0.0.1:${pod.outbound}`,
+        NODE_USE_ENV_PROXY: '1',
+        NO_PROXY: '',
+      });
+      run(`${pod.name}-agent`, [BIN, 'agent', '--service', pod.service, '--color', pod.color, '--app-port', String(pod.appPort),
+        '--inbound', `127.0.0.1:${pod.inbound}`, '--outbound', `127.0.0.1:${pod.outbound}`, '--status', `127.0.0.1:${pod.status}`,
+        '--admin', `127.0.0.1:${pod.admin}`, '--snapshot', snapshot], {
+        OTEL_SERVICE_NAME: pod.service,
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${p.collector}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        DYELINE_ACCESS_LOG: 'false',
+      });
+    }
+    for (const pod of p.pods) await waitHttp(`http://127.0.0.1:${pod.status}/readyz`, 20_000, `agent of ${pod.name} to be ready`);
+  } catch (err) {
+    await mesh.stop();
+    throw new Error(`${(err as Error).message} (logs in ${dir})`);
+  }
+  return mesh;
+}
+
+/** Polls `url` until it answers 200. */
+export async function waitHttp(url: string, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
