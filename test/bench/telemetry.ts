@@ -1,0 +1,194 @@
+/**
+ * Benchmark: the per-request cost of telemetry through one agent hop (outbound listener →
+ * nginx answering 200), with wrk. The same agent binary runs in four set-ups:
+ *   off       no OTLP endpoint, --access-log false (metrics only: they are always on)
+ *   log       access log on (one pino JSON line per request, to a file)
+ *   trace     spans on (OTLP/HTTP protobuf to an nginx sink that discards them), no access log
+ *   all       spans + access log
+ * (plus `trace-json` with OTLP/JSON bodies). Prints the machine first, then req/s, p50/p99,
+ * the agent's CPU time per request, the difference to `off`, and the spans exported/dropped as
+ * the agent's own /metrics report them.
+ *
+ *   node test/bench/telemetry.ts [seconds=8] [connections=32]
+ *
+ * Needs wrk and nginx (Debian: apt-get install -y wrk nginx).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
+import { find, parsePrometheus } from '../support/prometheus.ts';
+import { machine } from './machine.ts';
+
+const [seconds = 8, connections = 32] = process.argv.slice(2).map(Number);
+const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function status(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    get(url, { headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', () => resolve(0));
+  });
+}
+
+async function waitHttp(url: string, headers: Record<string, string> = {}): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if ((await status(url, headers)) === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, conns: number, headers: string[]): WrkResult {
+  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors: [^\n]+/.exec(out)?.[0]].filter(Boolean).join('; ');
+  return { rps, p50, p99, errors };
+}
+
+/** user + system CPU seconds of a process. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function metricsText(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`http://${address}/metrics`, (res) => {
+      let t = '';
+      res.setEncoding('utf8').on('data', (c: string) => (t += c));
+      res.on('end', () => resolve(t));
+    }).on('error', reject);
+  });
+}
+
+interface Setup {
+  name: string;
+  env: NodeJS.ProcessEnv;
+  accessLog: boolean;
+}
+
+const children: ChildProcess[] = [];
+const dir = await mkdtemp(join(tmpdir(), 'dyeline-bench-telemetry-'));
+try {
+  console.log(`machine: ${machine()}`);
+  console.log(`wrk -t1 -c${connections} -d${seconds}s through one agent hop (outbound → nginx 200 "ok"); header x-traffic-color: canary\n`);
+  const [upPort, sinkPort] = [await freePort(), await freePort()];
+  await mkdir(join(dir, 'nginx'), { recursive: true });
+  await writeFile(
+    join(dir, 'nginx', 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/nginx/nginx.pid;
+error_log ${dir}/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx/body; proxy_temp_path ${dir}/nginx/proxy;
+  fastcgi_temp_path ${dir}/nginx/fcgi; uwsgi_temp_path ${dir}/nginx/uwsgi; scgi_temp_path ${dir}/nginx/scgi;
+  keepalive_requests 1000000;
+  client_max_body_size 64m;
+  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }
+  server { listen 127.0.0.1:${sinkPort}; location / { return 200 ""; } }
+}
+`,
+  );
+  const nginx = spawn('nginx', ['-p', join(dir, 'nginx'), '-c', join(dir, 'nginx', 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'inherit' });
+  children.push(nginx);
+  await waitHttp(`http://127.0.0.1:${upPort}/`);
+
+  const snapshot = join(dir, 'snapshot.json');
+  await writeFile(snapshot, snapshotText([service('echo', { timeoutMs: 5000 }), instance('echo-1', 'echo', '127.0.0.1', { port: upPort, color: 'canary' })]));
+
+  const otlp = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_BSP_SCHEDULE_DELAY: '1000' };
+  const setups: Setup[] = [
+    { name: 'off', env: {}, accessLog: false },
+    { name: 'log', env: {}, accessLog: true },
+    { name: 'trace', env: otlp, accessLog: false },
+    { name: 'trace-json', env: { ...otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, accessLog: false },
+    { name: 'all', env: otlp, accessLog: true },
+  ];
+  const rows: { setup: Setup; r: WrkResult; cpuUs: number; spans: string }[] = [];
+  for (const setup of setups) {
+    const outPort = await freePort();
+    const statusPort = await freePort();
+    const logFile = await open(join(dir, `${setup.name}.log`), 'w');
+    const agent = spawn(
+      process.execPath,
+      [BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', `127.0.0.1:${statusPort}`, '--admin', '127.0.0.1:0', '--access-log', String(setup.accessLog)],
+      { stdio: ['ignore', logFile.fd, 'inherit'], env: { ...process.env, DYELINE_LOG_LEVEL: 'info', ...setup.env } },
+    );
+    children.push(agent);
+    await waitHttp(`http://127.0.0.1:${outPort}/`, { host: 'echo' });
+    const url = `http://127.0.0.1:${outPort}/bench/path`;
+    const headers = ['Host: echo', 'x-traffic-color: canary'];
+    wrk(url, connections, headers); // warm-up (JIT)
+    const cpu0 = await cpuSeconds(agent.pid!);
+    const r = wrk(url, connections, headers);
+    const cpu1 = await cpuSeconds(agent.pid!);
+    const cpuUs = ((cpu1 - cpu0) / (r.rps * seconds)) * 1e6;
+    let spans = '';
+    if (setup.env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) {
+      await new Promise((res) => setTimeout(res, 1500)); // one more export interval
+      const s = parsePrometheus(await metricsText(`127.0.0.1:${statusPort}`));
+      const processed = find(s, 'otel_sdk_processor_span_processed_total');
+      const ok = processed.filter((x) => x.labels.error_type === undefined).reduce((a, x) => a + x.value, 0);
+      const dropped = processed.filter((x) => x.labels.error_type !== undefined).reduce((a, x) => a + x.value, 0);
+      spans = `spans exported ${ok}, dropped ${dropped}`;
+    }
+    rows.push({ setup, r, cpuUs, spans });
+    agent.kill('SIGTERM');
+    await new Promise((res) => agent.once('exit', res));
+    await logFile.close();
+  }
+  const base = rows[0]!;
+  console.log('set-up        req/s      p50 ms   p99 ms   agent CPU/request   vs off');
+  for (const { setup, r, cpuUs, spans } of rows) {
+    const delta = cpuUs - base.cpuUs;
+    const rel = ((r.rps / base.r.rps - 1) * 100).toFixed(1);
+    console.log(
+      `${setup.name.padEnd(11)} ${r.rps.toFixed(0).padStart(8)}  ${r.p50.toFixed(3).padStart(8)} ${r.p99.toFixed(3).padStart(8)}   ${cpuUs.toFixed(1).padStart(7)} µs   ${setup === base.setup ? '' : `${delta >= 0 ? '+' : ''}${delta.toFixed(1)} µs CPU, ${rel}% req/s`}  ${spans}${r.errors ? `  (${r.errors})` : ''}`,
+    );
+  }
+  const logLines = (await readFile(join(dir, 'log.log'), 'utf8')).split('\n').filter((l) => l.includes('"msg":"request"')).length;
+  console.log(`\naccess log lines written in the 'log' run: ${logLines}`);
+} finally {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  await rm(dir, { recursive: true, force: true });
+}
