@@ -3,6 +3,7 @@
  * in use. The table is replaced as one object on reload; a request reads it once and keeps
  * that table for its whole life.
  */
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/log.ts';
 import type { AgentConfig } from './config.ts';
 import type { Balancer } from './routing/balancer.ts';
@@ -21,4 +22,6 @@ export interface AgentContext {
   table: RoutingTable | undefined;
   /** True once SIGTERM arrived: /readyz answers 503. */
   draining: boolean;
+  /** Client sockets of open tunnels (CONNECT as TCP, Upgrade): closed when the drain times out. */
+  readonly tunnels: Set<Duplex>;
 }

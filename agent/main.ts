@@ -42,7 +42,7 @@ async function bind(server: Server, hp: HostPort, name: string, log: Logger, add
 export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, color: config.color })): Promise<RunningAgent> {
   const metrics = createMetrics(config.service);
   const agentMetrics = createAgentMetrics(metrics.meter);
-  const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false };
+  const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set() };
   const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
 
   // The watcher swaps tables and prunes endpoint state; here the agent follows the swap.
@@ -97,6 +97,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       if (timedOut) {
         log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timeout: closing the remaining connections');
         for (const s of dataPlane) s.closeAllConnections();
+        for (const t of ctx.tunnels) t.destroy();
       }
       await Promise.allSettled([upstreams.close(), app?.close()]);
       for (const s of [status, admin]) {

@@ -8,13 +8,26 @@ import type { Duplex } from 'node:stream';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { writeSocketError } from './respond.ts';
+import { shouldTunnelUpgrade } from './upgrade.ts';
 
 /** Largest request head accepted (bytes); beyond it the answer is 431. Node's default, 16 KiB. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
-/** A data-plane server calling `handler` for each request. */
-export function createProxyServer(handler: (req: IncomingMessage, res: ServerResponse) => void, log: Logger, name: string): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, noDelay: true }, handler);
+/**
+ * A data-plane server calling `handler` for each request and `upgrade` for Upgrade requests
+ * other than h2c (those are served as plain HTTP/1.1 requests, the upgrade declined).
+ */
+export function createProxyServer(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  log: Logger,
+  name: string,
+): Server {
+  const server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, noDelay: true, shouldUpgradeCallback: shouldTunnelUpgrade },
+    handler,
+  );
+  server.on('upgrade', upgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? '';
     if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {

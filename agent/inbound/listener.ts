@@ -4,7 +4,8 @@
  *   loop guard → colour (or dye by the lanes' rules at entry services) → trace (SERVER hop)
  *   → exchange with the app → telemetry.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, IncomingHttpHeaders, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Pool } from 'undici';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
@@ -13,30 +14,40 @@ import { hopCount, upstreamHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError, upstreamError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
+import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
 
 /** Deadline of a request to the app when the snapshot has no Service document for it (schema default). */
 export const DEFAULT_APP_TIMEOUT_MS = 15_000;
 
+/** The origin-form target of a request target (absolute-form on the inbound side keeps its path only). */
+function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47) return url;
+  const p = url.indexOf('/', url.indexOf('//') + 2);
+  return p < 0 ? '/' : url.slice(p);
+}
+
 /** The inbound side of one agent. */
 class Inbound implements ExchangeSink {
   readonly #ctx: AgentContext;
   readonly #app: Pool;
   readonly #appKey: string;
+  readonly #appPort: number;
   readonly #view = new ReusableRequestView();
 
   constructor(ctx: AgentContext, app: Pool, appPort: number) {
     this.#ctx = ctx;
     this.#app = app;
     this.#appKey = `127.0.0.1:${appPort}`;
+    this.#appPort = appPort;
   }
 
   /** Serves one request (bound as the server's request listener). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = this.#ctx;
     const headers = req.headers;
-    let url = req.url ?? '/';
+    const url = originForm(req.url ?? '/');
     const ex = new Exchange(req, res, this, continueTrace(headers), performance.now());
     ex.service = ctx.config.service;
     const hops = hopCount(headers);
@@ -44,23 +55,38 @@ class Inbound implements ExchangeSink {
       ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
       return;
     }
-    if (url.charCodeAt(0) !== 47) {
-      // absolute-form on the inbound side: keep the path only
-      const p = url.indexOf('/', url.indexOf('//') + 2);
-      url = p < 0 ? '/' : url.slice(p);
-    }
-    const raw = readColor(headers, url);
-    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
-    let color = raw ?? undefined;
-    const table = ctx.table;
-    if (color === undefined && table !== undefined) {
-      const dyed = table.dye(ctx.config.service, this.#view.reset(headers, url), ctx.random);
-      if (dyed !== undefined) color = dyed.color;
-    }
+    const color = this.#color(headers, url);
     if (color !== undefined) ex.color = color;
-    const timeoutMs = table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
+    const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
     const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, ex.trace, hops + 1);
     ex.dispatch(this.#app, this.#appKey, undefined, { path: url, headers: out, timeoutMs });
+  };
+
+  /** The request's colour, or the colour the lanes' dye rules give an uncoloured request here. */
+  #color(headers: IncomingHttpHeaders, url: string): string | undefined {
+    const ctx = this.#ctx;
+    const raw = readColor(headers, url);
+    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
+    if (raw != null) return raw;
+    const table = ctx.table;
+    if (table === undefined) return undefined;
+    return table.dye(ctx.config.service, this.#view.reset(headers, url), ctx.random)?.color;
+  }
+
+  /** Tunnels one Upgrade (WebSocket) request to the app (the server's 'upgrade' listener). */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const ctx = this.#ctx;
+    const headers = req.headers;
+    const hops = hopCount(headers);
+    if (hops >= ctx.config.maxHops) {
+      refuseUpgrade(socket, new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+      return;
+    }
+    const url = originForm(req.url ?? '/');
+    const color = this.#color(headers, url);
+    const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers), hops + 1);
+    ctx.metrics.request('inbound', ctx.config.service, color ?? '', ctx.config.color, 101, '');
+    tunnelUpgrade(ctx, req, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined });
   };
 
   responseHeaders(_ex: Exchange, _status: number, _headers: OutgoingHttpHeaders): void {}
@@ -89,5 +115,5 @@ class Inbound implements ExchangeSink {
 /** Creates the inbound server forwarding to the app through `app` (a pool to 127.0.0.1:appPort). */
 export function createInboundServer(ctx: AgentContext, app: Pool, appPort: number): Server {
   const inbound = new Inbound(ctx, app, appPort);
-  return createProxyServer(inbound.handle, ctx.log, 'inbound');
+  return createProxyServer(inbound.handle, inbound.upgrade, ctx.log, 'inbound');
 }

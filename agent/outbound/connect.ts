@@ -68,6 +68,7 @@ export function handleConnect(server: Server, ctx: AgentContext, req: IncomingMe
 /** Pipes the client socket to host:port as plain TCP, starting with the bytes already read. */
 function tunnelTcp(ctx: AgentContext, target: Target, client: Duplex, first: Buffer): void {
   const upstream: Socket = connect({ host: target.host, port: target.port, noDelay: true });
+  ctx.tunnels.add(client);
   upstream.setTimeout(ctx.config.connectTimeoutMs);
   const fail = (err?: Error): void => {
     if (err !== undefined) ctx.log.debug({ target: target.key, err: err.message }, 'CONNECT tunnel closed with an error');
@@ -84,6 +85,9 @@ function tunnelTcp(ctx: AgentContext, target: Target, client: Duplex, first: Buf
     upstream.pipe(client);
     client.resume();
   });
-  client.once('close', () => upstream.destroy());
+  client.once('close', () => {
+    ctx.tunnels.delete(client);
+    upstream.destroy();
+  });
   upstream.once('close', () => client.destroy());
 }

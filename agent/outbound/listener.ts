@@ -8,6 +8,7 @@
  * Hosts the table does not know are passed through to host:port with the same propagation.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
@@ -15,6 +16,7 @@ import { hopCount, upstreamHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError, upstreamError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
+import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
 import { route } from '../routing/router.ts';
@@ -88,6 +90,45 @@ class Outbound implements ExchangeSink {
     });
   };
 
+  /** Tunnels one Upgrade (WebSocket) request, routed like any other request (the server's 'upgrade' listener). */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const ctx = this.#ctx;
+    const headers = req.headers;
+    const url = req.url ?? '/';
+    const hops = hopCount(headers);
+    if (hops >= ctx.config.maxHops) {
+      refuseUpgrade(socket, new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+      return;
+    }
+    const target = parseTarget(url, headers.host, tunnelOf(socket));
+    if (target instanceof DyelineError) {
+      refuseUpgrade(socket, target);
+      return;
+    }
+    const raw = readColor(headers, url);
+    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
+    const color = raw ?? undefined;
+    const table = ctx.table;
+    const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
+    const out = upstreamHeaders(headers, target.authority, color, continueTrace(headers), hops + 1);
+    if (svc === undefined) {
+      ctx.metrics.request('outbound', target.host, color ?? '', '', 101, '');
+      tunnelUpgrade(ctx, req, socket, head, { host: target.host, port: target.port, path: target.path, headers: out, state: undefined });
+      return;
+    }
+    const now = Date.now();
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, undefined, now);
+    const subset = decision === undefined ? undefined : decision.candidates[0];
+    const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
+    if (endpoint === undefined) {
+      ctx.metrics.request('outbound', svc.name, color ?? '', '', 503, '');
+      refuseUpgrade(socket, new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
+      return;
+    }
+    ctx.metrics.request('outbound', svc.name, color ?? '', subset!.lane, 101, decision!.fallback ?? '');
+    tunnelUpgrade(ctx, req, socket, head, { host: endpoint.address, port: endpoint.port, path: target.path, headers: out, state: endpoint.state });
+  };
+
   responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
     if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
     if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
@@ -117,7 +158,7 @@ class Outbound implements ExchangeSink {
 /** Creates the outbound server (requests and CONNECT tunnels); the caller binds it. */
 export function createOutboundServer(ctx: AgentContext, upstreams: Upstreams): Server {
   const outbound = new Outbound(ctx, upstreams);
-  const server = createProxyServer(outbound.handle, ctx.log, 'outbound');
+  const server = createProxyServer(outbound.handle, outbound.upgrade, ctx.log, 'outbound');
   server.on('connect', (req: IncomingMessage, socket, head: Buffer) => handleConnect(server, ctx, req, socket, head));
   return server;
 }

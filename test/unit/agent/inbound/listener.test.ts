@@ -3,7 +3,7 @@
  * colour/baggage/trace on the request to the app, and errors when the app is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, echo, send, startTestAgent, startUpstream, type TestAgent } from '../../../support/agent-harness.ts';
+import { type Answer, echo, raw, send, startTestAgent, startUpstream, type TestAgent } from '../../../support/agent-harness.ts';
 import { lane, service } from '../../../support/snapshot-builder.ts';
 
 type Upstream = Awaited<ReturnType<typeof startUpstream>>;
@@ -26,6 +26,11 @@ beforeAll(async () => {
   app = await startUpstream((req, res) => {
     if (req.url === '/hang') return;
     echo('app')(req, res);
+  });
+  app.server.on('upgrade', (req, socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nx-seen-color: ${req.headers['x-traffic-color']}\r\nx-seen-trace: ${req.headers.traceparent}\r\n\r\n`);
+    socket.on('data', (d: Buffer) => socket.write(d));
+    socket.on('end', () => socket.end());
   });
   entry = await startTestAgent(DOCS, { service: 'gateway', appPort: app.port });
   inner = await startTestAgent(DOCS, { service: 'orders', appPort: app.port });
@@ -71,6 +76,13 @@ describe('inbound listener', () => {
     expect(h['x-traffic-color']).toBe('canary');
     const plain = seen(await send(inner.address('inbound'), { headers: { host: 'orders', 'x-traffic-color': 'Bad!' } }));
     expect(plain['x-traffic-color']).toBeUndefined();
+  });
+
+  it('tunnels WebSocket upgrades to the app, dyed and traced', async () => {
+    const text = await raw(entry.address('inbound'), 'GET /ws HTTP/1.1\r\nhost: gateway\r\nconnection: upgrade\r\nupgrade: websocket\r\nx-user-group: beta\r\n\r\n', (t) => t.includes('\r\n\r\n'));
+    expect(text).toMatch(/^HTTP\/1.1 101/);
+    expect(text).toContain('x-seen-color: canary');
+    expect(text).toMatch(/x-seen-trace: 00-[0-9a-f]{32}-[0-9a-f]{16}-01/);
   });
 
   it('answers 504 after the service timeout and 502 when the app port is closed', async () => {

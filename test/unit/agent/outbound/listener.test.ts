@@ -21,6 +21,7 @@ let slow: Upstream;
 let tcpEcho: TcpServer;
 let tcpEchoPort: number;
 let closedPort: number;
+let ws: Upstream;
 /** Ends a held response of the slow upstream, by request path. */
 const releaseSlow = new Map<string, () => void>();
 const slowSeen: { aborted: boolean }[] = [];
@@ -59,6 +60,13 @@ beforeAll(async () => {
     }
     releaseSlow.set(req.url ?? '/', () => res.end('late'));
   });
+  ws = await startUpstream((req, res) => res.end(`plain ${req.headers.upgrade ?? 'none'}`));
+  ws.server.on('upgrade', (req, socket, head: Buffer) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nx-seen-color: ${req.headers['x-traffic-color']}\r\nx-seen-key: ${req.headers['sec-websocket-key']}\r\n\r\n`);
+    if (head.length > 0) socket.write(head);
+    socket.on('data', (d: Buffer) => socket.write(d));
+    socket.on('end', () => socket.end());
+  });
   tcpEcho = createTcpServer((s) => s.pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, '127.0.0.1', r));
   tcpEchoPort = (tcpEcho.address() as { port: number }).port;
@@ -77,6 +85,9 @@ beforeAll(async () => {
     service('longslow', { timeoutMs: 10_000 }),
     instance('longslow-1', 'longslow', '127.0.0.1', { port: slow.port }),
     instance('dead-1', 'dead', '127.0.0.1', { port: closedPort }),
+    service('chat'),
+    instance('chat-1', 'chat', '127.0.0.1', { port: stable.port }),
+    instance('chat-2', 'chat', '127.0.0.1', { port: ws.port, color: 'canary' }),
   ]);
   out = agent.address('outbound');
 });
@@ -84,7 +95,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of releaseSlow.values()) r();
   await agent?.stop();
-  await Promise.all([stable, canary, plain, slow].map((u) => u?.close()));
+  await Promise.all([stable, canary, plain, slow, ws].map((u) => u?.close()));
   tcpEcho?.close();
 });
 
@@ -192,6 +203,30 @@ describe('outbound listener: CONNECT', () => {
     const text = await raw(out, 'CONNECT orders HTTP/1.1\r\nhost: orders\r\n\r\n');
     expect(text).toMatch(/^HTTP\/1.1 400/);
     expect(text).toContain('x-dyeline-error: bad-request');
+  });
+});
+
+describe('outbound listener: Upgrade', () => {
+  it('tunnels a WebSocket upgrade to the routed instance with colour and trace headers; declines h2c', async () => {
+    {
+      const text = await raw(
+        out,
+        'GET /socket HTTP/1.1\r\nhost: chat\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-key: abc==\r\nx-traffic-color: canary\r\n\r\nping!',
+        (t) => t.endsWith('ping!'),
+      );
+      expect(text).toMatch(/^HTTP\/1.1 101 Switching Protocols\r\n/);
+      expect(text).toContain('x-seen-color: canary');
+      expect(text).toContain('x-seen-key: abc==');
+      const h2c = await send(out, { path: '/', headers: { host: 'chat', 'x-traffic-color': 'canary', connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' } });
+      expect(h2c.status).toBe(200);
+      expect(h2c.body).toBe('plain none');
+    }
+  });
+
+  it('answers an upgrade for a service without instances with 503', async () => {
+    const text = await raw(out, 'GET /socket HTTP/1.1\r\nhost: orders\r\nconnection: Upgrade\r\nupgrade: websocket\r\ncookie: traffic_color=strict\r\n\r\n');
+    expect(text).toMatch(/^HTTP\/1.1 503/);
+    expect(text).toContain('x-dyeline-error: no-instance');
   });
 });
 
