@@ -28,3 +28,19 @@ describe('log redaction', () => {
     expect(REDACT_PATHS.filter((p) => p.includes('*'))).toEqual([]);
   });
 });
+
+describe('log time stamps', () => {
+  it('are ISO times of the current millisecond', () => {
+    const { log, lines } = memoryLog();
+    const before = Date.now();
+    log.info('a');
+    log.info('b');
+    const after = Date.now();
+    for (const l of lines) {
+      const t = Date.parse(String(l.time));
+      expect(String(l.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThanOrEqual(after);
+    }
+  });
+});
