@@ -302,6 +302,69 @@ describe('outbound listener: streaming', () => {
     expect(Number(body)).toBe(16 * 64 * 1024);
   });
 
+  it('propagates backpressure: a client that does not read stops the upstream well before the body is buffered', async () => {
+    let written = 0;
+    let blocked = false;
+    const chunk = Buffer.alloc(256 * 1024, 120);
+    const big = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const pump = (): void => {
+        // Bounded: at most 256 MiB, far more than any socket buffer.
+        while (written < 256 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            blocked = true;
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    try {
+      const i = out.lastIndexOf(':');
+      const req = request({ host: out.slice(0, i), port: Number(out.slice(i + 1)), path: `http://127.0.0.1:${big.port}/big`, agent: false });
+      req.end();
+      const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+      res.pause();
+      await waitFor(() => blocked, { timeoutMs: 5000, what: 'upstream blocked' });
+      // Every buffer on the way (socket buffers, undici, the response stream) fills, then the
+      // upstream stays stopped: written stops growing, far below the 256 MiB it would send.
+      let last = -1;
+      await waitFor(
+        () => {
+          const still = written === last;
+          last = written;
+          return still;
+        },
+        { timeoutMs: 10_000, intervalMs: 250, what: 'upstream stopped writing' },
+      );
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+      res.destroy();
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('relays HEAD and 204 responses without a body', async () => {
+    const head = await send(out, { method: 'HEAD', headers: { host: 'orders' } });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    const none = await startUpstream((_req, res) => {
+      res.writeHead(204, { 'x-none': '1' });
+      res.end();
+    });
+    try {
+      const a = await send(out, { path: `http://127.0.0.1:${none.port}/` });
+      expect(a.status).toBe(204);
+      expect(a.headers['x-none']).toBe('1');
+      expect(a.body).toBe('');
+    } finally {
+      await none.close();
+    }
+  });
+
   it('aborts the upstream request when the client goes away', async () => {
     const n = slowSeen.length;
     const i = out.lastIndexOf(':');
