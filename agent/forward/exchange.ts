@@ -1,9 +1,13 @@
 /**
- * One try of forwarding a request to one upstream: dispatch on an undici dispatcher (a Pool),
- * the request body streamed from the client as it arrives, the response streamed back with
- * backpressure both ways (nothing is buffered whole). The listener decides what happens at
- * the edges through an ExchangeSink — headers to add, what a failure becomes, telemetry — so a
- * retry loop (issue 4) can wrap `failed` without touching the streaming.
+ * Forwarding one request: one or more tries (attempts), each dispatched on an undici
+ * dispatcher (a Pool); the request body streamed from the client as it arrives (or a buffered
+ * copy, for replay), the response streamed back with backpressure both ways (nothing is
+ * buffered whole). The listener decides what happens at the edges through an ExchangeSink —
+ * headers to add, whether an answer is dropped for a retry, what a failure becomes, telemetry —
+ * so a retry loop (issue 4) wraps `failed` and `upstreamStatus` without touching the streaming.
+ *
+ * Each try has its own small handler (Attempt): callbacks of a try that already ended (aborted
+ * by the deadline, superseded by a retry) are ignored, so tries never mix.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -17,10 +21,17 @@ export interface ExchangeSink {
   /** Adds the listener's response headers (served colour, fallback) before they are written. */
   responseHeaders(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void;
   /**
-   * The try failed: `err` came from the upstream, the client, or the deadline. `ex.res` may
-   * already have started (then it can only be cut). Called at most once per exchange.
+   * Optional: the upstream answered `status` (≥ 200) on the current try. Return true to drop
+   * this answer and retry: the try is aborted with a DroppedAnswerError and `failed` follows.
    */
-  failed(ex: Exchange, err: Error): void;
+  upstreamStatus?(ex: Exchange, status: number): boolean;
+  /**
+   * The exchange (or its current try) failed with `err`: from the upstream, the deadline, or
+   * routing. Either send another try (`ex.dispatch` again) and return true — the exchange goes
+   * on — or answer the failure on `ex.res` (which may have started: then it can only be cut)
+   * and return false. Not called when the client went away.
+   */
+  failed(ex: Exchange, err: Error): boolean | void;
   /** The exchange ended (after a response or a failure); for telemetry. Called exactly once. */
   finished(ex: Exchange): void;
 }
@@ -36,18 +47,33 @@ export interface TryOptions {
    * arrived, also the longest pause between body chunks (undici's bodyTimeout).
    */
   timeoutMs: number;
+  /**
+   * The request body: a buffered copy (replay), or null for none. Default (undefined): the
+   * client's request stream when the request has a body.
+   */
+  body?: Buffer | null;
 }
 
 const kExchange = Symbol('dyeline.exchange');
 type Tagged = ServerResponse & { [kExchange]?: Exchange };
 
-/** Error used to abort the upstream side when the client goes away. */
+/** Aborts the upstream side when the client goes away. */
 class ClientClosedError extends Error {
   readonly code = 'DYE_CLIENT_CLOSED';
 }
 
+/** Aborts a try whose answer the sink dropped for a retry (`upstreamStatus` returned true). */
+export class DroppedAnswerError extends Error {
+  readonly code = 'DYE_DROPPED_ANSWER';
+  readonly status: number;
+  constructor(status: number) {
+    super(`answer ${status} dropped for a retry`);
+    this.status = status;
+  }
+}
+
 function onResponseDrain(this: Tagged): void {
-  this[kExchange]?.controller?.resume();
+  this[kExchange]?.attempt?.controller?.resume();
 }
 
 /**
@@ -59,20 +85,23 @@ function flushHeadIfIdle(ex: Exchange): void {
   if (!ex.done && !ex.wroteBody && !ex.res.destroyed) ex.res.flushHeaders();
 }
 
-function onDeadline(ex: Exchange, ms: number): void {
-  ex.deadline = undefined;
-  if (ex.done) return;
+function onDeadline(a: Attempt, ms: number): void {
+  a.deadline = undefined;
+  if (a.over) return;
+  const ex = a.ex;
   const err = new DyelineError(ErrorCode.Timeout, `${ex.upstream || ex.service} did not answer within ${ms} ms`);
-  if (ex.controller !== null) ex.controller.abort(err);
-  else ex.end(err);
+  if (a.controller !== null) a.controller.abort(err);
+  else ex.attemptFailed(a, err); // not started yet (queued, connecting): fail now, abort when it starts
 }
 
 function onResponseClose(this: Tagged): void {
   const ex = this[kExchange];
   if (ex === undefined || ex.done) return;
   ex.clientClosed = true;
-  if (ex.controller !== null) ex.controller.abort(new ClientClosedError('client closed the connection'));
-  else ex.end(new ClientClosedError('client closed the connection'));
+  const a = ex.attempt;
+  const err = new ClientClosedError('client closed the connection');
+  if (a !== undefined && !a.over && a.controller !== null) a.controller.abort(err);
+  else ex.end(err);
 }
 
 /** True when an HTTP/1.1 request carries a body (a Content-Length above 0, or Transfer-Encoding). */
@@ -83,11 +112,88 @@ export function hasBody(req: IncomingMessage): boolean {
   return cl !== undefined && cl !== '0';
 }
 
+/** One try: the undici handler of one dispatch. */
+export class Attempt implements Dispatcher.DispatchHandler {
+  readonly ex: Exchange;
+  /** Live state of the endpoint tried (in flight while the try runs). */
+  readonly state: EndpointState | undefined;
+  controller: Dispatcher.DispatchController | null = null;
+  /** The response-head deadline timer, while armed. */
+  deadline: NodeJS.Timeout | undefined = undefined;
+  /** True once this try ended (answered, failed, or superseded). */
+  over = false;
+
+  constructor(ex: Exchange, state: EndpointState | undefined) {
+    this.ex = ex;
+    this.state = state;
+    if (state !== undefined) state.inflight++;
+  }
+
+  /** Ends this try's bookkeeping once: in-flight count, deadline. */
+  release(): void {
+    if (this.over) return;
+    this.over = true;
+    if (this.deadline !== undefined) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
+    if (this.state !== undefined) this.state.inflight--;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.over) controller.abort(new ClientClosedError('try already ended'));
+    else if (this.ex.clientClosed) controller.abort(new ClientClosedError('client closed the connection'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: OutgoingHttpHeaders, statusText?: string): void {
+    if (this.over || status < 200) return; // informational (103 Early Hints): not relayed
+    if (this.deadline !== undefined) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
+    const ex = this.ex;
+    if (ex.sink.upstreamStatus !== undefined && ex.sink.upstreamStatus(ex, status)) {
+      controller.abort(new DroppedAnswerError(status));
+      return;
+    }
+    stripResponseHeaders(headers);
+    ex.sink.responseHeaders(ex, status, headers);
+    ex.status = status;
+    const res = ex.res;
+    if (statusText) res.writeHead(status, statusText, headers);
+    else res.writeHead(status, headers);
+    process.nextTick(flushHeadIfIdle, ex);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.over) return;
+    const ex = this.ex;
+    ex.wroteBody = true;
+    if (!ex.res.write(chunk)) {
+      controller.pause();
+      ex.res.once('drain', onResponseDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.over) return;
+    this.release();
+    this.ex.res.end();
+    this.ex.end(undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.over) return;
+    this.ex.attemptFailed(this, err);
+  }
+}
+
 /**
- * One request/response exchange with one upstream. Fields are public so sinks and telemetry
- * read them without accessors; treat them as read-only outside this module.
+ * One request/response exchange, over one or more tries. Fields are public so sinks and
+ * telemetry read them without accessors; treat them as read-only outside this module.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly sink: ExchangeSink;
@@ -95,7 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly trace: TraceContext;
   /** Process time (ms) the exchange started. */
   readonly startedAt: number;
-  /** `host:port` of the upstream, for messages. */
+  /** `host:port` of the upstream of the current try, for messages. */
   upstream = '';
   /** The upstream service (known service name, or the host passed through; the app for inbound). */
   service = '';
@@ -105,11 +211,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   servedColor = '';
   /** Why the request is served outside its requested lane ('' when it is not). */
   fallback = '';
-  /** Live state of the endpoint, when it is one the snapshot knows (in-flight accounting). */
-  state: EndpointState | undefined = undefined;
-  controller: Dispatcher.DispatchController | null = null;
-  /** The response-head deadline timer, while armed. */
-  deadline: NodeJS.Timeout | undefined = undefined;
+  /** The current (or last) try. */
+  attempt: Attempt | undefined = undefined;
   /** Final status written to the client (0 until headers are written). */
   status = 0;
   /** True once the exchange ended (response complete or failure). */
@@ -131,11 +234,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.once('close', onResponseClose);
   }
 
-  /** Sends the request to `dispatcher` (upstream `upstream`), counting it in flight on `state`. */
+  /**
+   * Sends a try to `dispatcher` (upstream `upstream`), counting it in flight on `state` until
+   * it ends. Call again from `sink.failed` to retry.
+   */
   dispatch(dispatcher: Dispatcher, upstream: string, state: EndpointState | undefined, opts: TryOptions): void {
+    if (this.done) return;
     this.upstream = upstream;
-    this.state = state;
-    if (state !== undefined) state.inflight++;
+    const a = new Attempt(this, state);
+    this.attempt = a;
     const req = this.req;
     try {
       dispatcher.dispatch(
@@ -143,72 +250,44 @@ export class Exchange implements Dispatcher.DispatchHandler {
           path: opts.path,
           method: req.method as Dispatcher.HttpMethod,
           headers: opts.headers,
-          body: hasBody(req) ? req : null,
+          body: opts.body !== undefined ? opts.body : hasBody(req) ? req : null,
           headersTimeout: 0,
           bodyTimeout: opts.timeoutMs,
         },
-        this,
+        a,
       );
-      if (!this.done) this.deadline = setTimeout(onDeadline, opts.timeoutMs, this, opts.timeoutMs);
     } catch (err) {
-      this.end(err as Error);
+      this.attemptFailed(a, err as Error);
+      return;
     }
+    if (!a.over) a.deadline = setTimeout(onDeadline, opts.timeoutMs, a, opts.timeoutMs);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.done) controller.abort(this.error ?? new ClientClosedError('exchange already ended'));
-    else if (this.clientClosed) controller.abort(new ClientClosedError('client closed the connection'));
-  }
-
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: OutgoingHttpHeaders, statusText?: string): void {
-    if (status < 200) return; // informational (103 Early Hints): not relayed
-    if (this.deadline !== undefined) {
-      clearTimeout(this.deadline);
-      this.deadline = undefined;
-    }
-    stripResponseHeaders(headers);
-    this.sink.responseHeaders(this, status, headers);
-    this.status = status;
-    if (statusText) this.res.writeHead(status, statusText, headers);
-    else this.res.writeHead(status, headers);
-    process.nextTick(flushHeadIfIdle, this);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.wroteBody = true;
-    if (!this.res.write(chunk)) {
-      controller.pause();
-      this.res.once('drain', onResponseDrain);
-    }
-  }
-
-  onResponseEnd(): void {
-    this.res.end();
-    this.end(undefined);
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  /** A try failed: release it, then let the sink retry or answer (see ExchangeSink.failed). */
+  attemptFailed(a: Attempt, err: Error): void {
+    if (a.over) return;
+    a.release();
+    if (a !== this.attempt) return;
     this.end(err);
   }
 
-  /** Ends the exchange once: releases the endpoint, hands a failure to the sink, reports. */
+  /**
+   * Ends the exchange: `undefined` after a complete response; an error hands the failure to
+   * the sink, which may send another try instead (then the exchange goes on).
+   */
   end(err: Error | undefined): void {
     if (this.done) return;
-    this.done = true;
-    if (this.deadline !== undefined) {
-      clearTimeout(this.deadline);
-      this.deadline = undefined;
-    }
-    if (this.state !== undefined) this.state.inflight--;
     if (err !== undefined) {
+      if (!this.clientClosed && this.sink.failed(this, err) === true) return;
       this.error = err;
-      if (this.clientClosed) {
-        if (!this.res.destroyed) this.res.destroy();
-      } else {
-        this.sink.failed(this, err);
-      }
+      if (this.clientClosed && !this.res.destroyed) this.res.destroy();
       if (this.status === 0) this.status = this.clientClosed ? 499 : this.res.statusCode;
+    }
+    this.done = true;
+    const a = this.attempt;
+    if (a !== undefined && !a.over) {
+      a.release();
+      a.controller?.abort(err ?? new ClientClosedError('exchange ended'));
     }
     (this.res as Tagged)[kExchange] = undefined;
     this.sink.finished(this);
