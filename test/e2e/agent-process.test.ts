@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 function dyeline(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [DYELINE_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return spawnSync(process.execPath, [DYELINE_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
 }
 
 describe('dyeline agent (process)', () => {
