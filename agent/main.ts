@@ -17,6 +17,7 @@ import type { AgentContext } from './context.ts';
 import { createInboundServer } from './inbound/listener.ts';
 import { Upstreams } from './outbound/endpoint.ts';
 import { createOutboundServer } from './outbound/listener.ts';
+import { Guard } from './resilience/guard.ts';
 import { P2CBalancer } from './routing/balancer.ts';
 import { SnapshotWatcher } from './snapshot/watch.ts';
 import { createAgentMetrics } from './telemetry/metrics.ts';
@@ -44,10 +45,14 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   const agentMetrics = createAgentMetrics(metrics.meter);
   const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set() };
   const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
+  // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
+  const guard = new Guard({ log, balancer: ctx.balancer, pool: (ep) => upstreams.endpoint(ep.key, ep.address, ep.port), meter: metrics.meter });
 
-  // The watcher swaps tables and prunes endpoint state; here the agent follows the swap.
+  // The watcher swaps tables and prunes endpoint state; here the agent follows the swap
+  // (breakers are bound to the new table's subsets before any request can see it).
   const snapshot = new SnapshotWatcher({ path: config.snapshot, log, pollMs: 1000 });
   snapshot.onChange((table) => {
+    guard.bind(table);
     ctx.table = table;
     upstreams.retain(table);
     agentMetrics.snapshotVersion(table.version);
@@ -57,8 +62,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
 
   const addresses = new Map<string, string>();
   const status = createStatusServer(ctx, metrics);
-  const admin = createAdminListener(ctx);
-  const outbound = createOutboundServer(ctx, upstreams);
+  const admin = createAdminListener(ctx, guard.breakers.stateOf);
+  const outbound = createOutboundServer(ctx, upstreams, guard);
   const app = config.appPort === undefined ? undefined : new Pool(`http://127.0.0.1:${config.appPort}`, { pipelining: 1, connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 4000 });
   const inbound = app === undefined ? undefined : createInboundServer(ctx, app, config.appPort!);
   const dataPlane = inbound === undefined ? [outbound] : [outbound, inbound];
@@ -72,6 +77,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   } catch (err) {
     for (const s of [status, admin, ...dataPlane]) s.close();
     snapshot.close();
+    guard.close();
     await upstreams.close();
     throw err;
   }
@@ -100,6 +106,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
         for (const t of ctx.tunnels) t.destroy();
       }
       await Promise.allSettled([upstreams.close(), app?.close()]);
+      guard.close();
       for (const s of [status, admin]) {
         s.close();
         s.closeAllConnections();

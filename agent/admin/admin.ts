@@ -8,10 +8,10 @@ import { createAdminServer, sendJson } from '../../shared/http-admin.ts';
 import type { AgentContext } from '../context.ts';
 import type { RoutingTable } from '../routing/types.ts';
 
-/** Circuit state of a subset; every circuit is closed until breakers land (issue 4). */
+/** Circuit state of a subset (agent/resilience/breaker.ts). */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Hook for the circuit state of (service, lane); default: closed. */
+/** Hook for the circuit state of (service, lane): the agent passes its breakers' `stateOf`; default: closed. */
 export type CircuitStateOf = (service: string, lane: string) => CircuitState;
 
 const alwaysClosed: CircuitStateOf = () => 'closed';

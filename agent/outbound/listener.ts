@@ -2,16 +2,18 @@
  * The outbound listener: the app's calls to other services, as a reverse proxy (origin-form,
  * `Host: S`), as an HTTP proxy (absolute-form, HTTP_PROXY), or inside a CONNECT tunnel.
  * Life of a request, in the order of the code:
- *   loop guard → target (service from host) → colour → route (lane/split → subset, fallback)
- *   → balancer (endpoint) → endpoint pool → exchange (stream both ways) → response headers
- *   (served colour, fallback) → telemetry.
+ *   loop guard → target (service from host) → colour → route (lane/split → subset, fallback;
+ *   open circuits skipped) → guard (resilience/guard.ts: balancer picks an instance, breaker
+ *   admits, endpoint pool, exchange streaming both ways, outcome to breaker and outlier
+ *   detection, retries to another instance or the fallback lane) → response headers (served
+ *   colour, fallback) → telemetry.
  * Hosts the table does not know are passed through to host:port with the same propagation.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
-import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
+import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
 import { hopCount, upstreamHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError, upstreamError } from '../forward/respond.ts';
@@ -19,6 +21,7 @@ import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
+import { Guard, GuardedExchange } from '../resilience/guard.ts';
 import { route } from '../routing/router.ts';
 import { tunnelOf, handleConnect } from './connect.ts';
 import type { Upstreams } from './endpoint.ts';
@@ -36,11 +39,13 @@ export const PASSTHROUGH_TIMEOUT_MS = 15_000;
 class Outbound implements ExchangeSink {
   readonly #ctx: AgentContext;
   readonly #upstreams: Upstreams;
+  readonly #guard: Guard;
   readonly #view = new ReusableRequestView();
 
-  constructor(ctx: AgentContext, upstreams: Upstreams) {
+  constructor(ctx: AgentContext, upstreams: Upstreams, guard: Guard) {
     this.#ctx = ctx;
     this.#upstreams = upstreams;
+    this.#guard = guard;
   }
 
   /** Serves one request (bound as the server's request listener). */
@@ -48,7 +53,7 @@ class Outbound implements ExchangeSink {
     const ctx = this.#ctx;
     const headers = req.headers;
     const url = req.url ?? '/';
-    const ex = new Exchange(req, res, this, continueTrace(headers), performance.now());
+    const ex = new GuardedExchange(req, res, this, continueTrace(headers), performance.now());
     const hops = hopCount(headers);
     if (hops >= ctx.config.maxHops) {
       ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
@@ -74,20 +79,12 @@ class Outbound implements ExchangeSink {
     }
     ex.service = svc.name;
     const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, undefined, now);
-    const subset = decision === undefined ? undefined : decision.candidates[0];
-    const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
-    if (endpoint === undefined) {
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#guard.isOpen, now);
+    if (decision === undefined || decision.candidates.length === 0) {
       ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
       return;
     }
-    ex.servedColor = subset!.lane;
-    if (decision!.fallback !== undefined) ex.fallback = decision!.fallback;
-    ex.dispatch(this.#upstreams.endpoint(endpoint.key, endpoint.address, endpoint.port), endpoint.key, endpoint.state, {
-      path: target.path,
-      headers: out,
-      timeoutMs: svc.spec.timeoutMs,
-    });
+    this.#guard.start(ex, svc, decision, target.path, out);
   };
 
   /** Tunnels one Upgrade (WebSocket) request, routed like any other request (the server's 'upgrade' listener). */
@@ -117,7 +114,7 @@ class Outbound implements ExchangeSink {
       return;
     }
     const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, undefined, now);
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#guard.isOpen, now);
     const subset = decision === undefined ? undefined : decision.candidates[0];
     const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
     if (endpoint === undefined) {
@@ -134,15 +131,22 @@ class Outbound implements ExchangeSink {
     if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
   }
 
-  failed(ex: Exchange, err: Error): void {
+  upstreamStatus(ex: Exchange, status: number): boolean {
+    return this.#guard.upstreamStatus(ex as GuardedExchange, status);
+  }
+
+  failed(ex: Exchange, err: Error): boolean {
+    if (this.#guard.failed(ex as GuardedExchange, err)) return true;
     const e = upstreamError(err, ex.upstream || ex.service || 'upstream');
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
       this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.upstream, code: e.code, err: e.message, trace_id: ex.trace.traceId, color: ex.color }, 'outbound request failed');
     }
     respondError(ex.res, e);
+    return false;
   }
 
   finished(ex: Exchange): void {
+    this.#guard.finished(ex as GuardedExchange);
     const status = ex.status === 0 ? ex.res.statusCode : ex.status;
     this.#ctx.metrics.request('outbound', ex.service, ex.color, ex.servedColor, status, ex.fallback);
     const log = this.#ctx.log;
@@ -155,9 +159,13 @@ class Outbound implements ExchangeSink {
   }
 }
 
-/** Creates the outbound server (requests and CONNECT tunnels); the caller binds it. */
-export function createOutboundServer(ctx: AgentContext, upstreams: Upstreams): Server {
-  const outbound = new Outbound(ctx, upstreams);
+/**
+ * Creates the outbound server (requests and CONNECT tunnels); the caller binds it. `guard`
+ * holds the breakers, budgets and retry loop (default: a fresh one over `upstreams`; the
+ * agent passes its own, bound to each new table).
+ */
+export function createOutboundServer(ctx: AgentContext, upstreams: Upstreams, guard?: Guard): Server {
+  const outbound = new Outbound(ctx, upstreams, guard ?? new Guard({ log: ctx.log, balancer: ctx.balancer, pool: (ep) => upstreams.endpoint(ep.key, ep.address, ep.port) }));
   const server = createProxyServer(outbound.handle, outbound.upgrade, ctx.log, 'outbound');
   server.on('connect', (req: IncomingMessage, socket, head: Buffer) => handleConnect(server, ctx, req, socket, head));
   return server;

@@ -1,0 +1,374 @@
+/**
+ * The outbound resilience loop: what happens between the routing decision and the answer.
+ *
+ *   route (breakers feed the router's isOpen: an open lane falls back, `circuit-open`)
+ *   → try: balancer picks an instance not tried yet → breaker admits (closed, or a half-open
+ *     probe) → exchange with a per-try timeout (never past the overall deadline)
+ *   → outcome: the breaker of the subset and the outlier state of the instance learn it
+ *     (failure: 5xx answer, connect failure, reset, timeout; duration: time to the answer head)
+ *   → on a failure the policy retries (retry.ts): attempts left, idempotent method (or a connect
+ *     failure), replayable body, time left, budget left (budget.ts) — to another instance, and
+ *     after a failure on a canary to the fallback lane (`x-dyeline-fallback: error`)
+ *   → otherwise the failure is answered: 502 connect/reset, 504 timeout (with x-dyeline-error),
+ *     or the upstream's own answer relayed.
+ *
+ * Request bodies: without a body a request can always be sent again. A body of an idempotent
+ * request with a Content-Length up to MAX_REPLAY_BODY_BYTES (64 KiB) is read whole before the
+ * first try, so retries can send it again. Any other body streams to the upstream as it
+ * arrives, and such a request is retried only after a connect failure with the body not read
+ * at all. A non-idempotent request (POST, PATCH, …) that reached an upstream is never sent again.
+ */
+import type { Meter } from '@opentelemetry/api';
+import type { Dispatcher } from 'undici';
+import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import { Exchange, hasBody } from '../forward/exchange.ts';
+import type { Balancer } from '../routing/balancer.ts';
+import { UNKNOWN_COLOR } from '../telemetry/metrics.ts';
+import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } from '../routing/types.ts';
+import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
+import { Breakers } from './breakers.ts';
+import { RetryBudget } from './budget.ts';
+import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
+import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
+import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, RESET, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
+
+/** Largest request body read whole so that an idempotent request can be retried (64 KiB). */
+export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
+
+const KIND_NAMES = ['', 'connect-failure', 'reset', 'timeout', 'status'];
+
+/** An outbound exchange with the state of its tries (one object per request: no extra allocation). */
+export class GuardedExchange extends Exchange {
+  /** The upstream service, when the request goes through the guard (undefined: passed through). */
+  routes: ServiceRoutes | undefined = undefined;
+  decision: RouteDecision | undefined = undefined;
+  policy: RetryPolicy | undefined = undefined;
+  /** Index in `decision.candidates` of the subset of the current try. */
+  candidate = 0;
+  /** Retries sent so far. */
+  retries = 0;
+  /** The instance of the current try. */
+  endpoint: Endpoint | undefined = undefined;
+  /** The breaker of the current try's subset, and its admission token (0: none held). */
+  breaker: Breaker | undefined = undefined;
+  token = 0;
+  /** True once the current try's outcome reached the breaker and outlier detection. */
+  judged = false;
+  /** performance.now() when the current try was sent. */
+  tryStartedAt = 0;
+  /** Keys of the instances tried (made on the first retry). */
+  tried: Set<string> | undefined = undefined;
+  /** Request target and headers sent upstream. */
+  path = '';
+  headers: string[] | undefined = undefined;
+  /** The request body read whole for replay; undefined: streamed from the client. */
+  body: Buffer | null | undefined = undefined;
+  /** Set when a retriable answer was dropped: the candidate the retry goes to, and why. */
+  planned = -1;
+  plannedReason = '';
+}
+
+/** What the guard needs from the agent. */
+export interface GuardOptions {
+  log: Logger;
+  balancer: Balancer;
+  /** The connection pool of an endpoint. */
+  pool(ep: Endpoint): Dispatcher;
+  /** Meter to register the resilience metrics on (metrics.ts); absent: nothing is counted. */
+  meter?: Meter;
+  /** Largest body buffered for replay, bytes (default 64 KiB). */
+  maxReplayBodyBytes?: number;
+}
+
+/** The failure kind of an error that ended a try, or 0 when it is not an upstream failure. */
+function kindOf(err: Error): FailureKind | 0 {
+  const code = err instanceof DyelineError ? err.code : ((err as { code?: string }).code ?? '');
+  switch (code) {
+    case ErrorCode.Connect:
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+    case 'ECONNABORTED':
+      return CONNECT_FAILURE;
+    case ErrorCode.Timeout:
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return TIMEOUT;
+    case ErrorCode.BadRequest:
+    case ErrorCode.HeadersTooLarge:
+    case ErrorCode.Loop:
+    case ErrorCode.NoInstance:
+    case ErrorCode.Draining:
+    case 'DYE_CLIENT_CLOSED':
+      return 0;
+    default:
+      return RESET;
+  }
+}
+
+/** Breakers, budgets and outlier detection of one agent, and the retry loop over them. */
+export class Guard {
+  readonly breakers: Breakers;
+  readonly #budgets = new Map<string, RetryBudget>();
+  /** Lane colours of the last table bound (bounds the `from` label of fallbacks). */
+  #lanes: ReadonlySet<string> = new Set();
+  readonly #log: Logger;
+  readonly #balancer: Balancer;
+  readonly #pool: (ep: Endpoint) => Dispatcher;
+  readonly #metrics: ResilienceMetrics;
+  readonly #maxReplay: number;
+
+  constructor(opts: GuardOptions) {
+    this.#log = opts.log;
+    this.#balancer = opts.balancer;
+    this.#pool = opts.pool;
+    this.#maxReplay = opts.maxReplayBodyBytes ?? MAX_REPLAY_BODY_BYTES;
+    this.breakers = new Breakers((t) => this.#transition(t));
+    this.#metrics = opts.meter === undefined ? noResilienceMetrics : createResilienceMetrics(opts.meter, this.breakers);
+  }
+
+  /** Router hook: true when a subset's circuit takes no traffic now. */
+  get isOpen(): (subset: Subset) => boolean {
+    return this.breakers.isOpen;
+  }
+
+  /** Follows a new routing table: breakers and budgets per service, kept across tables. */
+  bind(table: RoutingTable): void {
+    this.breakers.bind(table);
+    const lanes = new Set<string>();
+    for (const l of table.lanes()) lanes.add(l.color);
+    this.#lanes = lanes;
+    const keep = new Set<string>();
+    for (const svc of table.services()) {
+      keep.add(svc.name);
+      const pct = svc.spec.retry.budgetPercent;
+      const b = this.#budgets.get(svc.name);
+      if (b === undefined) this.#budgets.set(svc.name, new RetryBudget(pct));
+      else b.configure(pct);
+    }
+    for (const name of this.#budgets.keys()) if (!keep.has(name)) this.#budgets.delete(name);
+  }
+
+  /** Stops every breaker timer (agent stop). */
+  close(): void {
+    this.breakers.close();
+  }
+
+  /**
+   * Forwards `ex` to `routes` as `decision` says (its candidates must not be empty): the first
+   * try, after reading a replayable body when there is one.
+   */
+  start(ex: GuardedExchange, routes: ServiceRoutes, decision: RouteDecision, path: string, headers: string[]): void {
+    const policy = retryPolicy(routes.spec);
+    ex.routes = routes;
+    ex.decision = decision;
+    ex.policy = policy;
+    ex.path = path;
+    ex.headers = headers;
+    if (decision.fallback !== undefined) ex.fallback = decision.fallback;
+    this.#budget(routes).firstTry(Date.now());
+    const req = ex.req;
+    if (policy.attempts > 0 && hasBody(req) && isIdempotent(req.method)) {
+      const cl = req.headers['content-length'];
+      const n = cl === undefined || req.headers['transfer-encoding'] !== undefined ? -1 : Number(cl);
+      if (n >= 0 && n <= this.#maxReplay) {
+        this.#readBody(ex, n);
+        return;
+      }
+    }
+    this.#first(ex);
+  }
+
+  #first(ex: GuardedExchange): void {
+    if (ex.done) return;
+    if (!this.#send(ex, 0)) {
+      const d = ex.decision!;
+      ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${ex.routes!.name} can serve lane "${d.requested}"`));
+    }
+  }
+
+  /** Reads a body of `length` bytes whole, then sends the first try with it. */
+  #readBody(ex: GuardedExchange, length: number): void {
+    const body = Buffer.allocUnsafe(length);
+    let at = 0;
+    const req = ex.req;
+    req.on('data', (chunk: Buffer) => {
+      at += chunk.copy(body, at);
+    });
+    req.once('end', () => {
+      ex.body = at === length ? body : body.subarray(0, at);
+      this.#first(ex);
+    });
+    // A client that goes away ends the exchange through the response's close event.
+  }
+
+  /** Sends a try to `candidates[k]`; false when no instance can take it (none left, circuit, deadline). */
+  #send(ex: GuardedExchange, k: number): boolean {
+    const subset = ex.decision!.candidates[k];
+    const now = Date.now();
+    const ep = this.#balancer.pick(subset, ex.tried, now);
+    if (ep === undefined) return false;
+    const timeoutMs = ex.policy!.tryTimeout(ex.startedAt, performance.now());
+    if (timeoutMs === 0) return false;
+    const breaker = this.breakers.of(subset);
+    const token = breaker === undefined ? ADMITTED : breaker.admit();
+    if (token === REJECTED) return false;
+    ex.candidate = k;
+    ex.endpoint = ep;
+    ex.breaker = breaker;
+    ex.token = breaker === undefined ? 0 : token;
+    ex.judged = false;
+    ex.servedColor = subset.lane;
+    ex.tryStartedAt = performance.now();
+    ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body });
+    return true;
+  }
+
+  /**
+   * Exchange hook: the upstream answered `status`. The outcome is recorded; true when the
+   * answer is to be dropped and the request retried (the exchange then aborts this try and
+   * `failed` sends the planned retry), false to relay it.
+   */
+  upstreamStatus(ex: GuardedExchange, status: number): boolean {
+    if (ex.routes === undefined) return false;
+    const failed = status >= 500;
+    this.#judge(ex, failed);
+    if (!ex.policy!.retriesStatus(status)) return false;
+    const k = this.#plan(ex, STATUS, status);
+    if (k < 0) return false;
+    ex.planned = k;
+    ex.plannedReason = String(status);
+    return true;
+  }
+
+  /**
+   * Exchange hook: the try failed with `err`. Records the outcome and sends a retry when the
+   * policy allows; true when a retry is on its way (the caller answers nothing), false when the
+   * caller answers the failure.
+   */
+  failed(ex: GuardedExchange, err: Error): boolean {
+    if (ex.routes === undefined || ex.endpoint === undefined) return false;
+    if (ex.planned >= 0) {
+      const k = ex.planned;
+      ex.planned = -1;
+      return this.#retry(ex, k, ex.plannedReason);
+    }
+    const kind = kindOf(err);
+    if (kind === 0) return false;
+    this.#judge(ex, true);
+    if (ex.res.headersSent) return false; // the answer has started: it can only be cut
+    const k = this.#plan(ex, kind, 0);
+    if (k < 0) return false;
+    return this.#retry(ex, k, KIND_NAMES[kind]);
+  }
+
+  /** Exchange hook: the request ended. Gives back an unused breaker token, counts a fallback. */
+  finished(ex: GuardedExchange): void {
+    if (ex.token !== 0) {
+      ex.breaker?.release(ex.token);
+      ex.token = 0;
+    }
+    const routes = ex.routes;
+    if (ex.fallback !== '' && ex.servedColor !== '' && routes !== undefined) {
+      const requested = ex.decision!.requested;
+      const from = routes.subsets.has(requested) || this.#lanes.has(requested) ? requested : UNKNOWN_COLOR;
+      this.#metrics.fallback(routes.name, from, ex.servedColor, ex.fallback);
+    }
+  }
+
+  /** The current try's outcome → its breaker and its instance's outlier state (once per try). */
+  #judge(ex: GuardedExchange, failed: boolean): void {
+    if (ex.judged) return;
+    ex.judged = true;
+    const now = Date.now();
+    if (ex.token !== 0) {
+      ex.breaker!.record(ex.token, now, failed, performance.now() - ex.tryStartedAt);
+      ex.token = 0;
+    }
+    const ep = ex.endpoint!;
+    const routes = ex.routes!;
+    const od = routes.spec.outlierDetection;
+    if (!failed) {
+      if (ep.state.consecutiveFailures !== 0 || ep.state.ejections !== 0) outlierSuccess(ep.state, od, now);
+      return;
+    }
+    const verdict = outlierFailure(ep, routes.endpoints, od, now);
+    if (verdict === EJECTED) {
+      this.#metrics.ejection(routes.name, false);
+      this.#log.warn({ upstream: routes.name, endpoint: ep.key, ejections: ep.state.ejections, until: new Date(ep.state.ejectedUntil).toISOString() }, 'instance ejected');
+    } else if (verdict === CAPPED) {
+      this.#metrics.ejection(routes.name, true);
+      this.#log.info({ upstream: routes.name, endpoint: ep.key, maxEjectionPercent: od.maxEjectionPercent }, 'instance not ejected: maxEjectionPercent reached');
+    }
+  }
+
+  /** The candidate a retry after a failure of `kind` goes to, or -1 when it is not retried. */
+  #plan(ex: GuardedExchange, kind: FailureKind, status: number): number {
+    const policy = ex.policy!;
+    if (ex.retries >= policy.attempts || ex.clientClosed) return -1;
+    if (!policy.retries(kind, status, ex.req.method)) return -1;
+    if (!this.#replayable(ex, kind)) return -1;
+    if (policy.tryTimeout(ex.startedAt, performance.now()) === 0) return -1;
+    const now = Date.now();
+    const tried = (ex.tried ??= new Set<string>());
+    tried.add(ex.endpoint!.key);
+    const cands = ex.decision!.candidates;
+    const isOpen = this.breakers.isOpen;
+    let k = nextCandidate(cands, ex.candidate, isOpen, now);
+    if (k === ex.candidate && this.#balancer.pick(cands[k], tried, now) === undefined) k = nextCandidate(cands, ex.candidate, isOpen, now, true);
+    if (k < 0 || isOpen(cands[k])) return -1;
+    if (!this.#budget(ex.routes!).tryRetry(now)) {
+      this.#log.debug({ upstream: ex.routes!.name }, 'retry budget spent');
+      return -1;
+    }
+    return k;
+  }
+
+  /** True when the request can be sent again after a failure of `kind`. */
+  #replayable(ex: GuardedExchange, kind: FailureKind): boolean {
+    if (ex.body !== undefined) return true;
+    const req = ex.req;
+    if (!hasBody(req)) return true;
+    return kind === CONNECT_FAILURE && !req.readableDidRead && !req.destroyed;
+  }
+
+  /** Sends the retry to `candidates[k]`; false when it could not be sent (the failure is answered). */
+  #retry(ex: GuardedExchange, k: number, reason: string): boolean {
+    const d = ex.decision!;
+    const lane = d.candidates[k].lane;
+    const fallback = ex.fallback;
+    if (k !== ex.candidate && lane !== d.requested) ex.fallback = 'error';
+    if (!this.#send(ex, k)) {
+      ex.fallback = fallback;
+      return false;
+    }
+    ex.retries++;
+    this.#metrics.retry(ex.routes!.name, reason);
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug({ upstream: ex.routes!.name, reason, retry: ex.retries, endpoint: ex.endpoint!.key, lane, trace_id: ex.trace.traceId }, 'retry');
+    }
+    return true;
+  }
+
+  /** The budget of a service (made here for a table that was never bound). */
+  #budget(routes: ServiceRoutes): RetryBudget {
+    let b = this.#budgets.get(routes.name);
+    if (b === undefined) {
+      b = new RetryBudget(routes.spec.retry.budgetPercent);
+      this.#budgets.set(routes.name, b);
+    }
+    return b;
+  }
+
+  #transition(t: Transition): void {
+    const fields = { upstream: t.breaker.service, subset: t.breaker.lane, from: t.from, to: t.to, cause: t.cause, calls: t.calls, failures: t.failures, slow: t.slow };
+    if (t.to === 'open') this.#log.warn(fields, 'circuit opened');
+    else this.#log.info(fields, t.to === 'closed' ? 'circuit closed' : 'circuit half-open');
+  }
+}
