@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.ts';
 import type { AgentConfig } from './config.ts';
 import type { Balancer } from './routing/balancer.ts';
 import type { RoutingTable } from './routing/types.ts';
+import type { HopTelemetry } from './telemetry/hop.ts';
 import type { AgentMetrics } from './telemetry/metrics.ts';
 
 /** Shared state of one agent process. */
@@ -15,6 +16,8 @@ export interface AgentContext {
   readonly config: AgentConfig;
   readonly log: Logger;
   readonly metrics: AgentMetrics;
+  /** Metrics, spans and access log of finished hops (telemetry/hop.ts); its tracing's sampler decides each hop's sampled flag. */
+  readonly telemetry: HopTelemetry;
   readonly balancer: Balancer;
   /** Numbers in [0, 1) for split and percent dye rules (Math.random; injectable for tests). */
   readonly random: () => number;

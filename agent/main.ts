@@ -9,6 +9,7 @@ import { Pool } from 'undici';
 import { errorMessage } from '../shared/errors.ts';
 import { createLogger, type Logger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
+import { createTracing } from '../shared/telemetry/tracing.ts';
 import { boundAddress, type HostPort, listen } from '../shared/net.ts';
 import { createAdminListener } from './admin/admin.ts';
 import { createStatusServer } from './admin/status.ts';
@@ -20,6 +21,7 @@ import { createOutboundServer } from './outbound/listener.ts';
 import { Guard } from './resilience/guard.ts';
 import { P2CBalancer } from './routing/balancer.ts';
 import { SnapshotWatcher } from './snapshot/watch.ts';
+import { type HopTelemetry, POD_NAME } from './telemetry/hop.ts';
 import { createAgentMetrics } from './telemetry/metrics.ts';
 
 /** A running agent (for tests and the demo); `stop` drains as SIGTERM does. */
@@ -39,11 +41,30 @@ async function bind(server: Server, hp: HostPort, name: string, log: Logger, add
   logListening(log, name, address);
 }
 
+/** How long spans still queued at shutdown may take to leave, ms. */
+const TRACE_FLUSH_MS = 2000;
+
 /** Starts an agent and returns once every listener is bound. */
-export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, color: config.color })): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, lane: config.color })): Promise<RunningAgent> {
   const metrics = createMetrics(config.service);
-  const agentMetrics = createAgentMetrics(metrics.meter);
-  const ctx: AgentContext = { config, log, metrics: agentMetrics, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set() };
+  const agentMetrics = createAgentMetrics(metrics);
+  // OTEL_* configure traces; service.name defaults to --service. Off (zero cost) without an endpoint.
+  const tracing = createTracing({
+    defaultServiceName: config.service,
+    log,
+    resourceAttributes: { 'service.instance.id': POD_NAME, 'dyeline.lane': config.color },
+    meterProvider: metrics.provider,
+  });
+  const telemetry: HopTelemetry = {
+    service: config.service,
+    color: config.color,
+    metrics: agentMetrics,
+    tracing,
+    log,
+    accessLog: config.accessLog ?? true,
+    isKnownService: (name) => ctx.table?.service(name) !== undefined,
+  };
+  const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set() };
   const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
   const guard = new Guard({ log, balancer: ctx.balancer, pool: (ep) => upstreams.endpoint(ep.key, ep.address, ep.port), meter: metrics.meter });
@@ -55,7 +76,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     guard.bind(table);
     ctx.table = table;
     upstreams.retain(table);
-    agentMetrics.snapshotVersion(table.version);
+    agentMetrics.snapshotLoaded(table);
   });
   snapshot.onReject(() => agentMetrics.snapshotRejected());
   await snapshot.start();
@@ -79,6 +100,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     snapshot.close();
     guard.close();
     await upstreams.close();
+    await tracing.shutdown();
     throw err;
   }
 
@@ -111,6 +133,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
         s.close();
         s.closeAllConnections();
       }
+      // Spans of the last requests leave before exit, within a bound (a dead collector cannot hold the exit).
+      let flushTimer: NodeJS.Timeout | undefined;
+      await Promise.race([tracing.shutdown(), new Promise<void>((resolve) => (flushTimer = setTimeout(resolve, TRACE_FLUSH_MS)))]);
+      clearTimeout(flushTimer);
       await metrics.shutdown().catch(() => {});
       log.info('stopped');
     })();
@@ -128,7 +154,7 @@ function exitAfterFlush(log: Logger, code: number): void {
 
 /** Runs the agent until SIGTERM/SIGINT, then drains and exits 0. */
 export async function runAgent(config: AgentConfig): Promise<void> {
-  const log = createLogger({ component: 'agent', service: config.service, color: config.color });
+  const log = createLogger({ component: 'agent', service: config.service, lane: config.color });
   const agent = await startAgent(config, log);
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down');

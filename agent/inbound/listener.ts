@@ -17,6 +17,7 @@ import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
+import { hopFinished } from '../telemetry/hop.ts';
 
 /** Deadline of a request to the app when the snapshot has no Service document for it (schema default). */
 export const DEFAULT_APP_TIMEOUT_MS = 15_000;
@@ -48,7 +49,7 @@ class Inbound implements ExchangeSink {
     const ctx = this.#ctx;
     const headers = req.headers;
     const url = originForm(req.url ?? '/');
-    const ex = new Exchange(req, res, this, continueTrace(headers), performance.now());
+    const ex = new Exchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
     ex.service = ctx.config.service;
     const hops = hopCount(headers);
     if (hops >= ctx.config.maxHops) {
@@ -84,7 +85,7 @@ class Inbound implements ExchangeSink {
     }
     const url = originForm(req.url ?? '/');
     const color = this.#color(headers, url);
-    const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers), hops + 1);
+    const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
     ctx.metrics.request('inbound', ctx.config.service, color ?? '', ctx.config.color, 101, '');
     tunnelUpgrade(ctx, req, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined });
   };
@@ -100,15 +101,7 @@ class Inbound implements ExchangeSink {
   }
 
   finished(ex: Exchange): void {
-    const status = ex.status === 0 ? ex.res.statusCode : ex.status;
-    this.#ctx.metrics.request('inbound', ex.service, ex.color, this.#ctx.config.color, status, '');
-    const log = this.#ctx.log;
-    if (log.isLevelEnabled('debug')) {
-      log.debug(
-        { direction: 'inbound', method: ex.req.method, path: ex.req.url, status, color: ex.color, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, ms: Math.round(performance.now() - ex.startedAt) },
-        'request',
-      );
-    }
+    hopFinished(this.#ctx.telemetry, 'inbound', ex);
   }
 }
 

@@ -22,6 +22,8 @@ import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
 import { Guard, GuardedExchange } from '../resilience/guard.ts';
+import { hopFinished } from '../telemetry/hop.ts';
+import { PASSTHROUGH_UPSTREAM } from '../telemetry/metrics.ts';
 import { route } from '../routing/router.ts';
 import { tunnelOf, handleConnect } from './connect.ts';
 import type { Upstreams } from './endpoint.ts';
@@ -53,7 +55,7 @@ class Outbound implements ExchangeSink {
     const ctx = this.#ctx;
     const headers = req.headers;
     const url = req.url ?? '/';
-    const ex = new GuardedExchange(req, res, this, continueTrace(headers), performance.now());
+    const ex = new GuardedExchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
     const hops = hopCount(headers);
     if (hops >= ctx.config.maxHops) {
       ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
@@ -107,9 +109,9 @@ class Outbound implements ExchangeSink {
     const color = raw ?? undefined;
     const table = ctx.table;
     const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
-    const out = upstreamHeaders(headers, target.authority, color, continueTrace(headers), hops + 1);
+    const out = upstreamHeaders(headers, target.authority, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
     if (svc === undefined) {
-      ctx.metrics.request('outbound', target.host, color ?? '', '', 101, '');
+      ctx.metrics.request('outbound', PASSTHROUGH_UPSTREAM, color ?? '', '', 101, '');
       tunnelUpgrade(ctx, req, socket, head, { host: target.host, port: target.port, path: target.path, headers: out, state: undefined });
       return;
     }
@@ -147,15 +149,7 @@ class Outbound implements ExchangeSink {
 
   finished(ex: Exchange): void {
     this.#guard.finished(ex as GuardedExchange);
-    const status = ex.status === 0 ? ex.res.statusCode : ex.status;
-    this.#ctx.metrics.request('outbound', ex.service, ex.color, ex.servedColor, status, ex.fallback);
-    const log = this.#ctx.log;
-    if (log.isLevelEnabled('debug')) {
-      log.debug(
-        { direction: 'outbound', method: ex.req.method, upstream: ex.service, endpoint: ex.upstream, status, color: ex.color, served_color: ex.servedColor, fallback: ex.fallback, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, ms: Math.round(performance.now() - ex.startedAt) },
-        'request',
-      );
-    }
+    hopFinished(this.#ctx.telemetry, 'outbound', ex);
   }
 }
 

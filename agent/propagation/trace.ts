@@ -7,6 +7,7 @@
  * `tracestate` is passed through untouched.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { type HopSampler, KEEP_FLAG_SAMPLER } from '../../shared/telemetry/sampler.ts';
 import { newSpanId, newTraceId } from './ids.ts';
 
 /** Input format flags of TraceContext.formats. */
@@ -20,7 +21,7 @@ export interface TraceContext {
   readonly spanId: string;
   /** The caller's span (16 hex), undefined when this hop starts the trace. */
   readonly parentId: string | undefined;
-  /** The sampled flag, kept from the input; true for a new trace. */
+  /** The sampled flag this hop records and forwards (see continueTrace's sampler). */
   readonly sampled: boolean;
   /** Which input formats carried the context (TraceFormat bits), 0 for a new trace. */
   readonly formats: number;
@@ -98,10 +99,12 @@ function fromUber(raw: string): TraceContext | undefined {
 
 /**
  * Continues the trace of an incoming request: the first valid context of traceparent, b3,
- * x-b3-*, uber-trace-id (in that order) becomes the parent; otherwise a new sampled trace.
+ * x-b3-*, uber-trace-id (in that order) becomes the parent; otherwise a new trace.
  * The other formats present are noted so writeTrace keeps them in step.
+ * `sampler` decides the sampled flag this hop records and forwards (OTEL_TRACES_SAMPLER; the
+ * default keeps the caller's flag and samples a new trace).
  */
-export function continueTrace(h: IncomingHttpHeaders): TraceContext {
+export function continueTrace(h: IncomingHttpHeaders, sampler: HopSampler = KEEP_FLAG_SAMPLER): TraceContext {
   const tp = one(h.traceparent);
   const b3 = one(h.b3);
   const uber = one(h['uber-trace-id']);
@@ -111,13 +114,17 @@ export function continueTrace(h: IncomingHttpHeaders): TraceContext {
   if (ctx === undefined && b3 !== undefined) ctx = fromB3Single(b3.trim());
   if (ctx === undefined && multi) ctx = fromB3Multi(h);
   if (ctx === undefined && uber !== undefined) ctx = fromUber(uber.trim());
-  if (ctx === undefined) return makeContext(newTraceId(), undefined, true, 0);
+  if (ctx === undefined) {
+    const traceId = newTraceId();
+    return makeContext(traceId, undefined, sampler.sample(traceId, undefined), 0);
+  }
   let formats = ctx.formats;
   if (b3 !== undefined) formats |= TraceFormat.B3Single;
   if (multi) formats |= TraceFormat.B3Multi;
   if (uber !== undefined) formats |= TraceFormat.Uber;
-  if (formats === ctx.formats) return ctx;
-  return { traceId: ctx.traceId, spanId: ctx.spanId, parentId: ctx.parentId, sampled: ctx.sampled, formats };
+  const sampled = sampler.sample(ctx.traceId, ctx.sampled);
+  if (formats === ctx.formats && sampled === ctx.sampled) return ctx;
+  return { traceId: ctx.traceId, spanId: ctx.spanId, parentId: ctx.parentId, sampled, formats };
 }
 
 /** The `traceparent` value naming this hop's span as the parent. */
