@@ -45,7 +45,7 @@ export interface Load {
   /** Ticks skipped because maxInflight requests were in flight. */
   skipped(): number;
   inflight(): number;
-  /** Stops sending and resolves once every request in flight has its answer. */
+  /** Stops sending and resolves once every request in flight has its answer (idempotent). */
   stop(): Promise<Shot[]>;
 }
 
@@ -64,6 +64,7 @@ export function startLoad(opts: LoadOptions): Load {
   let skipped = 0;
   let stopped = false;
   let idle: (() => void) | undefined;
+  let stopping: Promise<Shot[]> | undefined;
   const started = performance.now();
 
   const one = async (): Promise<void> => {
@@ -117,12 +118,15 @@ export function startLoad(opts: LoadOptions): Load {
     shots,
     skipped: () => skipped,
     inflight: () => inflight,
-    async stop() {
+    stop() {
       stopped = true;
       clearInterval(timer);
-      if (inflight > 0) await new Promise<void>((resolve) => (idle = resolve));
-      await pool.close();
-      return shots;
+      stopping ??= (async () => {
+        if (inflight > 0) await new Promise<void>((resolve) => (idle = resolve));
+        await pool.close();
+        return shots;
+      })();
+      return stopping;
     },
   };
 }
