@@ -1,8 +1,9 @@
 /**
  * `dyeline agent`: wires the snapshot, the listeners (status, admin, outbound, inbound) and
  * the shutdown. Each listener logs the contract's `listening` line once bound (port 0 works).
- * SIGTERM/SIGINT: /readyz turns 503 at once, the data-plane listeners stop accepting, in-flight
- * requests finish (bounded by --drain-timeout-ms), then the process exits 0.
+ * SIGTERM/SIGINT: /readyz turns 503 at once, the inbound listener stops accepting and its
+ * in-flight requests finish, then the outbound listener (which serves the app's calls until
+ * then) does the same — all bounded by --drain-timeout-ms — then the process exits 0.
  */
 import type { Server } from 'node:http';
 import { Pool } from 'undici';
@@ -110,10 +111,22 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       ctx.draining = true;
       log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
       snapshot.close();
-      const drained = Promise.all(dataPlane.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      // Keep-alive connections become idle as their requests finish: close them as they do.
+      // Inbound first: it stops accepting, and its requests to the app finish. While they do, the
+      // app may still call other services to answer them, so the outbound listener keeps serving
+      // the app until then; after that it stops accepting and the app's calls in flight finish.
+      // Answers sent while draining carry `Connection: close` (the listeners' responseHeaders),
+      // and keep-alive connections of a closing listener are closed as they turn idle.
+      const closing: Server[] = [];
+      const closeListener = (s: Server): Promise<void> => {
+        closing.push(s);
+        return new Promise<void>((resolve) => s.close(() => resolve()));
+      };
+      const drained = (async () => {
+        if (inbound !== undefined) await closeListener(inbound);
+        await closeListener(outbound);
+      })();
       const sweep = setInterval(() => {
-        for (const s of dataPlane) s.closeIdleConnections();
+        for (const s of closing) s.closeIdleConnections();
       }, 50);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
@@ -124,7 +137,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
       clearTimeout(timer);
       if (timedOut) {
         log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timeout: closing the remaining connections');
-        for (const s of dataPlane) s.closeAllConnections();
+        for (const s of dataPlane) {
+          if (!closing.includes(s)) s.close();
+          s.closeAllConnections();
+        }
         for (const t of ctx.tunnels) t.destroy();
       }
       await Promise.allSettled([upstreams.close(), app?.close()]);

@@ -90,7 +90,10 @@ class Inbound implements ExchangeSink {
     tunnelUpgrade(ctx, req, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined });
   };
 
-  responseHeaders(_ex: Exchange, _status: number, _headers: OutgoingHttpHeaders): void {}
+  responseHeaders(_ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+    // Draining: the caller must not send more on this connection (it retries elsewhere).
+    if (this.#ctx.draining) headers.connection = 'close';
+  }
 
   failed(ex: Exchange, err: Error): void {
     const e = upstreamError(err, `the app (${this.#appKey})`);

@@ -131,6 +131,8 @@ class Outbound implements ExchangeSink {
   responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
     if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
     if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
+    // Draining: the app opens a new connection for its next call (served until inbound drained).
+    if (this.#ctx.draining) headers.connection = 'close';
   }
 
   upstreamStatus(ex: Exchange, status: number): boolean {

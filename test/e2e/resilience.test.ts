@@ -429,6 +429,38 @@ describe('SIGTERM under load', () => {
     }
   }, 60_000);
 
+  it('a draining pod\'s app can still call other services while it finishes its in-flight requests', async () => {
+    const p1 = await startFaultApp('p1', 'stable');
+    apps.set('p1', p1);
+    const pod = await startAgentProcess({ service: 'payments', appPort: p1.port, snapshot, extraArgs: ['--drain-timeout-ms', '5000'] });
+    extra.push(pod);
+    // The app answers each request after calling inventory through its own agent, 400 ms in.
+    await p1.callOut(pod.listeners.get('outbound')!, 'inventory', 400);
+    const podStatus = pod.listeners.get('status')!;
+    await waitFor(async () => (await fetch(`http://${podStatus}/readyz`)).status === 200, { timeoutMs: 10_000, what: 'payments pod ready' });
+    const inboundAddress = pod.listeners.get('inbound')!;
+    // A warm-up call: the app holds a keep-alive connection to its agent's outbound listener.
+    expect((await request(`http://${inboundAddress}/`)).statusCode).toBe(200);
+    const n = 10;
+    const calls = Array.from({ length: n }, () =>
+      request(`http://${inboundAddress}/`, { headers: { connection: 'close' } }).then(
+        async (r) => ({ status: r.statusCode, body: await r.body.text() }),
+        (err: Error) => ({ status: 0, body: String(err) }),
+      ),
+    );
+    await waitFor(async () => (await p1.counts()).n >= n + 1, { timeoutMs: 5_000, what: 'requests at the app' });
+    const t0 = Date.now();
+    pod.proc.kill('SIGTERM');
+    const answers = await Promise.all(calls);
+    const code = await pod.exited;
+    const drainMs = Date.now() - t0;
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    for (const a of answers) expect(JSON.parse(a.body)).toMatchObject({ called: 200 });
+    expect(code).toBe(0);
+    expect(drainMs).toBeLessThan(5_000);
+    figures.push({ scenario: 'SIGTERM, app calling out while draining', inFlight: n, answered200: answers.filter((a) => a.status === 200).length, exitCode: code, drainMs });
+  }, 60_000);
+
   it('an upstream pod draining under load costs the caller nothing (in-flight finish there, the caller retries elsewhere)', async () => {
     const b1 = await startFaultApp('b1', 'stable');
     const b2 = await startFaultApp('b2', 'stable');

@@ -10,22 +10,29 @@
  *   {"id":5,"mode":"reset"}              reads the request, then destroys the connection
  *   {"id":6,"mode":"refuse"}             stops listening and drops every connection (connect
  *                                        refused); any other mode listens again on the same port
+ *   {"id":9,"mode":"call","target":"127.0.0.1:P","host":"svc","delayMs":300}
+ *                                        after delayMs, GETs http://target/ with Host: svc (as an
+ *                                        app calls through its agent's outbound listener, keep-alive)
+ *                                        and answers that call's status with {instance, called, error}
  *   {"id":7,"cmd":"counts"}              answers {"msg":"counts", byMethod, posts: {id: times}}
  *   {"id":8,"cmd":"reset-counts"}
  * Each request is counted by method; POSTs by their `x-request-id` header, so a test can see a
  * POST reached the app more than once. The first failure after a mode change is logged with
  * its time: {"msg":"first failure","mode","at":epoch ms}.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 const instance = process.env.APP_INSTANCE ?? 'fault';
 const color = process.env.APP_COLOR ?? 'stable';
 let port = Number(process.env.APP_PORT ?? '0');
 
-type Mode = 'ok' | '500' | 'hang' | 'slow' | 'reset' | 'refuse';
+type Mode = 'ok' | '500' | 'hang' | 'slow' | 'reset' | 'refuse' | 'call';
 let mode: Mode = 'ok';
 let delayMs = 0;
+let callTarget = '';
+let callHost = '';
+const keepAlive = new Agent({ keepAlive: true });
 let failedSinceSwitch = false;
 let n = 0;
 let byMethod: Record<string, number> = {};
@@ -47,6 +54,20 @@ function answer(req: IncomingMessage, res: ServerResponse, bytes: number): void 
   const body = JSON.stringify({ instance, color, method: req.method, n, bytes });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-instance': instance });
   res.end(body);
+}
+
+/** GETs the call target through keep-alive connections; resolves with its status (0: failed) and error. */
+function callOut(): Promise<{ status: number; error: string }> {
+  const i = callTarget.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const r = request({ host: callTarget.slice(0, i), port: Number(callTarget.slice(i + 1)), path: '/', headers: { host: callHost }, agent: keepAlive }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: '' }));
+      res.on('error', (err) => resolve({ status: 0, error: String(err) }));
+    });
+    r.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, error: err.code ?? String(err) }));
+    r.end();
+  });
 }
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -76,6 +97,15 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
         return;
       case 'slow':
         setTimeout(() => answer(req, res, bytes), delayMs);
+        return;
+      case 'call':
+        setTimeout(() => {
+          void callOut().then(({ status, error }) => {
+            const body = JSON.stringify({ instance, color, called: status, error });
+            res.writeHead(status === 200 ? 200 : 502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-instance': instance });
+            res.end(body);
+          });
+        }, delayMs);
         return;
       default:
         answer(req, res, bytes);
@@ -128,13 +158,15 @@ process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
   while ((nl = buf.indexOf('\n')) >= 0) {
     const line = buf.slice(0, nl);
     buf = buf.slice(nl + 1);
-    let cmd: { id?: number; mode?: Mode; delayMs?: number; cmd?: string };
+    let cmd: { id?: number; mode?: Mode; delayMs?: number; cmd?: string; target?: string; host?: string };
     try {
       cmd = JSON.parse(line) as typeof cmd;
     } catch {
       continue;
     }
     void (async () => {
+      if (cmd.target !== undefined) callTarget = cmd.target;
+      if (cmd.host !== undefined) callHost = cmd.host;
       if (cmd.mode !== undefined) await setMode(cmd.mode, cmd.delayMs ?? 0);
       if (cmd.cmd === 'counts') out({ msg: 'counts', id: cmd.id, n, byMethod, posts });
       if (cmd.cmd === 'reset-counts') {

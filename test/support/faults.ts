@@ -9,7 +9,7 @@ import { waitFor } from './wait.ts';
 const FAULT_MAIN = fileURLToPath(new URL('./fault-app.ts', import.meta.url));
 
 /** What a fault app can be told to do (see fault-app.ts). */
-export type FaultMode = 'ok' | '500' | 'hang' | 'slow' | 'reset' | 'refuse';
+export type FaultMode = 'ok' | '500' | 'hang' | 'slow' | 'reset' | 'refuse' | 'call';
 
 /** Request counts of a fault app. */
 export interface FaultCounts {
@@ -27,6 +27,8 @@ export interface FaultApp {
   port: number;
   /** Switches the mode; resolves with the app's clock at the switch (epoch ms). */
   set(mode: FaultMode, delayMs?: number): Promise<number>;
+  /** Mode `call`: after `delayMs`, each request GETs http://target/ with Host `host`. */
+  callOut(target: string, host: string, delayMs: number): Promise<void>;
   counts(): Promise<FaultCounts>;
   resetCounts(): Promise<void>;
   /** Time (epoch ms) of the first failure since the last mode switch, once there was one. */
@@ -81,6 +83,10 @@ export async function startFaultApp(instance: string, color = 'stable'): Promise
       switchIndex = lines.length;
       const ack = await command({ mode, delayMs });
       return Number(ack.at);
+    },
+    async callOut(target, host, delayMs) {
+      switchIndex = lines.length;
+      await command({ mode: 'call', target, host, delayMs });
     },
     async counts() {
       const id = nextId + 1;
