@@ -32,6 +32,8 @@ export interface RunningAgent {
   readonly addresses: ReadonlyMap<string, string>;
   /** The outbound connection pools (for tests and /clusters). */
   readonly upstreams: Upstreams;
+  /** Breakers, budgets and the retry loop of the outbound side (for tests). */
+  readonly guard: Guard;
   stop(): Promise<void>;
 }
 
@@ -158,7 +160,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     })();
     return stopping;
   };
-  return { ctx, addresses, upstreams, stop };
+  return { ctx, addresses, upstreams, guard, stop };
 }
 
 /** Flushes the (asynchronous) log, then exits with `code`. */

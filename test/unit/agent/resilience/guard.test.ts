@@ -1,0 +1,251 @@
+/**
+ * The outbound retry loop through an in-process agent and real loopback upstreams: which
+ * failures are retried, where to, with what body, and what is answered when nothing is left.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DocumentInput } from '../../../../shared/schema/documents.ts';
+import { send, startTestAgent, startUpstream, type TestAgent } from '../../../support/agent-harness.ts';
+import { instance, lane, service } from '../../../support/snapshot-builder.ts';
+import { waitFor } from '../../../support/wait.ts';
+
+type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang';
+
+/** An upstream that counts requests and body bytes, and behaves as told. */
+async function upstream(name: string) {
+  const seen: { method: string; bytes: number; id: string }[] = [];
+  let behaviour: Behaviour = 'ok';
+  const u = await startUpstream((req: IncomingMessage, res: ServerResponse) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', bytes, id: String(req.headers['x-request-id'] ?? '') });
+      switch (behaviour) {
+        case '503':
+        case '500':
+          res.writeHead(Number(behaviour), { 'content-type': 'text/plain', 'x-upstream': name });
+          res.end(`${name} says ${behaviour}`);
+          return;
+        case 'reset':
+          req.socket.destroy();
+          return;
+        case 'hang':
+          return;
+        default:
+          res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+          res.end(JSON.stringify({ name, bytes }));
+      }
+    });
+  });
+  return {
+    ...u,
+    name,
+    seen,
+    set(b: Behaviour) {
+      behaviour = b;
+    },
+  };
+}
+
+type Up = Awaited<ReturnType<typeof upstream>>;
+let ups: Up[] = [];
+let agent: TestAgent;
+const [s1, s2, s3, c1] = ['s1', 's2', 's3', 'c1'];
+const up = (n: string) => ups.find((u) => u.name === n)!;
+
+/**
+ * The mesh; breakers and outlier ejection are kept out of the way (huge thresholds) unless a
+ * test turns them on, so each test sees only the retry loop.
+ */
+function docs(spec: Extract<DocumentInput, { kind: 'Service' }>['spec'] = {}): DocumentInput[] {
+  return [
+    lane('canary'),
+    service('orders', { timeoutMs: 3000, circuitBreaker: { volumeThreshold: 1_000_000 }, outlierDetection: { consecutiveFailures: 1_000_000 }, ...spec }),
+    instance('o-s1', 'orders', '127.0.0.1', { port: up(s1).port }),
+    instance('o-s2', 'orders', '127.0.0.1', { port: up(s2).port }),
+    instance('o-s3', 'orders', '127.0.0.1', { port: up(s3).port }),
+    instance('o-c1', 'orders', '127.0.0.1', { port: up(c1).port, color: 'canary' }),
+  ];
+}
+
+const call = (opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}) =>
+  send(agent.address('outbound'), { method: opts.method, path: '/x', headers: { host: 'orders', ...opts.headers }, body: opts.body });
+
+const total = () => ups.reduce((n, u) => n + u.seen.length, 0);
+
+beforeAll(async () => {
+  ups = await Promise.all([s1, s2, s3, c1].map((n) => upstream(n)));
+  agent = await startTestAgent(docs());
+});
+
+afterEach(async () => {
+  for (const u of ups) {
+    u.set('ok');
+    u.seen.length = 0;
+  }
+  await agent.publish(docs());
+  for (const b of agent.agent.guard.breakers.values()) b.reset();
+  for (const ep of agent.agent.ctx.table!.service('orders')!.endpoints) Object.assign(ep.state, { ejectedUntil: 0, consecutiveFailures: 0, ejections: 0 });
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await Promise.all(ups.map((u) => u.close()));
+});
+
+describe('outbound retries (default policy: connect-failure, reset, 503; 2 attempts)', () => {
+  it('drops a 503 answer and retries on another instance; relays the last answer when every instance fails', async () => {
+    up(s1).set('503');
+    up(s2).set('503');
+    let served = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await call();
+      expect(r.status).toBe(200);
+      expect(r.headers['x-upstream']).toBe('s3');
+      served++;
+    }
+    expect(served).toBe(20);
+    // Never twice on the same instance within one request.
+    expect(up(s3).seen.length).toBe(20);
+    expect(total()).toBeLessThanOrEqual(60);
+
+    up(s3).set('503');
+    for (const u of ups) u.seen.length = 0;
+    const r = await call();
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/^s[123] says 503$/);
+    expect(r.headers['x-dyeline-error']).toBeUndefined();
+    expect([up(s1), up(s2), up(s3)].map((u) => u.seen.length)).toEqual([1, 1, 1]);
+  });
+
+  it('does not retry an answer the policy does not name (500) and relays it as is', async () => {
+    for (const n of [s1, s2, s3]) up(n).set('500');
+    const r = await call();
+    expect(r.status).toBe(500);
+    expect(total()).toBe(1);
+  });
+
+  it('never sends a POST again once it reached an upstream; retries GET after a reset', async () => {
+    for (const n of [s1, s2, s3]) up(n).set('reset');
+    const post = await call({ method: 'POST', headers: { 'x-request-id': 'p1' }, body: 'order' });
+    expect(post.status).toBe(502);
+    expect(post.headers['x-dyeline-error']).toBe('upstream-reset');
+    expect(ups.flatMap((u) => u.seen).filter((s) => s.id === 'p1')).toHaveLength(1);
+    for (const u of ups) u.seen.length = 0;
+    const get = await call();
+    expect(get.status).toBe(502);
+    expect(total()).toBe(3); // the first try and two retries, each on a different instance
+  });
+
+  it('retries a streamed POST after a connect failure: its body was never read', async () => {
+    await agent.publish([
+      ...docs(),
+      // A dead instance: nothing listens there.
+      instance('o-dead', 'orders', '127.0.0.1', { port: 1 }),
+    ]);
+    for (let i = 0; i < 30; i++) {
+      const body = Buffer.alloc(200_000, 1); // too large to buffer: streamed from the client
+      const r = await call({ method: 'POST', headers: { 'x-request-id': `c${i}` }, body });
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ bytes: body.length });
+    }
+    // Every POST reached exactly one live instance, whole; some were first sent to the dead one.
+    const ids = ups.flatMap((u) => u.seen).map((s) => s.id);
+    expect(new Set(ids).size).toBe(30);
+    expect(ids).toHaveLength(30);
+    const dead = agent.agent.ctx.table!.service('orders')!.endpoints.find((e) => e.name === 'o-dead')!;
+    expect(dead.state.consecutiveFailures + dead.state.ejections).toBeGreaterThan(0);
+  });
+
+  it('replays a small idempotent body whole; does not retry a large or chunked one whose body already streamed', async () => {
+    await agent.publish(docs({ retry: { on: ['5xx'] } }));
+    for (const n of [s1, s2]) up(n).set('500');
+    const small = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 10; i++) {
+      const r = await call({ method: 'PUT', body: small });
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toEqual({ name: 's3', bytes: small.length });
+    }
+    for (const u of ups) u.seen.length = 0;
+    // Over 64 KiB: streamed, so a 500 is relayed (never replayed).
+    up(s3).set('500');
+    const large = await call({ method: 'PUT', body: 'y'.repeat(64 * 1024 + 1) });
+    expect(large.status).toBe(500);
+    expect(total()).toBe(1);
+    for (const u of ups) u.seen.length = 0;
+    // Chunked (no Content-Length): streamed too.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const [host, port] = agent.address('outbound').split(':');
+      const req = httpRequest({ host, port: Number(port), method: 'PUT', path: '/x', headers: { host: 'orders', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.write('a');
+      req.end('b');
+    });
+    expect(chunked).toBe(500);
+    expect(total()).toBe(1);
+  });
+
+  it('after a canary failure retries on the fallback lane: x-dyeline-fallback: error', async () => {
+    up(c1).set('503');
+    const r = await call({ headers: { 'x-traffic-color': 'canary' } });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(up(c1).seen).toHaveLength(1);
+  });
+
+  it('spends no retries with budgetPercent 0, and none beyond attempts', async () => {
+    await agent.publish(docs({ retry: { budgetPercent: 0 } }));
+    for (const n of [s1, s2, s3]) up(n).set('503');
+    const r = await call();
+    expect(r.status).toBe(503);
+    expect(total()).toBe(1);
+    await agent.publish(docs({ retry: { attempts: 1 } }));
+    for (const u of ups) u.seen.length = 0;
+    expect((await call()).status).toBe(503);
+    expect(total()).toBe(2);
+  });
+
+  it('times each try out at perTryTimeoutMs and answers 504 when the overall deadline is spent', async () => {
+    await agent.publish(docs({ timeoutMs: 500, retry: { perTryTimeoutMs: 200, on: ['timeout'] } }));
+    for (const n of [s1, s2, s3]) up(n).set('hang');
+    const t0 = performance.now();
+    const r = await call();
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(504);
+    expect(r.headers['x-dyeline-error']).toBe('timeout');
+    // 200 + 200 + what is left of 500 (100): three tries, the deadline kept.
+    expect(total()).toBe(3);
+    expect(ms).toBeGreaterThanOrEqual(480);
+    expect(ms).toBeLessThan(900);
+  });
+
+  it('gives a half-open probe slot back when the client goes away, so the lane is not stuck', async () => {
+    await agent.publish(docs({ circuitBreaker: { volumeThreshold: 3, resetTimeoutMs: 200, slowCallMs: 60_000 }, retry: { attempts: 0 } }));
+    up(c1).set('500');
+    for (let i = 0; i < 3; i++) await call({ headers: { 'x-traffic-color': 'canary' } });
+    const breaker = agent.agent.guard.breakers.get('orders', 'canary')!;
+    expect(breaker.state).toBe('open');
+    up(c1).set('hang');
+    await waitFor(() => breaker.state === 'half-open', { timeoutMs: 3000, what: 'half-open' });
+    // Three probes that hang, then their clients give up.
+    const [host, port] = agent.address('outbound').split(':');
+    const reqs = Array.from({ length: 3 }, () => {
+      const req = httpRequest({ host, port: Number(port), path: '/x', headers: { host: 'orders', 'x-traffic-color': 'canary' }, agent: false });
+      req.on('error', () => {});
+      req.end();
+      return req;
+    });
+    await waitFor(() => up(c1).seen.length >= 3 + 3, { timeoutMs: 3000, what: 'probes at the canary' });
+    expect(breaker.isOpen()).toBe(true);
+    for (const r of reqs) r.destroy();
+    await waitFor(() => !breaker.isOpen(), { timeoutMs: 3000, what: 'probe slots back' });
+    up(c1).set('ok');
+    for (let i = 0; i < 3; i++) expect((await call({ headers: { 'x-traffic-color': 'canary' } })).headers['x-dyeline-served-color']).toBe('canary');
+    expect(breaker.state).toBe('closed');
+  });
+});
