@@ -98,7 +98,7 @@ class Inbound implements ExchangeSink {
   failed(ex: Exchange, err: Error): void {
     const e = upstreamError(err, `the app (${this.#appKey})`);
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
-      this.#ctx.log.warn({ code: e.code, err: e.message, trace_id: ex.trace.traceId, color: ex.color }, 'inbound request failed');
+      this.#ctx.log.warn({ code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'inbound request failed');
     }
     respondError(ex.res, e);
   }

@@ -143,7 +143,7 @@ class Outbound implements ExchangeSink {
     if (this.#guard.failed(ex as GuardedExchange, err)) return true;
     const e = upstreamError(err, ex.upstream || ex.service || 'upstream');
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
-      this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.upstream, code: e.code, err: e.message, trace_id: ex.trace.traceId, color: ex.color }, 'outbound request failed');
+      this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.upstream, code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'outbound request failed');
     }
     respondError(ex.res, e);
     return false;
