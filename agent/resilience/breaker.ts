@@ -72,6 +72,7 @@ const SLOW = 2;
  * rotation timer per breaker (its documented `rotateBucketController` option).
  */
 const idleRotation = new EventEmitter();
+idleRotation.setMaxListeners(0); // one listener per breaker, removed by its shutdown
 
 function noAction(): Promise<void> {
   return Promise.resolve();

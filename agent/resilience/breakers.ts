@@ -1,11 +1,13 @@
 /**
  * Every circuit breaker of one agent, keyed by (upstream service, lane) so a breaker outlives
- * snapshot recompiles the way EndpointState does: `bind(table)` — called once per new table —
- * finds or creates the breaker of each subset, re-configures it when the Service spec changed,
- * maps the table's Subset objects to it (a WeakMap: the request path looks a breaker up by
- * the Subset it holds, no string keys built per request), and shuts down breakers whose
- * (service, lane) left the snapshot. Requests still running on an older table keep working:
- * its subsets stay mapped (to the shut-down breaker, which ignores them).
+ * snapshot recompiles the way EndpointState does. A breaker is made on the first request to its
+ * subset (`forSubset`), so memory follows the services this agent calls, not the size of the
+ * node-wide snapshot (~2.4 KB per breaker). `bind(table)` — once per new table — re-configures
+ * every breaker whose (service, lane) is still there (the Service spec may have changed), maps
+ * the new table's Subset objects to it (a WeakMap: the request path finds a breaker by the
+ * Subset it holds, no string key built per request), and shuts down the others. Requests still
+ * running on an older table keep working: its subsets stay mapped (a shut-down breaker ignores
+ * them).
  */
 import type { CircuitOpen } from '../routing/router.ts';
 import type { RoutingTable, Subset } from '../routing/types.ts';
@@ -20,47 +22,60 @@ export class Breakers {
   readonly #byKey = new Map<string, Breaker>();
   readonly #bySubset = new WeakMap<Subset, Breaker>();
   readonly #listener: TransitionListener | undefined;
+  /** The table bound last (specs of breakers made on first use). */
+  #table: RoutingTable | undefined = undefined;
 
   /** @param listener told of every state change of every breaker (logs, metrics). */
   constructor(listener?: TransitionListener) {
     this.#listener = listener;
   }
 
-  /** Binds a newly compiled table: one breaker per subset, settings from its Service spec. */
+  /** Follows a newly compiled table: breakers of subsets still there are re-configured and kept. */
   bind(table: RoutingTable): void {
-    const keep = new Set<string>();
-    for (const svc of table.services()) {
-      for (const subset of svc.subsets.values()) {
-        const key = keyOf(svc.name, subset.lane);
-        keep.add(key);
-        let b = this.#byKey.get(key);
-        if (b === undefined) {
-          b = new Breaker(svc.name, subset.lane, svc.spec.circuitBreaker, this.#listener);
-          this.#byKey.set(key, b);
-        } else {
-          b.configure(svc.spec.circuitBreaker);
-        }
-        this.#bySubset.set(subset, b);
-      }
-    }
+    this.#table = table;
     for (const [key, b] of this.#byKey) {
-      if (keep.has(key)) continue;
-      b.shutdown();
-      this.#byKey.delete(key);
+      const svc = table.service(b.service);
+      const subset = svc?.subsets.get(b.lane);
+      if (svc === undefined || subset === undefined) {
+        b.shutdown();
+        this.#byKey.delete(key);
+        continue;
+      }
+      b.configure(svc.spec.circuitBreaker);
+      this.#bySubset.set(subset, b);
     }
   }
 
-  /** The breaker of a subset of a bound table (undefined for a table never bound). */
+  /**
+   * The breaker of `subset`, made on first use with its service's settings from the table bound
+   * last; undefined when no table was bound or it does not know the service.
+   */
+  forSubset(subset: Subset): Breaker | undefined {
+    const known = this.#bySubset.get(subset);
+    if (known !== undefined) return known;
+    const svc = this.#table?.service(subset.service);
+    if (svc === undefined) return undefined;
+    const key = keyOf(subset.service, subset.lane);
+    let b = this.#byKey.get(key);
+    if (b === undefined) {
+      b = new Breaker(subset.service, subset.lane, svc.spec.circuitBreaker, this.#listener);
+      this.#byKey.set(key, b);
+    }
+    this.#bySubset.set(subset, b);
+    return b;
+  }
+
+  /** The breaker of a subset if it has one (never makes one). */
   of(subset: Subset): Breaker | undefined {
     return this.#bySubset.get(subset);
   }
 
-  /** The breaker of (service, lane), if any. */
+  /** The breaker of (service, lane), if it has one. */
   get(service: string, lane: string): Breaker | undefined {
     return this.#byKey.get(keyOf(service, lane));
   }
 
-  /** Router hook (routing/router.ts CircuitOpen): true when the subset's circuit takes no traffic now. */
+  /** Router hook (routing/router.ts CircuitOpen): true when the subset's circuit takes no traffic now (no breaker yet: closed). */
   readonly isOpen: CircuitOpen = (subset) => {
     const b = this.#bySubset.get(subset);
     return b !== undefined && b.isOpen();

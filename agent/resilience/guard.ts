@@ -138,21 +138,20 @@ export class Guard {
     return this.breakers.isOpen;
   }
 
-  /** Follows a new routing table: breakers and budgets per service, kept across tables. */
+  /**
+   * Follows a new routing table: breakers and budgets (made on first use, per service called)
+   * are kept across tables, re-configured, or dropped with their service.
+   */
   bind(table: RoutingTable): void {
     this.breakers.bind(table);
     const lanes = new Set<string>();
     for (const l of table.lanes()) lanes.add(l.color);
     this.#lanes = lanes;
-    const keep = new Set<string>();
-    for (const svc of table.services()) {
-      keep.add(svc.name);
-      const pct = svc.spec.retry.budgetPercent;
-      const b = this.#budgets.get(svc.name);
-      if (b === undefined) this.#budgets.set(svc.name, new RetryBudget(pct));
-      else b.configure(pct);
+    for (const [name, b] of this.#budgets) {
+      const svc = table.service(name);
+      if (svc === undefined) this.#budgets.delete(name);
+      else b.configure(svc.spec.retry.budgetPercent);
     }
-    for (const name of this.#budgets.keys()) if (!keep.has(name)) this.#budgets.delete(name);
   }
 
   /** Stops every breaker timer (agent stop). */
@@ -216,7 +215,7 @@ export class Guard {
     if (ep === undefined) return false;
     const timeoutMs = ex.policy!.tryTimeout(ex.startedAt, performance.now());
     if (timeoutMs === 0) return false;
-    const breaker = this.breakers.of(subset);
+    const breaker = this.breakers.forSubset(subset);
     const token = breaker === undefined ? ADMITTED : breaker.admit();
     if (token === REJECTED) return false;
     ex.candidate = k;
@@ -356,7 +355,7 @@ export class Guard {
     return true;
   }
 
-  /** The budget of a service (made here for a table that was never bound). */
+  /** The retry budget of a service, made on its first request. */
   #budget(routes: ServiceRoutes): RetryBudget {
     let b = this.#budgets.get(routes.name);
     if (b === undefined) {

@@ -397,7 +397,10 @@ describe('auto-degradation under steady load (real agent process, real upstream 
 describe('SIGTERM under load', () => {
   it('the draining agent finishes every request in flight, then exits 0', async () => {
     // inventory: no breaker to trip on slow calls; every instance answers in 300 ms.
-    for (const n of ['i1', 'i2', 'i3', 'i4']) await app(n).set('slow', 300);
+    for (const n of ['i1', 'i2', 'i3', 'i4']) {
+      await app(n).set('slow', 300);
+      await app(n).resetCounts();
+    }
     const victim = await startAgentProcess({ service: 'web2', snapshot, extraArgs: ['--drain-timeout-ms', '5000'] });
     extra.push(victim);
     const vStatus = victim.listeners.get('status')!;
@@ -407,6 +410,15 @@ describe('SIGTERM under load', () => {
       await waitFor(() => load.shots.length >= 100 && load.inflight() >= 20, { timeoutMs: 10_000, what: 'load in flight' });
       const stopping = load.stop(); // no new requests from here; those in flight must all finish
       const inflight = load.inflight();
+      // In flight means the agent has them: every request sent has reached an upstream (each
+      // takes 300 ms there), none is still on its way to the agent.
+      const sent = load.shots.length + inflight;
+      await waitFor(async () => {
+        let n = 0;
+        for (const a of ['i1', 'i2', 'i3', 'i4']) n += (await app(a).counts()).n;
+        return n >= sent;
+      }, { timeoutMs: 2_000, intervalMs: 5, what: 'every request sent at an upstream' });
+      expect(load.inflight()).toBeGreaterThan(10);
       const t0 = Date.now();
       victim.proc.kill('SIGTERM');
       const notReady = await waitFor(async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ADMITTED, type Transition } from '../../../../agent/resilience/breaker.ts';
 import { Breakers } from '../../../../agent/resilience/breakers.ts';
+import type { RoutingTable } from '../../../../agent/routing/types.ts';
 import { compileSnapshot } from '../../../../agent/routing/compile.ts';
 import { EndpointStates } from '../../../../agent/routing/endpoint-states.ts';
 import { route } from '../../../../agent/routing/router.ts';
@@ -21,8 +22,11 @@ const mesh = (extra: DocumentInput[] = [], spec = { circuitBreaker: cb }): Docum
 ];
 const empty = requestView();
 
-function trip(breakers: Breakers, svc: string, laneName: string): void {
-  const b = breakers.get(svc, laneName)!;
+const subsetOf = (t: RoutingTable, svc: string, laneName: string) => t.service(svc)!.subsets.get(laneName)!;
+
+/** Four failed calls on (svc, lane) of table `t`: opens its circuit (volumeThreshold 4). */
+function trip(breakers: Breakers, t: RoutingTable, svc: string, laneName: string): void {
+  const b = breakers.forSubset(subsetOf(t, svc, laneName))!;
   for (let i = 0; i < 4; i++) b.record(b.admit(), Date.now(), true, 1);
 }
 
@@ -41,14 +45,14 @@ describe('Breakers', () => {
     const before = route(t, 'orders', 'canary', empty, Math.random, breakers.isOpen)!;
     expect(before.fallback).toBeUndefined();
     expect(before.candidates[0].lane).toBe('canary');
-    trip(breakers, 'orders', 'canary');
+    trip(breakers, t, 'orders', 'canary');
     const d = route(t, 'orders', 'canary', empty, Math.random, breakers.isOpen)!;
     expect(d.fallback).toBe('circuit-open');
     expect(d.candidates.map((s) => s.lane)).toEqual(['stable']);
     expect(breakers.stateOf('orders', 'canary')).toBe('open');
     expect(breakers.stateOf('orders', 'stable')).toBe('closed');
     // Strict lane: an open circuit means no candidate (503).
-    trip(breakers, 'orders', 'strict');
+    trip(breakers, t, 'orders', 'strict');
     expect(route(t, 'orders', 'strict', empty, Math.random, breakers.isOpen)!.candidates).toEqual([]);
     // Half-open lets a probe through the router again.
     vi.advanceTimersByTime(500);
@@ -62,7 +66,7 @@ describe('Breakers', () => {
     const breakers = new Breakers((t) => seen.push(t));
     const t1 = table(mesh());
     breakers.bind(t1);
-    trip(breakers, 'orders', 'canary');
+    trip(breakers, t1, 'orders', 'canary');
     const b = breakers.get('orders', 'canary')!;
     const t2 = table(mesh([], { circuitBreaker: { ...cb, resetTimeoutMs: 3000 } }), 2);
     breakers.bind(t2);
@@ -76,11 +80,31 @@ describe('Breakers', () => {
     breakers.close();
   });
 
+  it('makes a breaker on the first request to its subset only', () => {
+    const breakers = new Breakers();
+    const t = table(mesh([instance('p-1', 'payments', '10.0.9.1')]));
+    breakers.bind(t);
+    expect(breakers.size).toBe(0);
+    expect(breakers.isOpen(subsetOf(t, 'payments', 'stable'))).toBe(false);
+    expect(breakers.size).toBe(0);
+    const b = breakers.forSubset(subsetOf(t, 'orders', 'canary'))!;
+    expect(breakers.forSubset(subsetOf(t, 'orders', 'canary'))).toBe(b);
+    expect(breakers.get('orders', 'canary')).toBe(b);
+    expect(breakers.size).toBe(1);
+    // A subset of the same (service, lane) from an older table finds the same breaker.
+    const older = table(mesh([instance('p-1', 'payments', '10.0.9.1')]));
+    expect(breakers.forSubset(subsetOf(older, 'orders', 'canary'))).toBe(b);
+    expect(breakers.size).toBe(1);
+    breakers.close();
+  });
+
   it('shuts down breakers whose lane or service left the snapshot', () => {
     const breakers = new Breakers();
-    breakers.bind(table(mesh([instance('p-1', 'payments', '10.0.9.1')])));
+    const t = table(mesh([instance('p-1', 'payments', '10.0.9.1')]));
+    breakers.bind(t);
+    for (const [svc, l] of [['orders', 'stable'], ['orders', 'canary'], ['orders', 'strict'], ['payments', 'stable']]) breakers.forSubset(subsetOf(t, svc, l));
     expect(breakers.size).toBe(4);
-    trip(breakers, 'orders', 'canary');
+    trip(breakers, t, 'orders', 'canary');
     const old = breakers.get('orders', 'canary')!;
     const t2 = table(
       [service('orders', { circuitBreaker: cb }), instance('o-s1', 'orders', '10.0.0.1')],
@@ -97,10 +121,28 @@ describe('Breakers', () => {
     breakers.close();
   });
 
-  it('answers closed / not open for subsets of a table it never saw', () => {
+  it('answers closed / not open, and makes nothing, before any table is bound', () => {
     const breakers = new Breakers();
     const t = table(mesh());
-    expect(breakers.isOpen(t.service('orders')!.subsets.get('canary')!)).toBe(false);
-    expect(breakers.of(t.service('orders')!.subsets.get('canary')!)).toBeUndefined();
+    expect(breakers.isOpen(subsetOf(t, 'orders', 'canary'))).toBe(false);
+    expect(breakers.of(subsetOf(t, 'orders', 'canary'))).toBeUndefined();
+    expect(breakers.forSubset(subsetOf(t, 'orders', 'canary'))).toBeUndefined();
+  });
+
+  it('has no listener limit warning with many breakers', () => {
+    const emitWarning = vi.spyOn(process, 'emitWarning');
+    try {
+      const docs: DocumentInput[] = [];
+      for (let i = 0; i < 30; i++) docs.push(instance(`s${i}`, `svc${i}`, `10.1.0.${i + 1}`));
+      const t = table(docs);
+      const breakers = new Breakers();
+      breakers.bind(t);
+      for (let i = 0; i < 30; i++) breakers.forSubset(subsetOf(t, `svc${i}`, 'stable'));
+      expect(breakers.size).toBe(30);
+      breakers.close();
+      expect(emitWarning).not.toHaveBeenCalled();
+    } finally {
+      emitWarning.mockRestore();
+    }
   });
 });
