@@ -291,6 +291,7 @@ describe('telemetry across a dyed request (real processes)', () => {
       // Back on the same address: the half-open probe succeeds and the circuit closes.
       ordersCanary.agent = await startPodAgent('orders', 'canary', ordersCanary.app.port, 'http/json', ordersCanary.inbound);
       ordersCanary.status = ordersCanary.agent.listeners.get('status')!;
+      await ordersCanary.app.setOutbound(ordersCanary.agent.listeners.get('outbound')!);
       await waitFor(async () => (await state()) === 0, { timeoutMs: 20_000, what: 'orders/canary circuit closed again' });
     } finally {
       running = false;
@@ -301,5 +302,23 @@ describe('telemetry across a dyed request (real processes)', () => {
     expect(seen[seen.length - 1]).toBe(0);
     // The lane kept answering: fallbacks, not errors, while the canary was away.
     expect(statuses.filter((x) => x !== 200).length).toBeLessThan(statuses.length / 10);
+  });
+
+  it('a collector that refuses every export never affects traffic: answers unchanged, one warning line, spans flow again after', async () => {
+    const before = gateway.agent.logs.length;
+    receiver.failNext(1_000_000, 400);
+    try {
+      for (let i = 0; i < 40; i++) expect((await enter({ 'x-user-group': 'beta' })).status).toBe(200);
+      await gateway.agent.waitForLog((l) => l.msg === 'telemetry: span export failed (traffic is not affected)' && gateway.agent.logs.indexOf(l) >= before);
+      for (let i = 0; i < 40; i++) expect((await enter({})).status).toBe(200);
+      // Logged once per minute at most, however many exports fail.
+      await waitFor(() => receiver.requests.filter((q) => q.status === 400).length >= 3, { timeoutMs: 10_000, what: 'several refused exports' });
+      expect(gateway.agent.logs.slice(before).filter((l) => String(l.msg).startsWith('telemetry:'))).toHaveLength(1);
+    } finally {
+      receiver.failNext(0);
+    }
+    const traceId = hex(32);
+    await enter({ 'x-user-group': 'beta', traceparent: `00-${traceId}-${hex(16)}-01` });
+    chainOf(await receiver.waitForTrace(traceId, 5));
   });
 });
