@@ -56,6 +56,21 @@ describe('tracing to an OTLP/HTTP receiver', () => {
     });
   }
 
+  it('gzip-compressed exports (OTEL_EXPORTER_OTLP_COMPRESSION=gzip) arrive too', async () => {
+    const prev = process.env.OTEL_EXPORTER_OTLP_COMPRESSION;
+    process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip'; // read by the exporter itself, from the process environment
+    try {
+      const { t } = tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '20' });
+      const traceId = newTraceId();
+      hop(t, traceId, undefined);
+      await receiver.waitForTrace(traceId, 1);
+      expect(receiver.requests.some((r) => r.gzip && r.status === 200)).toBe(true);
+    } finally {
+      if (prev === undefined) delete process.env.OTEL_EXPORTER_OTLP_COMPRESSION;
+      else process.env.OTEL_EXPORTER_OTLP_COMPRESSION = prev;
+    }
+  });
+
   it('a root span has no parent; an error span carries status ERROR and its message', async () => {
     const { t } = tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '20' });
     const traceId = newTraceId();
