@@ -161,7 +161,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    say(`\n5. canary healthy again → dyed traffic back on orders canary after ${back ?? '—'} ms (resetTimeoutMs 2000)`);
+    say(`\n5. canary healthy again → dyed traffic back on orders canary after ${back ?? "—"} ms (the breaker half-opens resetTimeoutMs = 2000 ms after it opened)`);
     check(back !== undefined, 'dyed traffic did not return to the recovered canary');
 
     // 6. One request's trace, from the spans the agents exported over OTLP.
@@ -215,12 +215,8 @@ function countBy(values: readonly string[]): Record<string, number> {
   return out;
 }
 
-/** The circuit state of `subset` of `service` in an agent's /clusters answer, whatever its exact shape. */
-function findCircuit(clusters: unknown, service: string, subset: string): string | undefined {
-  const text = JSON.stringify(clusters);
-  const start = text.indexOf(`"${service}"`);
-  if (start < 0) return undefined;
-  const re = new RegExp(`"${subset}"[^{}]*?\\{[^{}]*?"(?:circuit|state)"\\s*:\\s*"(closed|open|half-open)"|"(?:name|lane|subset)"\\s*:\\s*"${subset}"[^{}]*?"(?:circuit|state)"\\s*:\\s*"(closed|open|half-open)"`);
-  const m = re.exec(text.slice(start));
-  return m ? (m[1] ?? m[2]) : undefined;
+/** The circuit state of `lane` of `service` in an agent's /clusters answer. */
+function findCircuit(clusters: unknown, service: string, lane: string): string | undefined {
+  const c = clusters as { services?: { name: string; subsets?: { lane: string; circuit?: string }[] }[] };
+  return c.services?.find((s) => s.name === service)?.subsets?.find((s) => s.lane === lane)?.circuit;
 }
