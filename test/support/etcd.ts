@@ -11,12 +11,15 @@
  */
 import { execFileSync, type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
+import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
+
+/** Re-exported for the etcd tests that need a port nothing listens on. */
+export { freePort };
 
 const ENSURE_SCRIPT = fileURLToPath(new URL('../../scripts/ensure-etcd.sh', import.meta.url));
 
@@ -27,18 +30,6 @@ export function etcdBinary(): string {
   if (process.env.DYELINE_ETCD_BIN) return process.env.DYELINE_ETCD_BIN;
   cachedBin ??= execFileSync('bash', [ENSURE_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   return cachedBin;
-}
-
-/** A free loopback TCP port (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Options of {@link EtcdServer.start}. */
