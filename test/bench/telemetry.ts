@@ -11,81 +11,26 @@
  *
  *   node test/bench/telemetry.ts [seconds=5] [connections=32] [rounds=5]
  *
- * Needs wrk and nginx (Debian: apt-get install -y wrk nginx).
+ * Needs wrk and nginx (found or installed by scripts/ensure-debian.sh, see peers.ts).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { find, parsePrometheus } from '../support/prometheus.ts';
 import { machine } from './machine.ts';
+import { Peers, type WrkResult, cpuSeconds, freePort, waitHttp, wrk } from './peers.ts';
 
 const [seconds = 5, connections = 32, rounds = 5] = process.argv.slice(2).map(Number);
 const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function status(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    get(url, { headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', () => resolve(0));
-  });
-}
-
-async function waitHttp(url: string, headers: Record<string, string> = {}): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if ((await status(url, headers)) === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: string;
-}
-
-function toMs(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(url: string, conns: number, headers: string[]): WrkResult {
-  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const out = execFileSync('wrk', args, { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors: [^\n]+/.exec(out)?.[0]].filter(Boolean).join('; ');
-  return { rps, p50, p99, errors };
-}
-
 /** user + system CPU seconds of a process. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+async function cpuTotal(pid: number): Promise<number> {
+  const { user, sys } = await cpuSeconds(pid);
+  return user + sys;
 }
 
 async function metricsText(address: string): Promise<string> {
@@ -104,32 +49,14 @@ interface Setup {
   accessLog: boolean;
 }
 
-const children: ChildProcess[] = [];
 const dir = await mkdtemp(join(tmpdir(), 'dyeline-bench-telemetry-'));
+const peers = new Peers(dir);
 try {
   console.log(`machine: ${machine()}`);
   console.log(`wrk -t1 -c${connections} -d${seconds}s × ${rounds} rounds through one agent hop (outbound → nginx 200 "ok"); header x-traffic-color: canary\n`);
   const [upPort, sinkPort] = [await freePort(), await freePort()];
-  await mkdir(join(dir, 'nginx'), { recursive: true });
-  await writeFile(
-    join(dir, 'nginx', 'nginx.conf'),
-    `worker_processes 1;
-pid ${dir}/nginx/nginx.pid;
-error_log ${dir}/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx/body; proxy_temp_path ${dir}/nginx/proxy;
-  fastcgi_temp_path ${dir}/nginx/fcgi; uwsgi_temp_path ${dir}/nginx/uwsgi; scgi_temp_path ${dir}/nginx/scgi;
-  keepalive_requests 1000000;
-  client_max_body_size 64m;
-  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }
-  server { listen 127.0.0.1:${sinkPort}; location / { return 200 ""; } }
-}
-`,
-  );
-  const nginx = spawn('nginx', ['-p', join(dir, 'nginx'), '-c', join(dir, 'nginx', 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'inherit' });
-  children.push(nginx);
+  await peers.nginx(`  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }
+  server { listen 127.0.0.1:${sinkPort}; location / { return 200 ""; } }`);
   await waitHttp(`http://127.0.0.1:${upPort}/`);
 
   const snapshot = join(dir, 'snapshot.json');
@@ -155,20 +82,21 @@ http {
       [BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', `127.0.0.1:${statusPort}`, '--admin', '127.0.0.1:0', '--access-log', String(setup.accessLog)],
       { stdio: ['ignore', logFile.fd, 'inherit'], env: { ...process.env, DYELINE_LOG_LEVEL: 'info', ...setup.env } },
     );
-    children.push(proc);
+    peers.track(proc);
     proc.once('exit', () => void logFile.close());
     await waitHttp(`http://127.0.0.1:${outPort}/`, { host: 'echo', 'x-traffic-color': 'canary' });
     agents.push({ setup, proc, url: `http://127.0.0.1:${outPort}/bench/path`, status: `127.0.0.1:${statusPort}` });
   }
   const headers = ['Host: echo', 'x-traffic-color: canary'];
-  for (const a of agents) wrk(a.url, connections, headers); // warm-up (JIT)
+  const load = { seconds, connections, headers };
+  for (const a of agents) wrk(a.url, { ...load, seconds: Math.min(seconds, 3) }); // warm-up (JIT)
   const results = new Map<string, { r: WrkResult; cpuUs: number }[]>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? agents : [...agents].reverse();
     for (const a of order) {
-      const cpu0 = await cpuSeconds(a.proc.pid!);
-      const r = wrk(a.url, connections, headers);
-      const cpu1 = await cpuSeconds(a.proc.pid!);
+      const cpu0 = await cpuTotal(a.proc.pid!);
+      const r = wrk(a.url, load);
+      const cpu1 = await cpuTotal(a.proc.pid!);
       const list = results.get(a.setup.name) ?? [];
       list.push({ r, cpuUs: ((cpu1 - cpu0) / (r.rps * seconds)) * 1e6 });
       results.set(a.setup.name, list);
@@ -193,7 +121,7 @@ http {
   }
   // On a shared machine the least disturbed round (best req/s, least CPU per request) is the
   // steadiest estimate; the median shows how noisy the runs were.
-  for (const which of ['best', 'median'] as const) {
+  for (const which of rounds > 1 ? (['best', 'median'] as const) : (['best'] as const)) {
     const base = rows[0]![which];
     console.log(`\n${which} of ${rounds} rounds`);
     console.log('set-up        req/s      p50 ms   p99 ms   agent CPU/request   vs off');
@@ -209,7 +137,6 @@ http {
   const logLines = (await readFile(join(dir, 'log.log'), 'utf8')).split('\n').filter((l) => l.includes('"msg":"request"')).length;
   console.log(`\naccess log lines written by the 'log' agent: ${logLines}`);
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
+  await peers.stop();
   await rm(dir, { recursive: true, force: true });
 }
