@@ -53,8 +53,8 @@ const attrs = () => ({
 }
 
 const batch: ReadableSpan[] = Array.from({ length: 512 }, () => new HopSpan({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() }, tracing.resource));
-const pb = bench('export: OTLP protobuf serialisation, per span (batch of 512)', 200, () => ProtobufTraceSerializer.serializeRequest(batch)) / 512;
-const js = bench('export: OTLP JSON serialisation, per span (batch of 512)', 200, () => JsonTraceSerializer.serializeRequest(batch)) / 512;
+const pb = bench('export: OTLP protobuf serialisation, one batch of 512 spans', 200, () => ProtobufTraceSerializer.serializeRequest(batch)) / 512;
+const js = bench('export: OTLP JSON serialisation, one batch of 512 spans', 200, () => JsonTraceSerializer.serializeRequest(batch)) / 512;
 console.log(`${''.padEnd(58)} → protobuf ${pb.toFixed(0)} ns, JSON ${js.toFixed(0)} ns per span`);
 
 const log = pino({ level: 'info', base: { pid: 1, component: 'agent', service: 'orders', lane: 'stable' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, pino.destination({ dest: '/dev/null', sync: false }));
