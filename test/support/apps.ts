@@ -3,10 +3,10 @@
  * sits next to each: `startPod` starts an app, then `dyeline agent` with --app-port pointing at
  * it, then tells the app its agent's outbound address.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { spawnLines } from './line-process.ts';
 import { type DyelineProcess, startDyeline } from './process.ts';
-import { waitFor } from './wait.ts';
 
 const APP_MAIN = fileURLToPath(new URL('./app-main.ts', import.meta.url));
 
@@ -26,49 +26,22 @@ export interface AppProcess {
 
 /** Starts one app process. */
 export async function startApp(service: string, color = 'stable', instance = `${service}-${color}`): Promise<AppProcess> {
-  const proc = spawn(process.execPath, [APP_MAIN], {
-    env: { ...process.env, APP_SERVICE: service, APP_COLOR: color, APP_INSTANCE: instance },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
-    buf += c;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try {
-        lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      } catch {
-        /* not JSON */
-      }
-      buf = buf.slice(nl + 1);
-    }
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const listening = await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`app ${instance} exited: ${err}`);
-    return lines.find((l) => l.msg === 'listening');
-  }, { timeoutMs: 15_000, what: `app ${instance} listening` });
+  const child = spawnLines(process.execPath, [APP_MAIN], { env: { APP_SERVICE: service, APP_COLOR: color, APP_INSTANCE: instance }, stdin: true });
+  const listening = await child.waitForLine((l) => l.msg === 'listening', { timeoutMs: 15_000, what: `app ${instance} listening` });
   const address = String(listening.address);
   return {
-    proc,
+    proc: child.proc,
     service,
     color,
     instance,
     address,
     port: Number(address.slice(address.lastIndexOf(':') + 1)),
     async setOutbound(outbound: string) {
-      proc.stdin!.write(`${JSON.stringify({ outbound })}\n`);
-      await waitFor(() => lines.some((l) => l.msg === 'outbound set' && l.outbound === outbound), { timeoutMs: 5_000, what: `app ${instance} outbound` });
+      child.send({ outbound });
+      await child.waitForLine((l) => l.msg === 'outbound set' && l.outbound === outbound, { timeoutMs: 5_000, what: `app ${instance} outbound` });
     },
     async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
+      await child.stop('SIGTERM', 5_000);
     },
   };
 }

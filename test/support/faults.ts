@@ -2,9 +2,8 @@
  * Starts and drives fault-app.ts processes (upstreams whose failures a test switches): one
  * process per instance, commands over stdin, acknowledged on stdout.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './wait.ts';
+import { spawnLines } from './line-process.ts';
 
 const FAULT_MAIN = fileURLToPath(new URL('./fault-app.ts', import.meta.url));
 
@@ -38,41 +37,16 @@ export interface FaultApp {
 
 /** Starts one fault app on a free loopback port. */
 export async function startFaultApp(instance: string, color = 'stable'): Promise<FaultApp> {
-  const proc: ChildProcess = spawn(process.execPath, [FAULT_MAIN], {
-    env: { ...process.env, APP_INSTANCE: instance, APP_COLOR: color, APP_PORT: '0' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
-    buf += c;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try {
-        lines.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      } catch {
-        /* not JSON */
-      }
-      buf = buf.slice(nl + 1);
-    }
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const listening = await waitFor(
-    () => {
-      if (proc.exitCode !== null) throw new Error(`fault app ${instance} exited: ${err}`);
-      return lines.find((l) => l.msg === 'listening');
-    },
-    { timeoutMs: 15_000, what: `fault app ${instance} listening` },
-  );
+  const child = spawnLines(process.execPath, [FAULT_MAIN], { env: { APP_INSTANCE: instance, APP_COLOR: color, APP_PORT: '0' }, stdin: true });
+  const { lines } = child;
+  const listening = await child.waitForLine((l) => l.msg === 'listening', { timeoutMs: 15_000, what: `fault app ${instance} listening` });
   const address = String(listening.address);
   let nextId = 0;
   let switchIndex = 0;
   const command = async (cmd: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const id = ++nextId;
-    proc.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
-    return waitFor(() => lines.find((l) => l.msg === 'ack' && l.id === id), { timeoutMs: 5_000, what: `fault app ${instance} ack ${id}` });
+    child.send({ ...cmd, id });
+    return child.waitForLine((l) => l.msg === 'ack' && l.id === id, { timeoutMs: 5_000, what: `fault app ${instance} ack ${id}` });
   };
   return {
     instance,
@@ -102,11 +76,7 @@ export async function startFaultApp(instance: string, color = 'stable'): Promise
       return undefined;
     },
     async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
+      await child.stop('SIGTERM', 5_000);
     },
   };
 }

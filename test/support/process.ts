@@ -1,9 +1,10 @@
 /**
- * Real `dyeline` processes for e2e tests: spawned with Node 24, stdout parsed as pino JSON,
- * listener addresses taken from the contract's `listening` lines.
+ * Real `dyeline` processes for e2e tests: spawned with Node 24, stdout parsed as pino JSON
+ * (line-process.ts), listener addresses taken from the contract's `listening` lines.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { spawnLines } from './line-process.ts';
 import { waitFor } from './wait.ts';
 
 export const DYELINE_BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
@@ -30,60 +31,33 @@ export async function startDyeline(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; listeners?: string[]; timeoutMs?: number } = {},
 ): Promise<DyelineProcess> {
-  const proc = spawn(process.execPath, [DYELINE_BIN, ...args], {
-    env: { ...process.env, DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
   const listeners = new Map<string, string>();
-  let err = '';
-  let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        logs.push(obj);
-        if (obj.msg === 'listening') listeners.set(String(obj.listener), String(obj.address));
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
+  const child = spawnLines(process.execPath, [DYELINE_BIN, ...args], {
+    env: { DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
+    onLine: (line) => {
+      if (line.msg === 'listening') listeners.set(String(line.listener), String(line.address));
+    },
   });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => (done = true));
+  const { proc, lines: logs, stderr } = child;
   const p: DyelineProcess = {
     proc,
     logs,
-    stderr: () => err,
+    stderr,
     listeners,
-    exited,
-    waitForLog: (pred, timeoutMs = 10_000) =>
-      waitFor(() => logs.find(pred), { timeoutMs, what: 'log line' }),
-    async stop(signal = 'SIGTERM', graceMs = 10_000) {
-      if (done) return proc.exitCode;
-      proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    exited: child.exited,
+    waitForLog: (pred, timeoutMs = 10_000) => child.waitForLine(pred, { timeoutMs, what: 'log line' }),
+    stop: (signal = 'SIGTERM', graceMs = 10_000) => child.stop(signal, graceMs),
   };
   const want = opts.listeners ?? [];
   await waitFor(
     () => {
-      if (done) throw new Error(`dyeline ${args[0]} exited early: ${err.slice(-2000)}`);
+      if (child.hasExited()) throw new Error(`dyeline ${args[0]} exited early: ${stderr().slice(-2000)}`);
       return want.every((l) => listeners.has(l));
     },
     { timeoutMs: opts.timeoutMs ?? 15_000, what: `listeners ${want.join(', ')} of dyeline ${args[0]}` },
   ).catch(async (e: unknown) => {
     proc.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\nstderr: ${err.slice(-2000)}\nlogs: ${JSON.stringify(logs.slice(-20))}`);
+    throw new Error(`${(e as Error).message}\nstderr: ${stderr().slice(-2000)}\nlogs: ${JSON.stringify(logs.slice(-20))}`);
   });
   return p;
 }
