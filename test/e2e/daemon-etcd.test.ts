@@ -9,27 +9,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
+import { daemonStatus, snapshotWhere as waitForSnapshot, statusWhere } from '../support/daemon-state.ts';
 import { EtcdServer } from '../support/etcd.ts';
-import { type DyelineProcess, getJson, startDaemon } from '../support/process.ts';
+import { type DyelineProcess, startDaemon } from '../support/process.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
-import { waitFor } from '../support/wait.ts';
 
 const lane = (name: string, extra = '') => `apiVersion: dyeline.io/v1\nkind: Lane\nmetadata: { name: ${name} }\nspec: { color: ${name}${extra} }\n`;
 const service = (name: string) => JSON.stringify({ apiVersion: 'dyeline.io/v1', kind: 'Service', metadata: { name }, spec: { timeoutMs: 1500 } });
 const inst = (port: number, color?: string) => JSON.stringify({ address: '127.0.0.1', port, ...(color ? { labels: { color } } : {}) });
-
-interface SourceStatus {
-  kind: string;
-  uri: string;
-  connected: boolean;
-  revision: string | null;
-  error: string | null;
-  rejected: { key: string; reason: string }[];
-}
-interface Status {
-  snapshotVersion: number;
-  sources: SourceStatus[];
-}
 
 let etcd: EtcdServer;
 let dir: string;
@@ -70,29 +57,7 @@ async function proxy(): Promise<TcpProxy> {
   return p;
 }
 
-async function snapshotWhere(pred: (s: Snapshot) => boolean, what: string, timeoutMs = 15_000): Promise<Snapshot> {
-  return waitFor(
-    async () => {
-      const s = await readSnapshotFile(snapshotPath).catch(() => undefined);
-      return s && pred(s) ? s : undefined;
-    },
-    { timeoutMs, what },
-  );
-}
-
-async function status(d: DyelineProcess): Promise<Status> {
-  return (await getJson<Status>(d.listeners.get('admin')!, '/status')).body;
-}
-
-async function statusWhere(d: DyelineProcess, pred: (s: SourceStatus) => boolean, what: string, timeoutMs = 15_000): Promise<Status> {
-  return waitFor(
-    async () => {
-      const st = await status(d);
-      return pred(st.sources[0]!) ? st : undefined;
-    },
-    { timeoutMs, what },
-  );
-}
+const snapshotWhere = (pred: (s: Snapshot) => boolean, what: string, timeoutMs?: number) => waitForSnapshot(snapshotPath, pred, what, timeoutMs);
 
 /** Document keys of a snapshot: Kind/name (instances Instance/service/name). */
 const ids = (s: Snapshot) =>
@@ -207,7 +172,7 @@ describe('dyeline daemon (etcd source)', () => {
     const served = await fetch(`http://${d2.listeners.get('admin')}/snapshot`);
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(bytes1)).toBe(true);
-    expect((await status(d2)).snapshotVersion).toBe(s1.version);
+    expect((await daemonStatus(d2)).snapshotVersion).toBe(s1.version);
 
     px.restore();
     const s2 = await snapshotWhere((s) => s.instances.length === 1 && s.instances[0]!.document.metadata.name === 'b', 'caught up');

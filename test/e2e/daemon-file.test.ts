@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
+import { snapshotWhere as waitForSnapshot, statusWhere } from '../support/daemon-state.ts';
 import { DYELINE_BIN, type DyelineProcess, getJson, startDaemon } from '../support/process.ts';
-import { waitFor } from '../support/wait.ts';
 
 const lane = (name: string, color: string, extra = '') =>
   `apiVersion: dyeline.io/v1\nkind: Lane\nmetadata: { name: ${name} }\nspec: { color: ${color}${extra} }\n`;
@@ -28,12 +28,7 @@ async function start(): Promise<DyelineProcess> {
   return d;
 }
 
-async function snapshotWhere(pred: (s: Snapshot) => boolean, what: string): Promise<Snapshot> {
-  return waitFor(async () => {
-    const s = await readSnapshotFile(snapshotPath).catch(() => undefined);
-    return s && pred(s) ? s : undefined;
-  }, { timeoutMs: 10_000, what });
-}
+const snapshotWhere = (pred: (s: Snapshot) => boolean, what: string) => waitForSnapshot(snapshotPath, pred, what, 10_000);
 
 const names = (s: Snapshot) => [...s.lanes, ...s.services, ...s.instances].map((e) => e.document.metadata.name).sort();
 
@@ -98,10 +93,7 @@ describe('dyeline daemon (file source)', () => {
     const s = await snapshotWhere((x) => x.lanes.length === 2, 'valid lane applied');
     expect(s.lanes.find((e) => e.document.metadata.name === 'canary')!.document.spec.priority).toBe(3);
     expect(s.services).toHaveLength(0);
-    const st = await waitFor(async () => {
-      const r = await getJson<{ sources: { rejected: { key: string; reason: string }[] }[] }>(d.listeners.get('admin')!, '/status');
-      return r.body.sources[0]!.rejected.length >= 2 ? r.body : undefined;
-    }, { what: 'rejections in /status' });
+    const st = await statusWhere(d, (src) => src.rejected.length >= 2, 'rejections in /status', 10_000);
     const reasons = st.sources[0]!.rejected;
     const laneRej = reasons.find((r) => r.key === join(rules, 'lanes.yaml'))!;
     expect(laneRej.reason).toMatch(/Lane\/canary: .*spec\.priority: .*number/);
@@ -135,10 +127,7 @@ describe('dyeline daemon (file source)', () => {
     await rename(rules, `${rules}.away`);
     const d2 = await start();
     expect((await fetch(`http://${d2.listeners.get('status')!}/readyz`)).status).toBe(200);
-    const st = await waitFor(async () => {
-      const r = await getJson<{ sources: { connected: boolean; error: string | null; seeded: boolean }[] }>(d2.listeners.get('admin')!, '/status');
-      return r.body.sources[0]!.error ? r.body : undefined;
-    }, { what: 'source reported down' });
+    const st = await statusWhere(d2, (src) => Boolean(src.error), 'source reported down', 10_000);
     expect(st.sources[0]).toMatchObject({ connected: false, seeded: true });
     // Nothing was dropped: the snapshot is untouched.
     expect((await readSnapshotFile(snapshotPath))!.version).toBe(s1.version);

@@ -10,21 +10,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
+import { daemonStatus, snapshotWhere as waitForSnapshot, statusWhere } from '../support/daemon-state.ts';
 import { NacosTestServer, nacosMd5 } from '../support/nacos-server.ts';
-import { type DyelineProcess, getJson, startDaemon } from '../support/process.ts';
-import { waitFor } from '../support/wait.ts';
-
-interface SourceStatus {
-  kind: string;
-  uri: string;
-  connected: boolean;
-  error: string | null;
-  rejected: { key: string; reason: string }[];
-}
-interface Status {
-  snapshotVersion: number;
-  sources: SourceStatus[];
-}
+import { type DyelineProcess, startDaemon } from '../support/process.ts';
 
 const lane = (name: string) => `apiVersion: dyeline.io/v1\nkind: Lane\nmetadata: { name: ${name} }\nspec: { color: ${name} }\n`;
 const RULES_V1 = `${lane('canary')}---\napiVersion: dyeline.io/v1\nkind: Service\nmetadata: { name: orders }\nspec: { timeoutMs: 3000 }\n`;
@@ -60,29 +48,7 @@ async function start(uri: string, env: NodeJS.ProcessEnv = {}): Promise<DyelineP
   return d;
 }
 
-async function snapshotWhere(pred: (s: Snapshot) => boolean, what: string, timeoutMs = 15_000): Promise<Snapshot> {
-  return waitFor(
-    async () => {
-      const s = await readSnapshotFile(snapshotPath).catch(() => undefined);
-      return s && pred(s) ? s : undefined;
-    },
-    { timeoutMs, what },
-  );
-}
-
-async function status(d: DyelineProcess): Promise<Status> {
-  return (await getJson<Status>(d.listeners.get('admin')!, '/status')).body;
-}
-
-async function statusWhere(d: DyelineProcess, pred: (s: SourceStatus) => boolean, what: string, timeoutMs = 15_000): Promise<Status> {
-  return waitFor(
-    async () => {
-      const st = await status(d);
-      return pred(st.sources[0]!) ? st : undefined;
-    },
-    { timeoutMs, what },
-  );
-}
+const snapshotWhere = (pred: (s: Snapshot) => boolean, what: string, timeoutMs?: number) => waitForSnapshot(snapshotPath, pred, what, timeoutMs);
 
 const ids = (s: Snapshot) =>
   [
@@ -101,7 +67,7 @@ describe('dyeline daemon (Nacos source)', () => {
 
     const s1 = await snapshotWhere((s) => ids(s).length === 3, 'first snapshot');
     expect(ids(s1)).toEqual(['Instance/orders/127.0.0.1:8001', 'Lane/canary', 'Service/orders']);
-    const source = (await status(d)).sources[0]!;
+    const source = (await daemonStatus(d)).sources[0]!;
     expect(source).toMatchObject({ kind: 'nacos', connected: true });
     expect(s1.lanes[0]!.provenance).toMatchObject({ source: source.uri, key: 'config:DYELINE/rules.yaml', md5: nacosMd5(RULES_V1) });
     expect(s1.instances[0]!.provenance).toMatchObject({ source: source.uri, key: 'naming:orders' });
@@ -175,7 +141,7 @@ describe('dyeline daemon (Nacos source)', () => {
     const refused = await statusWhere(bad, (s) => !s.connected && /403/.test(s.error ?? ''), '403 in /status');
 
     const seen = [
-      JSON.stringify(await status(good)),
+      JSON.stringify(await daemonStatus(good)),
       JSON.stringify(refused),
       JSON.stringify(good.logs),
       JSON.stringify(bad.logs),
