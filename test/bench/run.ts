@@ -1,0 +1,159 @@
+/**
+ * `npm run bench`: provisions the peers the benchmarks need (wrk, nginx, HAProxy, etcd — found,
+ * or installed with apt-get when missing and running as root, by scripts/ensure-debian.sh;
+ * otherwise it stops with a clear message), prints the machine and the peers' versions, then runs
+ * every benchmark in test/bench/ one after the other, each in its own process group and bounded
+ * in time (killed with everything it started when over), with TMPDIR set to a fresh directory
+ * removed after it, so a killed bench leaves no files behind. Exits 1 when any benchmark failed.
+ *
+ *   npm run bench                 the full run: each bench a few seconds to ~1.5 min, under ~5 min in all (2 cores)
+ *   npm run bench -- --quick      a smoke pass: short runs, small sizes (~1.5 min)
+ *   npm run bench -- proxy        only the benches whose file name contains one of the words given
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machine } from './machine.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ENSURE = fileURLToPath(new URL('../../scripts/ensure-debian.sh', import.meta.url));
+
+/** One benchmark: its file, its arguments in the full and the quick run, and its time limit. */
+interface Bench {
+  file: string;
+  full: string[];
+  quick: string[];
+  /** Seconds before it is killed (full run; the quick run gets half). */
+  limitS: number;
+  nodeArgs?: string[];
+}
+
+/** In run order: whole-system benches first, then the micro-benchmarks. */
+const BENCHES: readonly Bench[] = [
+  // 2 × (4 targets × 5 s + 3 s warm-up) ≈ 50 s
+  { file: 'proxy.ts', full: ['5', '32'], quick: ['1', '32'], limitS: 150 },
+  // 5 set-ups × (3 s warm-up + 3 rounds × 4 s) ≈ 80 s
+  { file: 'telemetry.ts', full: ['4', '32', '3'], quick: ['1', '32', '1'], limitS: 200 },
+  { file: 'etcd-put-to-snapshot.ts', full: ['300', '200'], quick: ['50', '200'], limitS: 90 },
+  { file: 'snapshot-build.ts', full: ['10000', '10', '2000'], quick: ['1000', '10', '200'], limitS: 90 },
+  { file: 'compile-snapshot.ts', full: ['10000', '10', '20', '100'], quick: ['1000', '10', '20', '100'], limitS: 90 },
+  { file: 'breaker.ts', full: ['1000000'], quick: ['100000'], limitS: 60, nodeArgs: ['--expose-gc'] },
+  { file: 'telemetry-micro.ts', full: [], quick: [], limitS: 60 },
+];
+
+/** Binaries the benches start, with the Debian package that has each. */
+const PEERS: readonly [binary: string, debianPackage: string][] = [
+  ['wrk', 'wrk'],
+  ['nginx', 'nginx'],
+  ['haproxy', 'haproxy'],
+  ['etcd', 'etcd-server'],
+];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+const selected = BENCHES.filter((b) => only.length === 0 || only.some((w) => b.file.includes(w)));
+if (selected.length === 0) {
+  console.error(`no benchmark matches ${only.join(', ')}; benchmarks: ${BENCHES.map((b) => b.file).join(', ')}`);
+  process.exit(2);
+}
+
+/** First line a program prints about its version (stdout or stderr), '' when it prints none. */
+function version(bin: string, flag: string): string {
+  const r = spawnSync(bin, [flag], { encoding: 'utf8', timeout: 5_000 });
+  return `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+}
+
+const env: NodeJS.ProcessEnv = { ...process.env };
+const versions: string[] = [];
+for (const [binary, pkg] of PEERS) {
+  let bin: string;
+  try {
+    bin = execFileSync('bash', [ENSURE, binary, pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  } catch {
+    console.error(`bench: ${binary} is missing and could not be installed (see above); nothing was run.`);
+    process.exit(1);
+  }
+  env[`DYELINE_${binary.toUpperCase()}_BIN`] = bin;
+  versions.push(version(bin, binary === 'etcd' ? '--version' : '-v').replace(/ Copyright.*$| - https?:.*$/, ''));
+}
+
+console.log(`machine: ${machine()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`peers: ${versions.join('; ')}`);
+console.log(`mode: ${quick ? 'quick (smoke pass: short runs, small sizes; figures are rough)' : 'full'}; ${selected.length} benchmarks\n`);
+
+let current: ChildProcess | undefined;
+let currentTmp: string | undefined;
+/** Kills a bench and everything it started (its process group). */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    if (current) killGroup(current);
+    if (currentTmp) rmSync(currentTmp, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+/** Runs one bench; resolves with its exit code (null when killed) and whether the time limit killed it. */
+function runOne(b: Bench, benchArgs: string[], limitS: number): Promise<{ code: number | null; timedOut: boolean }> {
+  const tmp = mkdtempSync(join(tmpdir(), 'dyeline-bench-run-'));
+  currentTmp = tmp;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...(b.nodeArgs ?? []), `test/bench/${b.file}`, ...benchArgs], {
+      cwd: ROOT,
+      env: { ...env, TMPDIR: tmp },
+      stdio: 'inherit',
+      detached: true,
+    });
+    current = child;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`\nbench: ${b.file} ran over ${limitS} s; killed`);
+      // SIGTERM first so its finally blocks stop its peers; the whole group goes 3 s later.
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      setTimeout(() => killGroup(child), 3_000).unref();
+    }, limitS * 1000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      current = undefined;
+      // Anything it left behind in its group (a peer whose parent died) goes too.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* nothing left */
+      }
+      rmSync(tmp, { recursive: true, force: true });
+      currentTmp = undefined;
+      resolve({ code, timedOut });
+    });
+  });
+}
+
+const summary: string[] = [];
+let failed = 0;
+const t0 = performance.now();
+for (const b of selected) {
+  const benchArgs = quick ? b.quick : b.full;
+  const limitS = quick ? Math.ceil(b.limitS / 2) : b.limitS;
+  console.log(`${'='.repeat(100)}\n${b.file} ${benchArgs.join(' ')}\n${'='.repeat(100)}`);
+  const started = performance.now();
+  const { code, timedOut } = await runOne(b, benchArgs, limitS);
+  const s = ((performance.now() - started) / 1000).toFixed(1);
+  const ok = code === 0 && !timedOut;
+  if (!ok) failed++;
+  summary.push(`${b.file.padEnd(26)} ${ok ? 'ok    ' : timedOut ? 'KILLED' : `FAILED`} ${s.padStart(6)} s${ok || timedOut ? '' : ` (exit ${code})`}`);
+  console.log('');
+}
+console.log(`${'='.repeat(100)}\nsummary (${((performance.now() - t0) / 1000).toFixed(0)} s in all)`);
+for (const line of summary) console.log(line);
+process.exit(failed === 0 ? 0 : 1);
