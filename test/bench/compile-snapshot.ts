@@ -5,7 +5,6 @@
  *
  *   node test/bench/compile-snapshot.ts [services=10000] [instancesPerService=10] [lanes=20] [rulesPerLane=100]
  */
-import { cpus, totalmem } from 'node:os';
 import { compileSnapshot } from '../../agent/routing/compile.ts';
 import { EndpointStates } from '../../agent/routing/endpoint-states.ts';
 import { P2CBalancer } from '../../agent/routing/balancer.ts';
@@ -16,10 +15,11 @@ import { decodeSnapshot, encodeSnapshot } from '../../shared/snapshot-file.ts';
 import { Instance, Lane, Service } from '../../shared/schema/documents.ts';
 import type { SnapshotBody } from '../../shared/schema/snapshot.ts';
 import { requestView, seededRandom } from '../support/snapshot-builder.ts';
+import { machine } from './machine.ts';
 
 const [S = 10_000, I = 10, L = 20, R = 100] = process.argv.slice(2).map(Number);
 
-console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+console.log(`machine: ${machine()}`);
 console.log(`snapshot: ${S} services × ${I} instances, ${L} lanes × ${R} dye rules`);
 
 const provenance = { source: 'file:///bench', key: '/bench/rules.yaml' };
