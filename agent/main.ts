@@ -8,7 +8,7 @@
 import type { Server } from 'node:http';
 import { Pool } from 'undici';
 import { errorMessage } from '../shared/errors.ts';
-import { createLogger, type Logger, logListening, requestLogger } from '../shared/log.ts';
+import { createLogger, type Logger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { createTracing } from '../shared/telemetry/tracing.ts';
 import { boundAddress, type HostPort, listen } from '../shared/net.ts';
@@ -63,7 +63,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     color: config.color,
     metrics: agentMetrics,
     tracing,
-    log: requestLogger(log),
+    log,
     accessLog: config.accessLog ?? true,
     isKnownService: (name) => ctx.table?.service(name) !== undefined,
   };

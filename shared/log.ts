@@ -59,27 +59,6 @@ export function createLogger(bindings: Record<string, unknown>, destination?: pi
   );
 }
 
-/**
- * The logger of the agent's access lines (`request`, one per hop): the same destination, level
- * and bindings as `log`, without the redaction pass. That pass clones and restores the redacted
- * paths of every line and measured ~4 µs of a ~9 µs access line; an access line has fixed
- * fields (direction, method, path without query, upstream, endpoint, status, error, colours,
- * ids, ms) none of which is a redacted path or can hold a header or a credential. Log anything
- * else through `log`.
- */
-export function requestLogger(log: Logger): Logger {
-  const stream = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
-  return pino(
-    {
-      level: log.level,
-      base: { pid: process.pid, ...log.bindings() },
-      timestamp: isoTimeCached,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    stream,
-  );
-}
-
 /** Logs the contract's one line per bound listener. */
 export function logListening(log: Logger, listener: string, address: string): void {
   log.info({ listener, address }, 'listening');

@@ -35,7 +35,6 @@ export interface HopTelemetry {
   readonly color: string;
   readonly metrics: AgentMetrics;
   readonly tracing: Tracing;
-  /** Where the access lines go: shared/log.ts `requestLogger` (no redaction pass; only the line's fixed fields). */
   readonly log: Logger;
   /** One `request` log line per hop (--access-log, default true). */
   readonly accessLog: boolean;
