@@ -17,7 +17,7 @@ describe('dyeline inject', () => {
     const agent = pod.spec.initContainers[0];
     expect(agent).toMatchObject({ name: 'dyeline-agent', image: 'dyeline:test', args: ['agent'], restartPolicy: 'Always' });
     const env = Object.fromEntries(agent.env.map((e: Any) => [e.name, e.value]));
-    expect(env).toMatchObject({ DYELINE_SERVICE: 'orders', DYELINE_COLOR: 'canary', DYELINE_APP_PORT: '8080' });
+    expect(env).toMatchObject({ DYELINE_SERVICE: 'orders', DYELINE_COLOR: 'canary', DYELINE_APP_PORT: '8080', NODE_OPTIONS: '--max-semi-space-size=1' });
     expect(agent.volumeMounts).toEqual([{ name: 'dyeline-run', mountPath: '/var/run/dyeline', readOnly: true }]);
     const app = pod.spec.containers[0];
     expect(app.env).toContainEqual({ name: 'HTTP_PROXY', value: 'http://127.0.0.1:15001' });
