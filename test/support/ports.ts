@@ -12,3 +12,26 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+async function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first port of `count` consecutive free loopback ports (for programs that take a base port,
+ * like the demo), so that test runs in parallel checkouts never collide on a fixed range.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await canBind(p);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free loopback ports found in 50 attempts`);
+}
