@@ -3,8 +3,9 @@
  * serialised once when it was accepted, so a write is a (usually cached) sort, one buffer
  * concatenation and one hash — not a re-serialisation of every document.
  */
-import { createHash } from 'node:crypto';
+import { API_VERSION } from '../shared/schema/documents.ts';
 import type { SnapshotSource } from '../shared/schema/snapshot.ts';
+import { frameSnapshot } from '../shared/snapshot-file.ts';
 import type { Accepted } from './store.ts';
 import type { Merged } from './merge.ts';
 
@@ -12,7 +13,6 @@ const LANES = Buffer.from('"lanes":[');
 const SERVICES = Buffer.from('],"services":[');
 const INSTANCES = Buffer.from('],"instances":[');
 const END = Buffer.from(']}');
-const PREFIX = Buffer.from('{"checksum":"sha256:');
 
 /** Documents in snapshot order (by kind, then identity); reuses `previous` when membership is unchanged. */
 export function orderDocuments(merged: Merged, previous: readonly string[] | undefined): string[] {
@@ -27,10 +27,7 @@ export function sameDocuments(a: Merged | undefined, b: Merged): boolean {
   return true;
 }
 
-/**
- * The snapshot file bytes: checksum header, then the body (`version`, `generatedAt`, `sources`,
- * `lanes`, `services`, `instances`) — same layout as shared/snapshot-file.ts encodeSnapshot.
- */
+/** The snapshot file bytes: the body (`version`, `generatedAt`, `sources`, `lanes`, `services`, `instances`) framed by shared/snapshot-file.ts. */
 export function assembleSnapshot(
   merged: Merged,
   order: readonly string[],
@@ -42,9 +39,9 @@ export function assembleSnapshot(
     const list = byKind[a.doc.kind];
     list.push(list.length === 0 ? a.bytes.subarray(1) : a.bytes);
   }
-  const body = [
+  return frameSnapshot([
     Buffer.from(
-      `"apiVersion":"dyeline.io/v1","kind":"Snapshot","version":${head.version},"generatedAt":${JSON.stringify(head.generatedAt)},"sources":${JSON.stringify(head.sources)},`,
+      `"apiVersion":"${API_VERSION}","kind":"Snapshot","version":${head.version},"generatedAt":${JSON.stringify(head.generatedAt)},"sources":${JSON.stringify(head.sources)},`,
     ),
     LANES,
     ...byKind.Lane,
@@ -53,11 +50,5 @@ export function assembleSnapshot(
     INSTANCES,
     ...byKind.Instance,
     END,
-  ];
-  // One copy into the final buffer, then one hash over everything after the header.
-  const headerLength = PREFIX.length + 64 + 2;
-  const out = Buffer.concat([Buffer.alloc(headerLength), ...body]);
-  const digest = createHash('sha256').update(out.subarray(headerLength)).digest('hex');
-  out.write(`${PREFIX.toString()}${digest}",`, 0, 'latin1');
-  return out;
+  ]);
 }

@@ -170,19 +170,13 @@ export class Daemon {
   private sinkFor(i: number): SourceSink {
     const store = this.stores[i]!;
     const st = this.statuses[i]!;
-    const noteRejections = (rs: Rejection[]) => {
-      for (const r of rs) {
-        this.log.warn({ source: st.uri, key: r.key, reason: r.reason }, 'document rejected');
-        this.metrics.rejected(st.uri);
-      }
-    };
     const synced = (revision: string | undefined) => {
       st.lastSyncAt = new Date().toISOString();
       if (revision !== undefined) st.revision = revision;
     };
     return {
       replaceAll: (items: SourceItem[], revision?: string) => {
-        noteRejections(store.replaceAll(items));
+        this.reportRejected(st.uri, store.replaceAll(items));
         if (!st.synced) this.log.info({ source: st.uri, items: items.length, revision }, 'source synced');
         st.synced = true;
         synced(revision);
@@ -190,7 +184,7 @@ export class Daemon {
         this.schedule();
       },
       put: (item: SourceItem, revision?: string) => {
-        noteRejections(store.put(item));
+        this.reportRejected(st.uri, store.put(item));
         synced(revision ?? item.revision);
         this.schedule();
       },
@@ -276,15 +270,20 @@ export class Daemon {
     this.log.info({ version, documents: merged.docs.size, bytes: bytes.length, ms: Math.round(ms * 10) / 10 }, 'snapshot written');
   }
 
+  /** Reports the merge's rejections that the previous merge did not make. */
   private noteCrossCheck(previous: Merged | undefined, merged: Merged): void {
     const seen = new Set<string>();
     for (const [src, list] of previous?.rejected ?? []) for (const r of list) seen.add(`${src}\n${r.key}\n${r.reason}`);
     for (const [src, list] of merged.rejected) {
-      for (const r of list) {
-        if (seen.has(`${src}\n${r.key}\n${r.reason}`)) continue;
-        this.log.warn({ source: src, key: r.key, reason: r.reason }, 'document rejected');
-        this.metrics.rejected(src);
-      }
+      this.reportRejected(src, list.filter((r) => !seen.has(`${src}\n${r.key}\n${r.reason}`)));
+    }
+  }
+
+  /** The one place a rejection is logged and counted. */
+  private reportRejected(source: string, rejections: readonly Rejection[]): void {
+    for (const r of rejections) {
+      this.log.warn({ source, key: r.key, reason: r.reason }, 'document rejected');
+      this.metrics.rejected(source);
     }
   }
 }

@@ -4,8 +4,9 @@
  * duplicate lane colours) reject the offending document, and its version from the previous
  * merge stays in effect when that one still checks out.
  */
+import { describeIssues } from '../shared/errors.ts';
 import { crossCheck } from '../shared/schema/cross-check.ts';
-import type { Accepted, Rejection, SourceStore } from './store.ts';
+import { type Accepted, documentKey, type Rejection, type SourceStore } from './store.ts';
 
 /** The merged, consistent document set. */
 export interface Merged {
@@ -17,24 +18,20 @@ export interface Merged {
 
 const MAX_ROUNDS = 8;
 
-function keyOf(a: Accepted): string {
-  return a.provenance.index === undefined ? a.provenance.key : `${a.provenance.key}#${a.provenance.index}`;
-}
-
 /** Merges `stores` (in precedence order, lowest first); `previous` is the last merge result. */
 export function merge(stores: readonly SourceStore[], previous: Merged | undefined): Merged {
   const docs = new Map<string, Accepted>();
   const rejected = new Map<string, Rejection[]>();
   const reject = (a: Accepted, reason: string) => {
     const list = rejected.get(a.provenance.source) ?? [];
-    list.push({ key: keyOf(a), reason });
+    list.push({ key: documentKey(a.provenance), reason });
     rejected.set(a.provenance.source, list);
   };
   for (const store of stores) {
     for (const a of store.accepted()) {
       const prior = docs.get(a.identity);
       if (prior && prior.provenance.source === a.provenance.source) {
-        reject(a, `${a.identity} is also defined in ${keyOf(prior)}; that one is kept`);
+        reject(a, `${a.identity} is also defined in ${documentKey(prior.provenance)}; that one is kept`);
         continue;
       }
       docs.set(a.identity, a);
@@ -48,7 +45,7 @@ export function merge(stores: readonly SourceStore[], previous: Merged | undefin
       const a = docs.get(identity)!;
       const old = previous?.docs.get(identity);
       const keep = old && old !== a && round === 0;
-      reject(a, `${identity}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}${keep ? ' (previous version kept)' : ''}`);
+      reject(a, `${identity}: ${describeIssues(issues)}${keep ? ' (previous version kept)' : ''}`);
       if (keep) docs.set(identity, old);
       else docs.delete(identity);
     }

@@ -3,8 +3,8 @@
  * services), each item's accepted documents and its rejections. Each document is validated on
  * its own; a rejected document keeps its previous valid version in effect.
  */
-import type { Issue } from '../shared/errors.ts';
-import { type Document, documentIdentity } from '../shared/schema/documents.ts';
+import { describeIssues, type Issue } from '../shared/errors.ts';
+import { claimedIdentity, type Document, documentIdentity } from '../shared/schema/documents.ts';
 import type { Provenance } from '../shared/schema/snapshot.ts';
 import { parseDocumentsText } from '../shared/schema/text.ts';
 import { validateDocument } from '../shared/schema/validate.ts';
@@ -45,17 +45,9 @@ export function accept(doc: Document, provenance: Provenance): Accepted {
   };
 }
 
-function describe(issues: readonly Issue[]): string {
-  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-}
-
-/** Identity a raw (maybe invalid) document claims, used to find its previous valid version. */
-function claimedIdentity(raw: unknown): string | undefined {
-  if (raw === null || typeof raw !== 'object') return undefined;
-  const r = raw as { kind?: unknown; metadata?: { name?: unknown }; spec?: { service?: unknown } };
-  if (typeof r.kind !== 'string' || typeof r.metadata?.name !== 'string') return undefined;
-  if (r.kind === 'Instance') return typeof r.spec?.service === 'string' ? `Instance/${r.spec.service}/${r.metadata.name}` : undefined;
-  return `${r.kind}/${r.metadata.name}`;
+/** Where a document stands in its source, as /status shows it: the item key, plus `#<index>` inside a multi-document item. */
+export function documentKey(at: { key: string; index?: number }): string {
+  return at.index === undefined ? at.key : `${at.key}#${at.index}`;
 }
 
 /** The content of one source. */
@@ -130,7 +122,7 @@ export class SourceStore {
     this.items.set(it.key, state);
     if (it.problems && it.problems.length > 0) {
       // The source could not decode the item at all: keep everything it held before.
-      state.rejected.push({ key: it.key, reason: describe(it.problems) });
+      state.rejected.push({ key: it.key, reason: describeIssues(it.problems) });
       if (prev) for (const [k, v] of prev.docs) state.docs.set(k, v);
       return state.rejected;
     }
@@ -141,7 +133,7 @@ export class SourceStore {
     const multi = raws.length > 1;
     const unclaimed: number[] = [];
     for (const raw of raws) {
-      const key = multi ? `${it.key}#${raw.index}` : it.key;
+      const key = documentKey({ key: it.key, index: multi ? raw.index : undefined });
       const claimed = raw.issues ? undefined : claimedIdentity(raw.value);
       const v = raw.issues ? ({ ok: false, issues: raw.issues } as const) : validateDocument(raw.value);
       if (v.ok) {
@@ -155,7 +147,7 @@ export class SourceStore {
       }
       const label = claimed ? `${claimed}: ` : '';
       const old = claimed ? prev?.docs.get(claimed) : undefined;
-      state.rejected.push({ key, reason: `${label}${describe(v.issues)}${old ? ' (previous version kept)' : ''}` });
+      state.rejected.push({ key, reason: `${label}${describeIssues(v.issues)}${old ? ' (previous version kept)' : ''}` });
       if (old && !state.docs.has(old.identity)) state.docs.set(old.identity, old);
       else if (!claimed) unclaimed.push(raw.index);
     }
@@ -164,7 +156,7 @@ export class SourceStore {
       for (const old of prev.docs.values()) {
         if (unclaimed.includes(old.index) && !state.docs.has(old.identity)) {
           state.docs.set(old.identity, old);
-          const r = state.rejected.find((x) => x.key === (multi ? `${it.key}#${old.index}` : it.key));
+          const r = state.rejected.find((x) => x.key === documentKey({ key: it.key, index: multi ? old.index : undefined }));
           if (r) r.reason += ` (previous version ${old.identity} kept)`;
         }
       }

@@ -60,11 +60,16 @@ export interface Issue {
   message: string;
 }
 
+/** Issues on one line: `path: message; path: message` (an issue of the whole document has no path). */
+export function describeIssues(issues: readonly Issue[]): string {
+  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+}
+
 /** A document (or snapshot) that failed validation; `issues` names each field path. */
 export class ValidationError extends DyelineError {
   readonly issues: readonly Issue[];
   constructor(code: ErrorCode, issues: readonly Issue[], options?: { cause?: unknown }) {
-    super(code, issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '), options);
+    super(code, describeIssues(issues), options);
     this.name = 'ValidationError';
     this.issues = issues;
   }

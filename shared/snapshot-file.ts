@@ -17,17 +17,19 @@ const HEADER_LENGTH = PREFIX.length + 64 + 2; // hex digits, closing quote, comm
 
 /** Serialises a snapshot body with its checksum. */
 export function encodeSnapshot(body: SnapshotBody): string {
-  return encodeSnapshotJson(JSON.stringify(body));
+  // Drop the opening brace: the checksum header supplies it.
+  return frameSnapshot([Buffer.from(JSON.stringify(body).slice(1))]).toString('utf8');
 }
 
 /**
- * Adds the checksum to the JSON text of a snapshot body (an object literal). The daemon
- * assembles that text from per-document JSON it cached when each document was accepted.
+ * The file bytes for a body given as JSON parts that follow its opening brace (the daemon passes
+ * each document's cached bytes): the checksum header, then the parts — one copy, one hash.
  */
-export function encodeSnapshotJson(json: string): string {
-  const rest = json.slice(1); // drop the opening brace; the header supplies it
-  const digest = createHash('sha256').update(rest).digest('hex');
-  return `${PREFIX}${digest}",${rest}`;
+export function frameSnapshot(rest: readonly Uint8Array[]): Buffer {
+  const out = Buffer.concat([Buffer.alloc(HEADER_LENGTH), ...rest]);
+  const digest = createHash('sha256').update(out.subarray(HEADER_LENGTH)).digest('hex');
+  out.write(`${PREFIX}${digest}",`, 0, 'latin1');
+  return out;
 }
 
 /**

@@ -145,8 +145,20 @@ export type Document = z.infer<typeof Document>;
 /** A document as written by a user, before defaults. */
 export type DocumentInput = z.input<typeof Document>;
 
-/** Identity of a document when merging sources: later sources win on the same identity. */
+/** Identity of a document when merging sources (`Lane/<name>`, `Instance/<service>/<name>`): later sources win on the same identity. */
 export function documentIdentity(doc: Document): string {
-  if (doc.kind === 'Instance') return `Instance/${doc.spec.service}/${doc.metadata.name}`;
-  return `${doc.kind}/${doc.metadata.name}`;
+  return identity(doc.kind, doc.metadata.name, doc.kind === 'Instance' ? doc.spec.service : undefined);
+}
+
+/** The identity a raw, maybe invalid, document claims (to find its previous valid version); undefined when it names none. */
+export function claimedIdentity(raw: unknown): string | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const r = raw as { kind?: unknown; metadata?: { name?: unknown }; spec?: { service?: unknown } };
+  if (typeof r.kind !== 'string' || typeof r.metadata?.name !== 'string') return undefined;
+  if (r.kind !== 'Instance') return identity(r.kind, r.metadata.name);
+  return typeof r.spec?.service === 'string' ? identity(r.kind, r.metadata.name, r.spec.service) : undefined;
+}
+
+function identity(kind: string, name: string, service?: string): string {
+  return service === undefined ? `${kind}/${name}` : `${kind}/${service}/${name}`;
 }
