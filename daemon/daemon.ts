@@ -102,7 +102,7 @@ export class Daemon {
       }
     }, this.opts.initialSyncTimeoutMs);
     this.initialTimer.unref();
-    for (const s of this.sources) this.metrics.sourceUp(s.uri, false);
+    for (const i of this.sources.keys()) this.noteConnection(i, false);
     await Promise.all(this.sources.map((s, i) => s.start(this.sinkFor(i))));
   }
 
@@ -180,7 +180,6 @@ export class Daemon {
         if (!st.synced) this.log.info({ source: st.uri, items: items.length, revision }, 'source synced');
         st.synced = true;
         synced(revision);
-        this.markConnected(i, true);
         this.schedule();
       },
       put: (item: SourceItem, revision?: string) => {
@@ -193,21 +192,15 @@ export class Daemon {
         synced(revision);
         this.schedule();
       },
-      setConnected: (connected: boolean, error?: string) => {
-        st.error = error ?? null;
-        this.markConnected(i, connected, error);
-      },
+      setConnected: (connected: boolean, error?: string) => this.noteConnection(i, connected, error),
     };
   }
 
-  private markConnected(i: number, connected: boolean, error?: string): void {
+  /** A source's connection state into /status and dyeline_source_up (the source's Connection logged the change). */
+  private noteConnection(i: number, connected: boolean, error?: string): void {
     const st = this.statuses[i]!;
-    if (st.connected !== connected) {
-      if (connected) this.log.info({ source: st.uri }, 'source connected');
-      else this.log.warn({ source: st.uri, error }, 'source disconnected; keeping its last known content');
-    }
     st.connected = connected;
-    if (connected) st.error = null;
+    st.error = connected ? null : (error ?? null);
     this.metrics.sourceUp(st.uri, connected);
   }
 

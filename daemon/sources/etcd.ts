@@ -18,7 +18,8 @@ import { Etcd3, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRe
 import { errorMessage } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import type { SourceConfig } from '../config.ts';
-import { type BackoffOptions, backoffDelay } from './backoff.ts';
+import type { BackoffOptions } from './backoff.ts';
+import { Connection } from './connection.ts';
 import { classifyKey, decodeEntry } from './etcd-layout.ts';
 import type { Source, SourceItem, SourceSink } from './source.ts';
 
@@ -69,15 +70,13 @@ export class EtcdSource implements Source {
   private clients: Etcd3[] = [];
   private host = 0;
   private sink: SourceSink | undefined;
+  private connection: Connection | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
   private stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
-  private wake: (() => void) | undefined;
   /** Every change up to this revision has been given to the sink. */
   private revision = 0n;
   private needFullRead = true;
-  private connected: boolean | undefined;
-  private lastError: string | undefined;
 
   constructor(config: EtcdSourceConfig, options: EtcdSourceOptions = {}) {
     this.config = config;
@@ -97,15 +96,19 @@ export class EtcdSource implements Source {
   async start(sink: SourceSink): Promise<void> {
     if (this.sink) throw new Error('etcd source already started');
     this.sink = sink;
+    this.connection = new Connection({ name: 'etcd', sink, log: this.log, backoff: this.opts.backoff });
     this.clients = this.config.hosts.map((host) => this.createClient(host));
-    this.loop = this.run();
+    this.loop = this.connection.run(
+      () => this.round(),
+      (err) => this.failed(err),
+    );
   }
 
   /** Stops watching, waits for the loop to end, and closes the connections. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.connection?.stop();
     this.stream?.cancel();
-    this.wake?.();
     // Closing the clients fails any call in flight, so the loop ends at once.
     for (const c of this.clients) c.close();
     await this.loop;
@@ -134,27 +137,27 @@ export class EtcdSource implements Source {
     return this.config.hosts[this.host] ?? '?';
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopped) {
-      const client = this.clients[this.host]!;
-      try {
-        if (this.needFullRead) await this.fullRead(client);
-        const end = await this.watch(client, () => (failures = 0));
-        if (end === 'resync') this.needFullRead = true;
-      } catch (err) {
-        if (this.stopped) break;
-        this.disconnected(err);
-        if (AUTH_TOKEN_REJECTED.test(errorMessage(err))) {
-          // etcd3 renews an expired token for unary calls only; a watch keeps sending the old
-          // one. A new client authenticates afresh.
-          client.close();
-          this.clients[this.host] = this.createClient(this.config.hosts[this.host]!);
-        }
-        this.host = (this.host + 1) % this.clients.length;
-        await this.sleep(backoffDelay(failures++, this.opts.backoff));
-      }
+  /** A full read when needed, then a watch until it fails or asks for a full read. */
+  private async round(): Promise<undefined> {
+    const client = this.clients[this.host]!;
+    if (this.needFullRead) await this.fullRead(client);
+    const end = await this.watch(client);
+    if (end === 'resync') this.needFullRead = true;
+    return undefined;
+  }
+
+  /** After a failed round: why (for /status), and the next endpoint with a fresh client if the token was refused. */
+  private failed(err: unknown): string {
+    // gRPC messages carry a timestamp; drop it so repeated failures read the same.
+    const why = `${this.endpoint}: ${errorMessage(err).replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, '').replace(/\s*Resolution note:\s*$/, '')}`;
+    if (AUTH_TOKEN_REJECTED.test(errorMessage(err))) {
+      // etcd3 renews an expired token for unary calls only; a watch keeps sending the old
+      // one. A new client authenticates afresh.
+      this.clients[this.host]!.close();
+      this.clients[this.host] = this.createClient(this.config.hosts[this.host]!);
     }
+    this.host = (this.host + 1) % this.clients.length;
+    return why;
   }
 
   /** Reads the whole prefix at one revision, page by page, and replaces the sink's content. */
@@ -205,7 +208,7 @@ export class EtcdSource implements Source {
    * Watches the prefix from `revision + 1` until the stream fails (rejects), a full read is
    * needed (compaction, or etcd's history went backwards) or the source stops.
    */
-  private async watch(client: Etcd3, onCreated: () => void): Promise<WatchEnd> {
+  private async watch(client: Etcd3): Promise<WatchEnd> {
     const stream = await client.watchClient.watch();
     if (this.stopped) {
       stream.cancel();
@@ -250,7 +253,6 @@ export class EtcdSource implements Source {
                 return done(() => resolve('resync'));
               }
               clearTimeout(timer);
-              onCreated();
               this.markConnected();
               return;
             }
@@ -297,35 +299,6 @@ export class EtcdSource implements Source {
   }
 
   private markConnected(): void {
-    this.lastError = undefined;
-    if (this.connected === true) return;
-    this.connected = true;
-    this.log.info({ endpoint: this.endpoint, revision: this.revision.toString() }, 'etcd connected');
-    this.sink!.setConnected(true);
-  }
-
-  private disconnected(err: unknown): void {
-    // gRPC messages carry a timestamp; drop it so repeated failures read the same.
-    const why = `${this.endpoint}: ${errorMessage(err).replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, '').replace(/\s*Resolution note:\s*$/, '')}`;
-    if (this.connected === false && why === this.lastError) return;
-    if (this.connected !== false) this.log.warn({ error: why, revision: this.revision.toString() }, 'etcd disconnected; retrying');
-    else this.log.debug({ error: why }, 'etcd still unreachable');
-    this.connected = false;
-    this.lastError = why;
-    this.sink!.setConnected(false, why);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-    });
+    this.connection!.up({ endpoint: this.endpoint, revision: this.revision.toString() });
   }
 }

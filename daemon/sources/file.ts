@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../../shared/log.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { ruleFiles } from '../../shared/schema/lint.ts';
+import { Connection } from './connection.ts';
 import type { Source, SourceItem, SourceSink } from './source.ts';
 
 interface Seen {
@@ -32,14 +33,12 @@ export class FileSource implements Source {
   private readonly pollMs: number;
   private readonly debounceMs: number;
   private sink: SourceSink | undefined;
+  private connection: Connection | undefined;
+  private loop: Promise<void> | undefined;
   private seen = new Map<string, Seen>();
   private synced = false;
   private watcher: FSWatcher | undefined;
-  private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> | undefined;
-  private rescanAgain = false;
-  private stopped = false;
 
   constructor(uri: string, dir: string, log: Logger, opts: FileSourceOptions = {}) {
     this.uri = uri;
@@ -51,60 +50,42 @@ export class FileSource implements Source {
 
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
-    await this.rescan();
-    this.poll = setInterval(() => this.trigger(), this.pollMs);
-    this.poll.unref();
+    // A failed scan is retried at the rescan period too (jittered down by up to half).
+    this.connection = new Connection({ name: 'file', sink, log: this.log, backoff: { initialMs: this.pollMs, maxMs: this.pollMs } });
+    this.loop = this.connection.run(async () => {
+      await this.scan();
+      return this.pollMs;
+    });
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.poll);
+    this.connection?.stop();
     clearTimeout(this.debounce);
     this.watcher?.close();
-    await this.scanning;
+    await this.loop;
   }
 
   private ensureWatcher(): void {
-    if (this.watcher || this.stopped) return;
+    if (this.watcher || this.connection!.stopped) return;
     try {
       this.watcher = watch(this.dir, { recursive: true, persistent: false }, () => this.onEvent());
       this.watcher.on('error', (err) => {
-        this.log.warn({ source: this.uri, err: errorMessage(err) }, 'file watch failed; relying on rescans');
+        this.log.warn({ err: errorMessage(err) }, 'file watch failed; relying on rescans');
         this.watcher?.close();
         this.watcher = undefined;
       });
     } catch (err) {
-      this.log.warn({ source: this.uri, err: errorMessage(err) }, 'cannot watch directory; relying on rescans');
+      this.log.warn({ err: errorMessage(err) }, 'cannot watch directory; relying on rescans');
     }
   }
 
+  /** A save fires several events: one rescan shortly after the last. */
   private onEvent(): void {
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.trigger(), this.debounceMs);
+    this.debounce = setTimeout(() => this.connection!.wake(), this.debounceMs);
   }
 
-  private trigger(): void {
-    if (this.stopped) return;
-    if (this.scanning) {
-      this.rescanAgain = true;
-      return;
-    }
-    void this.rescan();
-  }
-
-  private rescan(): Promise<void> {
-    this.scanning = this.scan()
-      .catch((err: unknown) => this.log.error({ source: this.uri, err: errorMessage(err) }, 'rescan failed'))
-      .finally(() => {
-        this.scanning = undefined;
-        if (this.rescanAgain) {
-          this.rescanAgain = false;
-          this.trigger();
-        }
-      });
-    return this.scanning;
-  }
-
+  /** Reads what changed since the last scan and reports it. */
   private async scan(): Promise<void> {
     const sink = this.sink!;
     let files: string[];
@@ -112,11 +93,10 @@ export class FileSource implements Source {
       if (!(await stat(this.dir)).isDirectory()) throw new Error('not a directory');
       files = await ruleFiles(this.dir);
     } catch (err) {
-      // Missing or unreadable directory: keep the last content, say so, retry on the next poll.
-      sink.setConnected(false, `cannot read ${this.dir}: ${errorMessage(err)}`);
+      // Missing or unreadable directory: the last content stays; the connection reports and retries.
       this.watcher?.close();
       this.watcher = undefined;
-      return;
+      throw new Error(`cannot read ${this.dir}: ${errorMessage(err)}`, { cause: err });
     }
     this.ensureWatcher();
     const next = new Map<string, Seen>();
@@ -148,10 +128,10 @@ export class FileSource implements Source {
     if (!this.synced) {
       this.synced = true;
       sink.replaceAll([...next].map(([key, s]) => ({ key, text: s.text, revision: String(Math.trunc(s.mtimeMs)) })));
-      return;
+    } else {
+      for (const item of changed) sink.put(item);
+      for (const key of removed) sink.delete(key);
     }
-    sink.setConnected(true);
-    for (const item of changed) sink.put(item);
-    for (const key of removed) sink.delete(key);
+    this.connection!.up();
   }
 }

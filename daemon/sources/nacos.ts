@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import type { SourceConfig } from '../config.ts';
 import type { Logger } from '../../shared/log.ts';
-import { backoffDelay } from './backoff.ts';
+import { Connection } from './connection.ts';
 import type { Source, SourceItem, SourceSink } from './source.ts';
 import {
   type ConfigClient,
@@ -75,11 +75,11 @@ export class NacosSource implements Source {
   readonly #secrets: (string | undefined)[];
 
   #sink: SourceSink | undefined;
+  #connection: Connection | undefined;
   #http: NacosHttp | undefined;
   #config: ConfigClient | undefined;
   #naming: NamingProxy | undefined;
   #stopped = false;
-  #wake: (() => void) | undefined;
 
   /** Last config Nacos answered (content null: absent); undefined until first read. */
   #configState: { content: string | null; md5: string } | undefined;
@@ -99,8 +99,6 @@ export class NacosSource implements Source {
   /** What the sink holds: key → fingerprint. */
   readonly #reported = new Map<string, string>();
   #synced = false;
-  #connected: boolean | undefined;
-  #lastError: string | undefined;
 
   constructor(cfg: NacosSourceConfig, opts: NacosSourceOptions = {}) {
     this.#cfg = cfg;
@@ -122,10 +120,12 @@ export class NacosSource implements Source {
   async start(sink: SourceSink): Promise<void> {
     if (this.#sink) throw new Error('NacosSource already started');
     this.#sink = sink;
+    const retry = { initialMs: this.#opts.retryMinMs, maxMs: this.#opts.retryMaxMs };
+    this.#connection = new Connection({ name: 'nacos', sink, log: this.#log, backoff: retry });
     const { dataId, group } = this.#cfg;
     if (!VALID_CONFIG_NAME.test(dataId) || !VALID_CONFIG_NAME.test(group)) {
       // The client refuses such names outright; nothing to retry.
-      this.#setConnected(false, `dataId "${dataId}" and group "${group}" may hold only letters, digits and _ . : -`);
+      this.#connection.down(`dataId "${dataId}" and group "${group}" may hold only letters, digits and _ . : -`);
       return;
     }
     this.#http = new NacosHttp();
@@ -151,13 +151,17 @@ export class NacosSource implements Source {
       this.#log.debug({ error: describeNacosError(err, this.#secrets) }, 'nacos config client error');
     });
     this.#config.subscribe({ dataId, group }, (content) => this.#onConfig(content));
-    void this.#run();
+    void this.#connection.run(
+      () => this.#round(),
+      // A ReadFailed says what Nacos did not answer; anything else is a bug, reported the same way.
+      (err) => (err instanceof ReadFailed ? err.message : `nacos source error: ${describeNacosError(err, this.#secrets)}`),
+    );
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#wake?.();
+    this.#connection?.stop();
     // Closing the channel first leaves the clients' pending requests unsettled (see NacosHttp),
     // so their loops stop; the round in progress is dropped with them.
     this.#http?.close();
@@ -166,56 +170,23 @@ export class NacosSource implements Source {
 
   // ------------------------------------------------------------------ the loop
 
-  async #run(): Promise<void> {
-    let failures = 0;
-    while (!this.#stopped) {
-      let ok = false;
-      try {
-        ok = await this.#round();
-      } catch (err) {
-        // A bug, not Nacos: report it like a failed read and keep going.
-        this.#setConnected(false, `nacos source error: ${describeNacosError(err, this.#secrets)}`);
-      }
-      if (this.#stopped) return;
-      if (ok) {
-        failures = 0;
-        await this.#sleep(this.#pollMs());
-      } else {
-        await this.#sleep(backoffDelay(failures++, { initialMs: this.#opts.retryMinMs, maxMs: this.#opts.retryMaxMs }));
-      }
-    }
-  }
-
   #pollMs(): number {
     return Math.max(100, this.#opts.pollMs ?? this.#cacheMillis ?? DEFAULT_POLL_MS);
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
-  }
-
-  /** One read of everything due; true when every read succeeded. */
-  async #round(): Promise<boolean> {
+  /** One read of everything due; resolves with the wait before the next, throws ReadFailed when a read failed. */
+  async #round(): Promise<number | undefined> {
     const errors: string[] = [];
     const services = await this.#services(errors);
     // With no service to poll, the config read is also the liveness probe.
     const readConfig = this.#configDirty || this.#configState === undefined || services.length === 0;
     await Promise.all([readConfig ? this.#readConfig(errors) : undefined, this.#readInstances(services, errors)]);
-    if (this.#stopped) return false;
+    if (this.#stopped) return undefined;
 
     if (errors.length > 0) {
       this.#flush();
-      const shown = errors.slice(0, 3).join('; ') + (errors.length > 3 ? `; and ${errors.length - 3} more` : '');
-      this.#setConnected(false, shown);
       this.#configDirty = true;
-      return false;
+      throw new ReadFailed(errors.slice(0, 3).join('; ') + (errors.length > 3 ? `; and ${errors.length - 3} more` : ''));
     }
     if (!this.#synced) {
       const items = [...this.#desired().values()];
@@ -226,8 +197,8 @@ export class NacosSource implements Source {
     } else {
       this.#flush();
     }
-    this.#setConnected(true);
-    return true;
+    this.#connection!.up();
+    return this.#pollMs();
   }
 
   async #readConfig(errors: string[]): Promise<void> {
@@ -348,18 +319,10 @@ export class NacosSource implements Source {
     }
   }
 
-  #setConnected(connected: boolean, error?: string): void {
-    if (this.#stopped) return;
-    if (this.#connected === connected && this.#lastError === error) return;
-    const was = this.#connected;
-    this.#connected = connected;
-    this.#lastError = error;
-    this.#sink!.setConnected(connected, error);
-    // The daemon logs connection changes at info/warn; these are for debugging the source.
-    if (connected) this.#log.debug('nacos source connected');
-    else if (was !== false) this.#log.debug({ error }, 'nacos source disconnected');
-  }
 }
+
+/** Some read of a round failed; the message lists what Nacos did not answer. */
+class ReadFailed extends Error {}
 
 function fingerprint(item: SourceItem): string {
   return item.md5 ?? JSON.stringify(item.documents ?? item.text ?? null);
