@@ -17,7 +17,8 @@ import { type Rejection, SourceStore } from './store.ts';
 
 /** Live state of one source, as /status shows it. */
 export interface SourceStatus {
-  kind: Source['kind'];
+  /** The source kind: its URI scheme. */
+  kind: string;
   uri: string;
   connected: boolean;
   /** Content reflects the source at least once (this run). */

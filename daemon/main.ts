@@ -13,10 +13,10 @@ import { adminServer, statusServer } from './admin.ts';
 import type { DaemonConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
 import { daemonMetrics } from './metrics.ts';
-import { createSource } from './sources/index.ts';
+import { createSource, sourceSecretPaths } from './sources/registry.ts';
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
-  const log = createLogger({ component: 'daemon' });
+  const log = createLogger({ component: 'daemon' }, undefined, sourceSecretPaths());
   log.info({ sources: cfg.sources.map((s) => s.uri), snapshot: cfg.snapshot }, 'starting');
   await mkdir(dirname(cfg.snapshot), { recursive: true });
   const metrics = createMetrics('dyeline-daemon');
@@ -31,7 +31,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
       recordOperation(tracing, 'snapshot write', end - seconds * 1000, end, { 'dyeline.snapshot.version': version, 'file.path': cfg.snapshot });
     },
   };
-  const sources = cfg.sources.map((s) => createSource(s, log));
+  const sources = await Promise.all(cfg.sources.map((s) => createSource(s, log)));
   const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, measured);
 
   await daemon.init();

@@ -12,8 +12,8 @@ export const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie',
 
 /** Field names that hold secrets, wherever the code puts them. */
 const SECRET_FIELDS = ['password', 'username', 'token', 'accessToken', 'credentials', 'secret'];
-/** Objects that carry secrets one level down (a source's auth, a request's headers). */
-const CONTAINERS = ['auth', 'options', 'config', 'source', 'client', 'etcd', 'nacos'];
+/** Objects that carry secrets one level down (a source's auth or config, a client's options). */
+const CONTAINERS = ['auth', 'options', 'config', 'source', 'client'];
 const HEADER_HOLDERS = ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers'];
 
 /**
@@ -44,14 +44,17 @@ export function isoTimeCached(): string {
   return stamp;
 }
 
-/** Creates the process logger. `DYELINE_LOG_LEVEL` (default info) sets the level. */
-export function createLogger(bindings: Record<string, unknown>, destination?: pino.DestinationStream): Logger {
+/**
+ * Creates the process logger. `DYELINE_LOG_LEVEL` (default info) sets the level; `secretPaths`
+ * are censored besides REDACT_PATHS (the daemon adds its source kinds' secret fields).
+ */
+export function createLogger(bindings: Record<string, unknown>, destination?: pino.DestinationStream, secretPaths: readonly string[] = []): Logger {
   const level = (process.env.DYELINE_LOG_LEVEL ?? 'info') as LevelWithSilent;
   return pino(
     {
       level,
       base: { pid: process.pid, ...bindings },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      redact: { paths: [...REDACT_PATHS, ...secretPaths], censor: '[redacted]' },
       timestamp: isoTimeCached,
       formatters: { level: (label) => ({ level: label }) },
     },
@@ -59,7 +62,7 @@ export function createLogger(bindings: Record<string, unknown>, destination?: pi
   );
 }
 
-/** Logs the contract's one line per bound listener. */
+/** Logs the one line per bound listener (docs/reference.md#commands). */
 export function logListening(log: Logger, listener: string, address: string): void {
   log.info({ listener, address }, 'listening');
 }

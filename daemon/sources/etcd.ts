@@ -1,34 +1,47 @@
 /**
- * The etcd source (`etcd://host:port[,host:port...]?prefix=/dyeline/`): a full read of the
- * prefix, then a prefix watch from the next revision, forever until stop().
- *
- * The life of the source:
- *   full read (paged, at one revision) → sink.replaceAll → watch from revision+1 → events →
- *   sink.put / sink.delete → (disconnect) → backoff, next endpoint → watch from the last
- *   revision seen + 1 → ... → (compaction: that revision is gone) → full read again.
- *
- * It speaks the raw etcd watch stream through the `etcd3` client's WatchClient rather than
- * etcd3's Watcher, because the Watcher (1.1.2) moves its resume revision to the header of the
- * watch-created response before the missed events have arrived, and reports a compaction only
- * as an opaque "Watcher canceled" error after dropping the watcher. Here the resume revision
- * only advances past events delivered to the sink (or a progress notification), and a
- * compaction is recognised by its `compact_revision` and answered with a full re-read.
+ * The etcd source: a full read of the prefix, then a prefix watch that resumes from the last
+ * revision it delivered, until stop(). How and why: docs/sources.md#etcd; the key layout is
+ * etcd-layout.ts. The `etcd3` client is loaded when a source starts.
  */
-import { Etcd3, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRequest, type IWatchResponse, Range } from 'etcd3';
+import type { Etcd3, IDuplexStream, IKeyValue, IOptions, IWatchRequest, IWatchResponse, Range } from 'etcd3';
 import { errorMessage } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
-import type { SourceConfig } from '../config.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { Connection } from './connection.ts';
 import { classifyKey, decodeEntry } from './etcd-layout.ts';
-import type { Source, SourceItem, SourceSink } from './source.ts';
+import type { Source, SourceConfig, SourceItem, SourceKind, SourceSink } from './source.ts';
+import { serverUri, userCredentials } from './uri.ts';
 
-/** The `--source etcd://...` config this source reads. */
-export type EtcdSourceConfig = Extract<SourceConfig, { kind: 'etcd' }>;
+/** A parsed `etcd://` URI. */
+export interface EtcdSourceConfig extends SourceConfig {
+  kind: 'etcd';
+  /** `host:port` of each endpoint. */
+  hosts: string[];
+  /** Key prefix, ending in `/`. */
+  prefix: string;
+  username?: string;
+  password?: string;
+}
+
+const CREDENTIALS = userCredentials('DYELINE_ETCD');
+
+/** The `etcd` kind: `etcd://host:port[,host:port...]?prefix=/dyeline/`, credentials from DYELINE_ETCD_USERNAME / _PASSWORD. */
+export const etcdSource: SourceKind<EtcdSourceConfig> = {
+  scheme: 'etcd',
+  usage: 'etcd://host:port[,host:port...]?prefix=/dyeline/',
+  credentials: CREDENTIALS,
+  parseUri(uri, env) {
+    const { params, ...server } = serverUri(uri, env, ['prefix'], CREDENTIALS);
+    const given = params.get('prefix') ?? '/dyeline/';
+    const prefix = given.endsWith('/') ? given : `${given}/`;
+    return { kind: 'etcd', uri: `etcd://${uri.authority}?prefix=${prefix}`, prefix, ...server };
+  },
+  create: (config, { log }) => new EtcdSource(config, { log }),
+};
 
 /** Tuning of the etcd source; the defaults suit production. */
 export interface EtcdSourceOptions {
-  /** Logger (lines get a `source` binding); default a new one from shared/log.ts. */
+  /** Logger; default a new one from shared/log.ts bound to the source URI. */
   log?: Logger;
   /** Retry backoff after a failure. Default 100 ms doubling to 5 s, jittered. */
   backoff?: BackoffOptions;
@@ -61,12 +74,13 @@ const passThrough = {
 
 /** Mirrors the rules and instances under an etcd prefix into a SourceSink. */
 export class EtcdSource implements Source {
-  readonly kind = 'etcd' as const;
+  readonly kind = 'etcd';
   readonly uri: string;
   private readonly config: EtcdSourceConfig;
   private readonly log: Logger;
   private readonly opts: Required<Omit<EtcdSourceOptions, 'log' | 'backoff'>> & { backoff: BackoffOptions };
-  private readonly range: Range;
+  private etcd3: typeof import('etcd3') | undefined;
+  private range: Range | undefined;
   private clients: Etcd3[] = [];
   private host = 0;
   private sink: SourceSink | undefined;
@@ -81,7 +95,7 @@ export class EtcdSource implements Source {
   constructor(config: EtcdSourceConfig, options: EtcdSourceOptions = {}) {
     this.config = config;
     this.uri = config.uri;
-    this.log = options.log ? options.log.child({ source: config.uri }) : createLogger({ source: config.uri });
+    this.log = options.log ?? createLogger({ source: config.uri });
     this.opts = {
       backoff: options.backoff ?? {},
       callTimeoutMs: options.callTimeoutMs ?? 5_000,
@@ -89,7 +103,6 @@ export class EtcdSource implements Source {
       pageSize: options.pageSize ?? 1_000,
       keepaliveMs: options.keepaliveMs ?? 6_000,
     };
-    this.range = Range.prefix(config.prefix);
   }
 
   /** Starts mirroring in the background; never rejects for connection problems. */
@@ -97,6 +110,9 @@ export class EtcdSource implements Source {
     if (this.sink) throw new Error('etcd source already started');
     this.sink = sink;
     this.connection = new Connection({ name: 'etcd', sink, log: this.log, backoff: this.opts.backoff });
+    this.etcd3 = await import('etcd3');
+    if (this.stopped) return;
+    this.range = this.etcd3.Range.prefix(this.config.prefix);
     this.clients = this.config.hosts.map((host) => this.createClient(host));
     this.loop = this.connection.run(
       () => this.round(),
@@ -118,7 +134,7 @@ export class EtcdSource implements Source {
   private createClient(host: string): Etcd3 {
     const { username, password } = this.config;
     const timeout = this.opts.callTimeoutMs;
-    return new Etcd3({
+    return new this.etcd3!.Etcd3({
       hosts: host,
       auth: username ? { username, password: password ?? '', callOptions: () => ({ deadline: Date.now() + timeout }) } : undefined,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
@@ -182,10 +198,10 @@ export class EtcdSource implements Source {
 
   private async readPrefix(client: Etcd3): Promise<{ items: SourceItem[]; revision: bigint }> {
     const items: SourceItem[] = [];
-    let key = this.range.start;
+    let key = this.range!.start;
     let revision: string | undefined; // the first page's; later pages are read at it
     for (;;) {
-      const res = await client.kv.range({ key, range_end: this.range.end, limit: this.opts.pageSize, revision });
+      const res = await client.kv.range({ key, range_end: this.range!.end, limit: this.opts.pageSize, revision });
       revision ??= res.header.revision;
       for (const kv of res.kvs) {
         const item = this.decode(kv);
@@ -284,8 +300,8 @@ export class EtcdSource implements Source {
         stream.on('end', () => done(() => (this.stopped ? resolve('stopped') : reject(new Error('watch stream ended by etcd')))));
         stream.write({
           create_request: {
-            key: this.range.start,
-            range_end: this.range.end,
+            key: this.range!.start,
+            range_end: this.range!.end,
             start_revision: (this.revision + 1n).toString(),
             progress_notify: true,
           },

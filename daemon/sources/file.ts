@@ -1,16 +1,35 @@
 /**
  * `file:///abs/dir`: every *.yaml, *.yml, *.json below the directory (the embedded default
- * source). Watched with fs.watch, with a slow rescan as a safety net (some filesystems and
- * ConfigMap symlink swaps do not report every change). A file being written is simply
- * rejected until complete; its previous version stays in effect meanwhile.
+ * source), watched with fs.watch and rescanned as a safety net. See docs/sources.md#file.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../../shared/log.ts';
 import { errorMessage } from '../../shared/errors.ts';
-import { ruleFiles } from '../../shared/schema/lint.ts';
+import { ruleFiles } from '../../shared/schema/rule-files.ts';
 import { Connection } from './connection.ts';
-import type { Source, SourceItem, SourceSink } from './source.ts';
+import type { Source, SourceConfig, SourceItem, SourceKind, SourceSink } from './source.ts';
+import { badSourceUri } from './uri.ts';
+
+/** A parsed `file://` URI. */
+export interface FileSourceConfig extends SourceConfig {
+  kind: 'file';
+  /** The directory, absolute, without a trailing slash. */
+  dir: string;
+}
+
+/** The `file` kind: `file:///abs/dir` (or `file://localhost/abs/dir`). */
+export const fileSource: SourceKind<FileSourceConfig> = {
+  scheme: 'file',
+  usage: 'file:///abs/dir',
+  parseUri(uri) {
+    if (uri.authority !== '' && uri.authority !== 'localhost') throw badSourceUri(uri, 'file URIs name a local absolute dir: file:///abs/dir');
+    if (!uri.path.startsWith('/')) throw badSourceUri(uri, 'file URIs need an absolute path');
+    const dir = decodeURIComponent(uri.path).replace(/\/+$/, '') || '/';
+    return { kind: 'file', uri: `file://${dir}`, dir };
+  },
+  create: (config, { log }) => new FileSource(config, log),
+};
 
 interface Seen {
   mtimeMs: number;
@@ -18,6 +37,7 @@ interface Seen {
   text: string;
 }
 
+/** Tuning of the file source; the defaults suit production. */
 export interface FileSourceOptions {
   /** Safety-net rescan period (default 2000 ms). */
   pollMs?: number;
@@ -25,8 +45,9 @@ export interface FileSourceOptions {
   debounceMs?: number;
 }
 
+/** Mirrors the rule files below a directory into a SourceSink. */
 export class FileSource implements Source {
-  readonly kind = 'file' as const;
+  readonly kind = 'file';
   readonly uri: string;
   private readonly dir: string;
   private readonly log: Logger;
@@ -40,9 +61,9 @@ export class FileSource implements Source {
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
 
-  constructor(uri: string, dir: string, log: Logger, opts: FileSourceOptions = {}) {
-    this.uri = uri;
-    this.dir = dir;
+  constructor(config: FileSourceConfig, log: Logger, opts: FileSourceOptions = {}) {
+    this.uri = config.uri;
+    this.dir = config.dir;
     this.log = log;
     this.pollMs = opts.pollMs ?? 2000;
     this.debounceMs = opts.debounceMs ?? 10;

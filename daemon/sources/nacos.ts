@@ -1,30 +1,14 @@
 /**
  * The `nacos://` source: one config (a multi-document YAML of rule documents) plus the instances
- * of the listed services, mirrored from Nacos with the `nacos` npm client (see nacos-client.ts for
- * which parts and why).
- *
- * Items: `config:<group>/<dataId>` → {text, md5} while the config exists; `naming:<service>` →
- * {documents: Instance[]} for every mirrored service (an empty list when it has no instances).
- *
- * How it stays in sync:
- * - Config changes arrive through the client's long polling (`subscribe`) and are put at once.
- *   The config is also read directly at the first sync and after any failure, so a change made
- *   while Nacos was unreachable is never missed.
- * - Instance lists are polled through the client every `pollMs` — by default the `cacheMillis`
- *   Nacos answers, which is how Nacos tells pull clients how often to refresh. With `services=*`
- *   the service list is re-read every `serviceListMs` (10 s), so a new service shows up within that.
- * - The first round that reads everything → `replaceAll`; after that, differences → put/delete.
- * - Any failed read → `setConnected(false, why)` and nothing is deleted: a failure is never taken
- *   for "no config" or "no instances"; only an answer from Nacos removes something. The source
- *   retries with jittered backoff (500 ms doubling to 5 s) until it reads again → `setConnected(true)`.
- * Credentials go to Nacos only: every message that leaves this file is scrubbed of them.
+ * of the listed services, read through the `nacos` npm client (nacos-client.ts). Items, sync and
+ * outages: docs/sources.md#nacos. Credentials go to Nacos only: every message that leaves this
+ * file is scrubbed of them.
  */
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import type { SourceConfig } from '../config.ts';
 import type { Logger } from '../../shared/log.ts';
 import { Connection } from './connection.ts';
-import type { Source, SourceItem, SourceSink } from './source.ts';
+import type { Source, SourceConfig, SourceItem, SourceKind, SourceSink } from './source.ts';
 import {
   type ConfigClient,
   type NamingProxy,
@@ -34,9 +18,57 @@ import {
   describeNacosError,
 } from './nacos-client.ts';
 import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from './nacos-instances.ts';
+import { badSourceUri, serverUri, userCredentials } from './uri.ts';
 
-/** The `nacos` variant of SourceConfig. */
-export type NacosSourceConfig = Extract<SourceConfig, { kind: 'nacos' }>;
+/** A parsed `nacos://` URI. */
+export interface NacosSourceConfig extends SourceConfig {
+  kind: 'nacos';
+  /** `host:port` of each server. */
+  servers: string[];
+  /** Namespace id; '' is the public namespace. */
+  namespace: string;
+  group: string;
+  dataId: string;
+  /** Service names whose instances are mirrored; `['*']` for all; empty for none. */
+  services: string[];
+  username?: string;
+  password?: string;
+}
+
+const CREDENTIALS = userCredentials('DYELINE_NACOS');
+/** nacos-config's rule for dataId and group (ParamUtils.isValid). */
+const VALID_CONFIG_NAME = /^[a-zA-Z0-9_.:-]+$/;
+
+/** The `nacos` kind: `nacos://host:port[,...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*`. */
+export const nacosSource: SourceKind<NacosSourceConfig> = {
+  scheme: 'nacos',
+  usage: 'nacos://host:port[,host:port...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*',
+  credentials: CREDENTIALS,
+  parseUri(uri, env) {
+    const { hosts: servers, params, username, password } = serverUri(uri, env, ['namespace', 'group', 'dataId', 'services'], CREDENTIALS);
+    const namespace = params.get('namespace') ?? '';
+    const group = params.get('group') || 'DYELINE';
+    const dataId = params.get('dataId') || 'dyeline-rules.yaml';
+    const servicesRaw = params.get('services') ?? '*';
+    for (const [k, v] of [['dataId', dataId], ['group', group]] as const) {
+      if (!VALID_CONFIG_NAME.test(v)) throw badSourceUri(uri, `nacos ${k} "${v}" may hold only letters, digits and _ - . :`);
+    }
+    const services = servicesRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const q = new URLSearchParams({ namespace, group, dataId, services: servicesRaw });
+    return {
+      kind: 'nacos',
+      uri: `nacos://${uri.authority}?${q.toString().replace(/%2C/g, ',').replace(/%2A/g, '*')}`,
+      servers,
+      namespace,
+      group,
+      dataId,
+      services,
+      username,
+      password,
+    };
+  },
+  create: (config, { log }) => new NacosSource(config, { log }),
+};
 
 /** Tuning of the Nacos source; every field has a default. */
 export interface NacosSourceOptions {
@@ -57,14 +89,12 @@ export interface NacosSourceOptions {
 
 const DEFAULT_POLL_MS = 3000;
 const SERVICE_PAGE_SIZE = 500;
-/** nacos-config's rule for dataId and group. */
-const VALID_CONFIG_NAME = /^[a-zA-Z0-9_.:-]+$/;
 
 const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 /** The Nacos source. */
 export class NacosSource implements Source {
-  readonly kind = 'nacos' as const;
+  readonly kind = 'nacos';
   readonly uri: string;
 
   readonly #cfg: NacosSourceConfig;
@@ -103,7 +133,7 @@ export class NacosSource implements Source {
   constructor(cfg: NacosSourceConfig, opts: NacosSourceOptions = {}) {
     this.#cfg = cfg;
     this.uri = cfg.uri;
-    this.#log = (opts.log ?? pino({ level: 'silent' })).child({ source: cfg.uri });
+    this.#log = opts.log ?? pino({ level: 'silent' });
     this.#opts = {
       pollMs: opts.pollMs,
       serviceListMs: opts.serviceListMs ?? 10_000,

@@ -1,15 +1,16 @@
 /**
- * The interface every config source implements (file, etcd, Nacos), next to its
- * implementations. A source only mirrors: it reports its raw content to a sink; parsing,
- * validation, merging and the snapshot are the daemon's.
+ * What a config source is to the daemon: a kind (URI scheme → config → source) and a source
+ * that mirrors raw content into a sink. Parsing, validation, merging and the snapshot are the
+ * daemon's. How each source works: docs/sources.md.
  */
 import type { Issue } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
 
 /** One raw item a source holds. */
 export interface SourceItem {
   /**
-   * Stable key within the source: a file path, an etcd key, `config:<group>/<dataId>` or
-   * `naming:<service>` for Nacos. Shown in /status and kept as provenance.
+   * Stable key within the source (a file path, an etcd key, `config:<group>/<dataId>`, ...).
+   * Shown in /status and kept as provenance.
    */
   key: string;
   /** Rule documents as text (YAML or JSON, possibly several `---`-separated documents). */
@@ -18,9 +19,9 @@ export interface SourceItem {
   documents?: unknown[];
   /** Problems the source found decoding the item (bad JSON in an instance value, ...): it is rejected. */
   problems?: Issue[];
-  /** etcd mod revision, or file mtime in ms. */
+  /** The item's revision in the source (etcd mod revision, file mtime in ms). */
   revision?: string;
-  /** Nacos content md5. */
+  /** The content digest the source reports (Nacos md5). */
   md5?: string;
 }
 
@@ -32,20 +33,71 @@ export interface SourceSink {
   put(item: SourceItem, revision?: string): void;
   /** One item removed. */
   delete(key: string, revision?: string): void;
-  /** Connection state; `error` is shown in /status and must carry no credentials. */
+  /** Connection state; `error` is shown in /status and must carry no credentials. Sources report through a Connection. */
   setConnected(connected: boolean, error?: string): void;
 }
 
-/** A config source. */
+/** A running config source. */
 export interface Source {
-  readonly kind: 'file' | 'etcd' | 'nacos';
+  /** Its kind: the URI scheme. */
+  readonly kind: string;
   /** The URI without credentials. */
   readonly uri: string;
   /**
    * Starts mirroring. Resolves once started, not once synced; connection problems never reject:
-   * they are reported with setConnected(false, why) and retried with backoff until stop().
+   * they are reported down and retried with backoff until stop() (see connection.ts).
    */
   start(sink: SourceSink): Promise<void>;
   /** Stops watching and releases connections. */
   stop(): Promise<void>;
+}
+
+/** A `--source` URI split into its parts (uri.ts splits it). */
+export interface SourceUri {
+  /** As given. */
+  raw: string;
+  scheme: string;
+  /** Between `//` and the path: `host:port[,host:port...]`, or empty. */
+  authority: string;
+  path: string;
+  params: URLSearchParams;
+}
+
+/** What every parsed `--source` carries; a kind adds its own fields. */
+export interface SourceConfig {
+  /** The kind's scheme. */
+  kind: string;
+  /** The URI as /status, logs and provenance show it: normalised, without credentials. */
+  uri: string;
+}
+
+/** What the daemon gives a kind when it creates a source. */
+export interface SourceContext {
+  /** The daemon's logger, bound to `source: <uri>`. */
+  log: Logger;
+}
+
+/** Where a kind's credentials come from and where its config keeps them. */
+export interface SourceCredentials {
+  /** Environment variables that carry them (a URI never does), named in `--help` and usage errors. */
+  readonly env: readonly string[];
+  /** Fields of the kind's config that hold them: the daemon's log censors `<scheme>.<field>`. */
+  readonly fields: readonly string[];
+}
+
+/**
+ * A kind of source, registered by URI scheme in registry.ts. Keep the module's top-level imports
+ * light (the CLI loads every kind for `--help`): load a client library in create() or start().
+ */
+export interface SourceKind<C extends SourceConfig = SourceConfig> {
+  /** URI scheme, e.g. `etcd`. */
+  readonly scheme: string;
+  /** The URI's form, for `--help` and usage errors, e.g. `etcd://host:port[,...]?prefix=/dyeline/`. */
+  readonly usage: string;
+  /** Its credentials, if it takes any. */
+  readonly credentials?: SourceCredentials;
+  /** Reads a URI of this scheme (and the environment) into a config; throws a UsageError naming the problem. */
+  parseUri(uri: SourceUri, env: NodeJS.ProcessEnv): C;
+  /** Creates the source for a config this kind parsed. */
+  create(config: C, context: SourceContext): Source | Promise<Source>;
 }

@@ -2,17 +2,14 @@
  * Offline linting of rule files (`dyeline validate`) and the published JSON Schema. Uses the
  * same parsing, validation and cross-document checks as the daemon.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../errors.ts';
 import { crossCheck } from './cross-check.ts';
 import { type Document, documentIdentity, Lane, Service, Instance } from './documents.ts';
+import { RULE_FILE, ruleFiles } from './rule-files.ts';
 import { parseDocumentsText } from './text.ts';
 import { validateDocument } from './validate.ts';
-
-/** File endings read as rule documents. */
-export const RULE_FILE = /\.(ya?ml|json)$/i;
 
 /** The JSON Schema (2020-12) of one rule document: any of Lane, Service, Instance. */
 export function jsonSchema(): unknown {
@@ -22,41 +19,6 @@ export function jsonSchema(): unknown {
 
 export function printSchema(): string {
   return `${JSON.stringify(jsonSchema(), null, 2)}\n`;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Files below `path` (a file or directory) that hold rule documents, sorted. Hidden
- * entries are skipped; symlinked files are followed (Kubernetes ConfigMap volumes).
- */
-export async function ruleFiles(path: string): Promise<string[]> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch {
-    throw new UsageError(`validate: no such file or directory: ${path}`);
-  }
-  if (st.isFile()) return [path];
-  const out: string[] = [];
-  const walk = async (dir: string) => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => a.name.localeCompare(b.name));
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (RULE_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(p))))) out.push(p);
-    }
-  };
-  await walk(path);
-  return out;
 }
 
 interface Finding {

@@ -6,20 +6,23 @@
 import { z } from 'zod';
 import { API_VERSION, Instance, Lane, Service } from './documents.ts';
 
-/** Where a document came from. */
+/** A source kind: the scheme of its URI (`file`, `etcd`, ...; the daemon's registry knows which). */
+export const SOURCE_SCHEME = /^[a-z][a-z0-9+.-]*$/;
+
+/** Where a document came from (what each source puts here: docs/sources.md). */
 export const Provenance = z.strictObject({
   source: z.string().describe('Source URI (no credentials).'),
-  key: z.string().describe('The item the document came from: etcd key, file path, `config:<group>/<dataId>` or `naming:<service>` (Nacos).'),
+  key: z.string().describe('The item the document came from, as its source names it (a file path, a key, a config).'),
   index: z.int().min(0).optional().describe('Position of the document inside a multi-document item, from 0.'),
-  revision: z.string().optional().describe('etcd mod revision, or file mtime in ms.'),
-  md5: z.string().optional().describe('Nacos content md5.'),
+  revision: z.string().optional().describe('The item\'s revision in its source, where it has one.'),
+  md5: z.string().optional().describe('The content digest its source reports, where it reports one.'),
 });
 export type Provenance = z.infer<typeof Provenance>;
 
 /** A source as it was when the snapshot was written. */
 export const SnapshotSource = z.strictObject({
   uri: z.string(),
-  kind: z.enum(['file', 'etcd', 'nacos']),
+  kind: z.string().regex(SOURCE_SCHEME).describe('The source kind: its URI scheme.'),
   synced: z.boolean().describe('false: the content is the last known one (source down or not yet synced).'),
   revision: z.string().nullable(),
   syncedAt: z.string().nullable(),

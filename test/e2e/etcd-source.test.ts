@@ -4,7 +4,7 @@
  */
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdSource } from '../../daemon/sources/etcd.ts';
+import { EtcdSource, type EtcdSourceConfig } from '../../daemon/sources/etcd.ts';
 import { parseSourceUri } from '../../daemon/config.ts';
 import { pino } from 'pino';
 import type { Logger } from '../../shared/log.ts';
@@ -55,7 +55,7 @@ async function startSource(
 ): Promise<{ source: EtcdSource; sink: RecordingSink }> {
   const config = parseSourceUri(`etcd://${hosts.join(',')}?prefix=${p}`, opts.env ?? {});
   if (config.kind !== 'etcd') throw new Error('not an etcd config');
-  const source = new EtcdSource(config, { backoff: { initialMs: 50, maxMs: 1_000 }, log: opts.log, pageSize: opts.pageSize });
+  const source = new EtcdSource(config as EtcdSourceConfig, { backoff: { initialMs: 50, maxMs: 1_000 }, log: opts.log, pageSize: opts.pageSize });
   sources.push(source);
   const sink = new RecordingSink();
   await source.start(sink);

@@ -1,0 +1,45 @@
+/**
+ * Which files hold rule documents: `*.yaml`, `*.yml`, `*.json` below a directory. Read by
+ * `dyeline validate` and the daemon's file source alike.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.ts';
+
+/** File endings read as rule documents. */
+export const RULE_FILE = /\.(ya?ml|json)$/i;
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Files below `path` (a file or directory) that hold rule documents, sorted. Hidden
+ * entries are skipped; symlinked files are followed (Kubernetes ConfigMap volumes).
+ */
+export async function ruleFiles(path: string): Promise<string[]> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    throw new UsageError(`validate: no such file or directory: ${path}`);
+  }
+  if (st.isFile()) return [path];
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (RULE_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(p))))) out.push(p);
+    }
+  };
+  await walk(path);
+  return out;
+}
