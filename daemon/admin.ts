@@ -1,5 +1,5 @@
 /**
- * The daemon's two HTTP ports (contract §2): status (`/healthz`, `/readyz`, `/metrics`) and
+ * The daemon's two HTTP ports (docs/reference.md#daemon-endpoints): status (`/healthz`, `/readyz`, `/metrics`) and
  * admin (`/status`, `/snapshot`; loopback by default). Neither shows credentials: source URIs
  * never carry them.
  */

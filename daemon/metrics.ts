@@ -1,5 +1,5 @@
 /**
- * Daemon metrics (contract §7): dyeline_source_up{source}, dyeline_snapshot_version,
+ * Daemon metrics (docs/reference.md#metrics): dyeline_source_up{source}, dyeline_snapshot_version,
  * dyeline_snapshot_writes_total, dyeline_documents_rejected_total{source}, plus write latency.
  */
 import type { Metrics } from '../shared/metrics.ts';

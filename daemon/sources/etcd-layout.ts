@@ -1,5 +1,5 @@
 /**
- * The key layout of the etcd source (contract §2), under the prefix P:
+ * The key layout of the etcd source (docs/reference.md#source-uris), under the prefix P:
  *
  *   P rules/<kind>/<name>          → one rule document, YAML or JSON text
  *   P instances/<service>/<id>     → {"address","port","weight"?,"labels"?} as JSON

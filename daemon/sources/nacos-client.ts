@@ -1,20 +1,7 @@
 /**
- * The parts of the `nacos` npm client the Nacos source drives, and the one HTTP channel they share.
- *
- * - Config: nacos-config's `DataClient` — the plain data client (HTTP reads plus v1 long polling
- *   on `/v1/cs/configs/listener`) — not `NacosConfigClient`, which wraps it in cluster-client's
- *   leader election over a local port. It is subclassed to keep no disk cache: the stock client
- *   answers a failed read with its last cached copy (reporting the failure only as an `error`
- *   event), which would hide an outage; the daemon keeps the last content itself.
- * - Naming: nacos-naming's `NamingProxy`, the HTTP layer of `NacosNamingClient`. The client's
- *   HostReactor is not used: it keeps the last non-empty host list when Nacos answers an empty one
- *   (the last instance's deregistration is never seen), turns query errors into empty lists, and
- *   opens a UDP push port on every interface. The proxy throws on failure and returns what Nacos said.
- *
- * Both go through one `NacosHttp` (urllib, as the client ships it), which (a) pauses before
- * returning a failure, because the clients retry in loops with no pause (nacos-config retries for
- * the whole request timeout — 40 s for a long poll) and (b) can be closed: requests still running
- * or started afterwards never settle, so the clients' loops go quiet instead of spinning.
+ * The parts of the `nacos` npm client the Nacos source drives — nacos-config's DataClient without
+ * its disk cache, nacos-naming's NamingProxy — and the one HTTP channel they share, which pauses
+ * before a failure and can be closed. Which parts and why: docs/sources.md#nacos.
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
@@ -87,7 +74,7 @@ class NoSnapshot extends EventEmitter {
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
-/** The HTTP channel of both clients; see the file comment. */
+/** The HTTP channel of both clients: pauses before a failure, and once closed leaves requests unsettled (docs/sources.md#nacos). */
 export class NacosHttp {
   readonly #agent = new http.Agent({ keepAlive: false });
   readonly #pauseMs: number;

@@ -1,5 +1,5 @@
 /**
- * The rule documents (contract §6): `Lane`, `Service`, `Instance`. This file is the single
+ * The rule documents (docs/reference.md#rule-documents): `Lane`, `Service`, `Instance`. This file is the single
  * source of truth for their fields, defaults and docs. Unknown fields are errors.
  */
 import { z } from 'zod';
