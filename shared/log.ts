@@ -24,9 +24,18 @@ const HEADER_HOLDERS = ['headers', 'req.headers', 'res.headers', 'request.header
 export const REDACT_PATHS: string[] = [
   ...SECRET_FIELDS,
   ...SECRET_HEADERS.map((h) => (h.includes('-') ? `["${h}"]` : h)),
-  ...CONTAINERS.flatMap((c) => SECRET_FIELDS.map((f) => `${c}.${f}`)),
+  ...CONTAINERS.flatMap((c) => secretPathsIn(c)),
   ...HEADER_HOLDERS.flatMap((o) => SECRET_HEADERS.map((h) => (h.includes('-') ? `${o}["${h}"]` : `${o}.${h}`))),
 ];
+
+/**
+ * Paths of the secret fields one level inside an object logged as `container` — the usual
+ * names, plus `fields` of its own (the daemon adds one container per source kind).
+ */
+export function secretPathsIn(container: string, fields: readonly string[] = []): string[] {
+  const at = /^[A-Za-z_$][\w$]*$/.test(container) ? container : `["${container}"]`;
+  return [...new Set([...SECRET_FIELDS, ...fields])].map((f) => `${at}.${f}`);
+}
 
 let stampMs = -1;
 let stamp = '';

@@ -59,7 +59,7 @@ export class Connection {
   down(why: string, fields: Record<string, unknown> = {}): void {
     if (this.#stopped) return;
     if (this.#connected === false && why === this.#error) return;
-    if (this.#connected !== false) this.#log.warn({ error: why, ...fields }, `${this.#name} disconnected; keeping its last known content, retrying`);
+    if (this.#connected !== false) this.#log.warn({ error: why, ...fields }, `${this.#name} disconnected; keeping its last known content`);
     else this.#log.debug({ error: why }, `${this.#name} still unreachable`);
     this.#connected = false;
     this.#error = why;

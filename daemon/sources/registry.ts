@@ -3,7 +3,7 @@
  * and source creation all read this list: a new kind is one module and one line in BUILT_IN
  * (docs/sources.md#adding-a-source-kind).
  */
-import type { Logger } from '../../shared/log.ts';
+import { type Logger, secretPathsIn } from '../../shared/log.ts';
 import { SOURCE_SCHEME } from '../../shared/schema/snapshot.ts';
 import { etcdSource } from './etcd.ts';
 import { fileSource } from './file.ts';
@@ -39,7 +39,7 @@ export async function createSource(config: SourceConfig, log: Logger): Promise<S
   return kind.create(config, { log: log.child({ source: config.uri }) });
 }
 
-/** Log paths the daemon censors for the kinds' secrets: `<scheme>.<field>`. */
+/** Log paths the daemon censors for its kinds: the usual secret names and each kind's credential fields, under its scheme. */
 export function sourceSecretPaths(): string[] {
-  return sourceKinds().flatMap((k) => (k.credentials?.fields ?? []).map((f) => `${k.scheme}.${f}`));
+  return sourceKinds().flatMap((k) => secretPathsIn(k.scheme, k.credentials?.fields));
 }

@@ -81,7 +81,7 @@ export interface SourceContext {
 export interface SourceCredentials {
   /** Environment variables that carry them (a URI never does), named in `--help` and usage errors. */
   readonly env: readonly string[];
-  /** Fields of the kind's config that hold them: the daemon's log censors `<scheme>.<field>`. */
+  /** Fields of the kind's config that hold them: the daemon's log censors `<scheme>.<field>` (and the usual secret names there). */
   readonly fields: readonly string[];
 }
 

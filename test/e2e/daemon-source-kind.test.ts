@@ -52,7 +52,7 @@ describe('a source kind registered by the test suite only', () => {
     expect(help.status).toBe(0);
     const sources = help.stdout.slice(help.stdout.indexOf('\nSources'));
     expect(sources.match(/^ {2}[a-z]+:\/\//gm)).toEqual(['  file://', '  etcd://', '  nacos://', '  memory://']);
-    expect(sources).toMatch(/^ {2}memory:\/\/<name>\n {6}credentials from DYELINE_TEST_MEMORY_TOKEN$/m);
+    expect(sources).toMatch(/^ {2}memory:\/\/<name>\n {6}credentials from DYELINE_TEST_MEMORY_API_KEY$/m);
     const bad = dyeline(PRELOAD, 'daemon', '--source', 'memory://demo?x=1', '--snapshot', join(dir, 'snapshot.json'));
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown memory parameter "x"/);
@@ -60,12 +60,12 @@ describe('a source kind registered by the test suite only', () => {
 
   it('runs through the daemon to the snapshot, /status, /metrics and the log', async () => {
     const snapshot = join(dir, 'run', 'snapshot.json');
-    const token = 'Tok3n-for-test';
+    const apiKey = 'Ap1-key-for-test';
     const d = await startDaemon({
       sources: ['memory://demo'],
       snapshot,
       nodeArgs: PRELOAD,
-      env: { DYELINE_TEST_MEMORY: JSON.stringify(SEED), DYELINE_TEST_MEMORY_TOKEN: token },
+      env: { DYELINE_TEST_MEMORY: JSON.stringify(SEED), DYELINE_TEST_MEMORY_API_KEY: apiKey },
     });
     running.push(d);
     const s = await snapshotWhere(snapshot, (x) => x.lanes.length === 1 && x.instances.length === 1, 'the memory source in the snapshot');
@@ -82,6 +82,6 @@ describe('a source kind registered by the test suite only', () => {
     const connected = await d.waitForLog((l) => l.msg === 'memory connected');
     expect(connected.source).toBe('memory://demo');
     expect(d.logs.filter((l) => String(l.msg).includes('connected'))).toHaveLength(1);
-    expect(JSON.stringify(d.logs)).not.toContain(token);
+    expect(JSON.stringify(d.logs)).not.toContain(apiKey);
   });
 });

@@ -67,18 +67,18 @@ export interface MemorySourceConfig extends SourceConfig {
   kind: 'memory';
   name: string;
   /** Stands for a credential (unused), to show a kind declaring where its secrets come from and live. */
-  token?: string;
+  apiKey?: string;
 }
 
 /** The `memory` kind. */
 export const memorySource: SourceKind<MemorySourceConfig> = {
   scheme: 'memory',
   usage: 'memory://<name>',
-  credentials: { env: ['DYELINE_TEST_MEMORY_TOKEN'], fields: ['token'] },
+  credentials: { env: ['DYELINE_TEST_MEMORY_API_KEY'], fields: ['apiKey'] },
   parseUri(uri, env) {
     onlyParams(uri, []);
     if (!/^[a-z0-9-]+$/.test(uri.authority) || uri.path !== '') throw badSourceUri(uri, 'memory URIs name a backend: memory://<name>');
-    return { kind: 'memory', uri: `memory://${uri.authority}`, name: uri.authority, token: env.DYELINE_TEST_MEMORY_TOKEN || undefined };
+    return { kind: 'memory', uri: `memory://${uri.authority}`, name: uri.authority, apiKey: env.DYELINE_TEST_MEMORY_API_KEY || undefined };
   },
   create: (config, { log }) => new MemorySource(config, log),
 };
