@@ -2,11 +2,29 @@
  * Agent configuration: flags (and their DYELINE_* variables) → a checked config. A bad value is
  * a UsageError naming the flag (the CLI exits 2).
  */
-import type { AgentFlags } from '../cli/agent.ts';
 import { isValidColor } from '../shared/color.ts';
 import { UsageError } from '../shared/errors.ts';
 import { type HostPort, parseHostPort, parsePort } from '../shared/net.ts';
 import { ServiceName } from '../shared/schema/fields.ts';
+
+/**
+ * The agent's flags as the command line gives them (strings; `cli/agent.ts` declares them with
+ * their defaults and help, see docs/reference.md#agent).
+ */
+export interface AgentFlags {
+  service?: string;
+  color: string;
+  appPort?: string;
+  inbound: string;
+  outbound: string;
+  status: string;
+  admin: string;
+  snapshot: string;
+  drainTimeoutMs: string;
+  maxHops?: string;
+  connectTimeoutMs?: string;
+  accessLog?: string;
+}
 
 /** A checked agent configuration. */
 export interface AgentConfig {

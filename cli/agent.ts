@@ -1,21 +1,7 @@
-/** `dyeline agent` flags (contract §3). */
+/** `dyeline agent` flags (docs/reference.md#agent); the agent checks them (agent/config.ts). */
 import type { Command } from 'commander';
+import type { AgentFlags } from '../agent/config.ts';
 import { option, subcommand } from './flags.ts';
-
-export interface AgentFlags {
-  service?: string;
-  color: string;
-  appPort?: string;
-  inbound: string;
-  outbound: string;
-  status: string;
-  admin: string;
-  snapshot: string;
-  drainTimeoutMs: string;
-  maxHops?: string;
-  connectTimeoutMs?: string;
-  accessLog?: string;
-}
 
 export function registerAgent(program: Command): void {
   subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAgentConfig } from '../../../agent/config.ts';
-import type { AgentFlags } from '../../../cli/agent.ts';
+import { type AgentFlags, parseAgentConfig } from '../../../agent/config.ts';
 import { UsageError } from '../../../shared/errors.ts';
 
 const defaults: AgentFlags = {
