@@ -17,9 +17,9 @@ import { createStatusServer } from './admin/status.ts';
 import type { AgentConfig } from './config.ts';
 import type { AgentContext } from './context.ts';
 import { createInboundServer } from './inbound/listener.ts';
-import { Upstreams } from './outbound/endpoint.ts';
+import { EndpointPools } from './outbound/endpoint-pools.ts';
 import { createOutboundServer } from './outbound/listener.ts';
-import { Guard } from './resilience/guard.ts';
+import { ResilienceLoop } from './resilience/resilience-loop.ts';
 import { P2CBalancer } from './routing/balancer.ts';
 import { SnapshotWatcher } from './snapshot/watch.ts';
 import { type HopTelemetry, POD_NAME } from './telemetry/hop.ts';
@@ -31,9 +31,9 @@ export interface RunningAgent {
   /** listener name → bound host:port. */
   readonly addresses: ReadonlyMap<string, string>;
   /** The outbound connection pools (for tests and /clusters). */
-  readonly upstreams: Upstreams;
+  readonly pools: EndpointPools;
   /** Breakers, budgets and the retry loop of the outbound side (for tests). */
-  readonly guard: Guard;
+  readonly resilience: ResilienceLoop;
   stop(): Promise<void>;
 }
 
@@ -68,17 +68,17 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     isKnownService: (name) => ctx.table?.service(name) !== undefined,
   };
   const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set() };
-  const upstreams = new Upstreams(log, { connectTimeoutMs: config.connectTimeoutMs });
+  const pools = new EndpointPools(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
-  const guard = new Guard({ log, balancer: ctx.balancer, pool: (ep) => upstreams.endpoint(ep.key, ep.address, ep.port), meter: metrics.meter });
+  const resilience = new ResilienceLoop({ log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep), meter: metrics.meter });
 
   // The watcher swaps tables and prunes endpoint state; here the agent follows the swap
   // (breakers are bound to the new table's subsets before any request can see it).
   const snapshot = new SnapshotWatcher({ path: config.snapshot, log, pollMs: 1000 });
   snapshot.onChange((table) => {
-    guard.bind(table);
+    resilience.bind(table);
     ctx.table = table;
-    upstreams.retain(table);
+    pools.retain(table);
     agentMetrics.snapshotLoaded(table);
   });
   snapshot.onReject(() => agentMetrics.snapshotRejected());
@@ -86,8 +86,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
 
   const addresses = new Map<string, string>();
   const status = createStatusServer(ctx, metrics);
-  const admin = createAdminListener(ctx, guard.breakers.stateOf);
-  const outbound = createOutboundServer(ctx, upstreams, guard);
+  const admin = createAdminListener(ctx, resilience.breakers.stateOf);
+  const outbound = createOutboundServer(ctx, pools, resilience);
   const app = config.appPort === undefined ? undefined : new Pool(`http://127.0.0.1:${config.appPort}`, { pipelining: 1, connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 4000 });
   const inbound = app === undefined ? undefined : createInboundServer(ctx, app, config.appPort!);
   const dataPlane = inbound === undefined ? [outbound] : [outbound, inbound];
@@ -101,8 +101,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   } catch (err) {
     for (const s of [status, admin, ...dataPlane]) s.close();
     snapshot.close();
-    guard.close();
-    await upstreams.close();
+    resilience.close();
+    await pools.close();
     await tracing.shutdown();
     throw err;
   }
@@ -145,8 +145,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
         }
         for (const t of ctx.tunnels) t.destroy();
       }
-      await Promise.allSettled([upstreams.close(), app?.close()]);
-      guard.close();
+      await Promise.allSettled([pools.close(), app?.close()]);
+      resilience.close();
       for (const s of [status, admin]) {
         s.close();
         s.closeAllConnections();
@@ -160,7 +160,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     })();
     return stopping;
   };
-  return { ctx, addresses, upstreams, guard, stop };
+  return { ctx, addresses, pools, resilience, stop };
 }
 
 /** Flushes the (asynchronous) log, then exits with `code`. */

@@ -4,7 +4,7 @@
  * copy, for replay), the response streamed back with backpressure both ways (nothing is
  * buffered whole). The listener decides what happens at the edges through an ExchangeSink —
  * headers to add, whether an answer is dropped for a retry, what a failure becomes, telemetry —
- * so a retry loop (issue 4) wraps `failed` and `upstreamStatus` without touching the streaming.
+ * so the resilience loop wraps `failed` and `upstreamStatus` without touching the streaming.
  *
  * Each try has its own small handler (Attempt): callbacks of a try that already ended (aborted
  * by the deadline, superseded by a retry) are ignored, so tries never mix.
@@ -89,7 +89,7 @@ function onDeadline(a: Attempt, ms: number): void {
   a.deadline = undefined;
   if (a.over) return;
   const ex = a.ex;
-  const err = new DyelineError(ErrorCode.Timeout, `${ex.upstream || ex.service} did not answer within ${ms} ms`);
+  const err = new DyelineError(ErrorCode.Timeout, `${ex.endpointKey || ex.service} did not answer within ${ms} ms`);
   if (a.controller !== null) a.controller.abort(err);
   else ex.attemptFailed(a, err); // not started yet (queued, connecting): fail now, abort when it starts
 }
@@ -201,8 +201,8 @@ export class Exchange {
   readonly trace: TraceContext;
   /** Process time (ms) the exchange started. */
   readonly startedAt: number;
-  /** `host:port` of the upstream of the current try, for messages. */
-  upstream = '';
+  /** Endpoint key (`host:port`) of the current try. */
+  endpointKey = '';
   /** The upstream service (known service name, or the host passed through; the app for inbound). */
   service = '';
   /** The request's colour ('' when uncoloured). */
@@ -235,12 +235,12 @@ export class Exchange {
   }
 
   /**
-   * Sends a try to `dispatcher` (upstream `upstream`), counting it in flight on `state` until
+   * Sends a try to `dispatcher` (the pool of `endpointKey`), counting it in flight on `state` until
    * it ends. Call again from `sink.failed` to retry.
    */
-  dispatch(dispatcher: Dispatcher, upstream: string, state: EndpointState | undefined, opts: TryOptions): void {
+  dispatch(dispatcher: Dispatcher, endpointKey: string, state: EndpointState | undefined, opts: TryOptions): void {
     if (this.done) return;
-    this.upstream = upstream;
+    this.endpointKey = endpointKey;
     const a = new Attempt(this, state);
     this.attempt = a;
     const req = this.req;

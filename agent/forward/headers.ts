@@ -38,7 +38,7 @@ function connectionNamed(connection: string | undefined): string[] | undefined {
  * The header list (flat [name, value, ...]) to send upstream: `host` first, every end-to-end
  * header of `src`, then colour (x-traffic-color + baggage), trace context, and the hop count.
  */
-export function upstreamHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number): string[] {
+export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number): string[] {
   const out: string[] = ['host', host];
   const named = connectionNamed(src.connection);
   for (const name in src) {

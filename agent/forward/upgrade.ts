@@ -26,7 +26,7 @@ export interface UpgradeTarget {
   port: number;
   /** Origin-form request target. */
   path: string;
-  /** Flat [name, value, ...] list from upstreamHeaders (Connection/Upgrade are added here). */
+  /** Flat [name, value, ...] list from forwardedHeaders (Connection/Upgrade are added here). */
   headers: string[];
   /** In-flight accounting for the tunnel's life (known endpoints only). */
   state: EndpointState | undefined;
@@ -47,7 +47,7 @@ export function refuseUpgrade(socket: Duplex, err: DyelineError): void {
 
 /** Opens the tunnel for `req` (its socket and already-read `head`) to `t`. */
 export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: Duplex, head: Buffer, t: UpgradeTarget): void {
-  const upstream = connect({ host: t.host, port: t.port, noDelay: true });
+  const remote = connect({ host: t.host, port: t.port, noDelay: true });
   ctx.tunnels.add(socket);
   let connected = false;
   let released = false;
@@ -57,37 +57,37 @@ export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: D
     released = true;
     if (t.state !== undefined) t.state.inflight--;
   };
-  upstream.setTimeout(ctx.config.connectTimeoutMs);
+  remote.setTimeout(ctx.config.connectTimeoutMs);
   const fail = (err: Error): void => {
     release();
     if (!connected) {
       writeSocketError(socket, upstreamError(err, `${t.host}:${t.port}`));
-      ctx.log.debug({ upstream: `${t.host}:${t.port}`, err: err.message }, 'upgrade connect failed');
+      ctx.log.debug({ endpoint: `${t.host}:${t.port}`, err: err.message }, 'upgrade connect failed');
     } else {
       socket.destroy();
     }
-    upstream.destroy();
+    remote.destroy();
   };
-  upstream.once('timeout', () => fail(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
-  upstream.on('error', fail);
+  remote.once('timeout', () => fail(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+  remote.on('error', fail);
   socket.on('error', () => {
     release();
-    upstream.destroy();
+    remote.destroy();
   });
-  upstream.once('connect', () => {
+  remote.once('connect', () => {
     connected = true;
-    upstream.setTimeout(0);
-    upstream.write(upgradeHead(req.method ?? 'GET', t, String(req.headers.upgrade)));
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    remote.setTimeout(0);
+    remote.write(upgradeHead(req.method ?? 'GET', t, String(req.headers.upgrade)));
+    if (head.length > 0) remote.write(head);
+    socket.pipe(remote);
+    remote.pipe(socket);
   });
   socket.once('close', () => {
     ctx.tunnels.delete(socket);
     release();
-    upstream.destroy();
+    remote.destroy();
   });
-  upstream.once('close', () => {
+  remote.once('close', () => {
     release();
     socket.destroy();
   });

@@ -10,7 +10,7 @@ import type { Pool } from 'undici';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
-import { hopCount, upstreamHeaders } from '../forward/headers.ts';
+import { hopCount, forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError, upstreamError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
@@ -59,7 +59,7 @@ class Inbound implements ExchangeSink {
     const color = this.#color(headers, url);
     if (color !== undefined) ex.color = color;
     const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
-    const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, ex.trace, hops + 1);
+    const out = forwardedHeaders(headers, headers.host ?? this.#appKey, color, ex.trace, hops + 1);
     ex.dispatch(this.#app, this.#appKey, undefined, { path: url, headers: out, timeoutMs });
   };
 
@@ -85,7 +85,7 @@ class Inbound implements ExchangeSink {
     }
     const url = originForm(req.url ?? '/');
     const color = this.#color(headers, url);
-    const out = upstreamHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
+    const out = forwardedHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
     ctx.metrics.request('inbound', ctx.config.service, color ?? '', ctx.config.color, 101, '');
     tunnelUpgrade(ctx, req, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined });
   };

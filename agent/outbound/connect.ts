@@ -67,27 +67,27 @@ export function handleConnect(server: Server, ctx: AgentContext, req: IncomingMe
 
 /** Pipes the client socket to host:port as plain TCP, starting with the bytes already read. */
 function tunnelTcp(ctx: AgentContext, target: Target, client: Duplex, first: Buffer): void {
-  const upstream: Socket = connect({ host: target.host, port: target.port, noDelay: true });
+  const remote: Socket = connect({ host: target.host, port: target.port, noDelay: true });
   ctx.tunnels.add(client);
-  upstream.setTimeout(ctx.config.connectTimeoutMs);
+  remote.setTimeout(ctx.config.connectTimeoutMs);
   const fail = (err?: Error): void => {
     if (err !== undefined) ctx.log.debug({ target: target.key, err: err.message }, 'CONNECT tunnel closed with an error');
-    upstream.destroy();
+    remote.destroy();
     client.destroy();
   };
-  upstream.once('timeout', () => fail(new Error('connect timeout')));
-  upstream.on('error', fail);
+  remote.once('timeout', () => fail(new Error('connect timeout')));
+  remote.on('error', fail);
   client.on('error', fail);
-  upstream.once('connect', () => {
-    upstream.setTimeout(0);
-    upstream.write(first);
-    client.pipe(upstream);
-    upstream.pipe(client);
+  remote.once('connect', () => {
+    remote.setTimeout(0);
+    remote.write(first);
+    client.pipe(remote);
+    remote.pipe(client);
     client.resume();
   });
   client.once('close', () => {
     ctx.tunnels.delete(client);
-    upstream.destroy();
+    remote.destroy();
   });
-  upstream.once('close', () => client.destroy());
+  remote.once('close', () => client.destroy());
 }

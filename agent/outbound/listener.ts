@@ -3,7 +3,7 @@
  * `Host: S`), as an HTTP proxy (absolute-form, HTTP_PROXY), or inside a CONNECT tunnel.
  * Life of a request, in the order of the code:
  *   loop guard → target (service from host) → colour → route (lane/split → subset, fallback;
- *   open circuits skipped) → guard (resilience/guard.ts: balancer picks an instance, breaker
+ *   open circuits skipped) → guard (resilience/resilience-loop.ts: balancer picks an instance, breaker
  *   admits, endpoint pool, exchange streaming both ways, outcome to breaker and outlier
  *   detection, retries to another instance or the fallback lane) → response headers (served
  *   colour, fallback) → telemetry.
@@ -14,19 +14,19 @@ import type { Duplex } from 'node:stream';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
-import { hopCount, upstreamHeaders } from '../forward/headers.ts';
+import { hopCount, forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError, upstreamError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace } from '../propagation/trace.ts';
-import { Guard, GuardedExchange } from '../resilience/guard.ts';
+import { ResilienceLoop, OutboundExchange } from '../resilience/resilience-loop.ts';
 import { hopFinished } from '../telemetry/hop.ts';
 import { PASSTHROUGH_UPSTREAM } from '../telemetry/metrics.ts';
 import { route } from '../routing/router.ts';
 import { tunnelOf, handleConnect } from './connect.ts';
-import type { Upstreams } from './endpoint.ts';
+import type { EndpointPools } from './endpoint-pools.ts';
 import { parseTarget } from './target.ts';
 
 /** Response header: the lane of the instance that answered (contract §5). */
@@ -40,14 +40,14 @@ export const PASSTHROUGH_TIMEOUT_MS = 15_000;
 /** The outbound side of one agent. */
 class Outbound implements ExchangeSink {
   readonly #ctx: AgentContext;
-  readonly #upstreams: Upstreams;
-  readonly #guard: Guard;
+  readonly #pools: EndpointPools;
+  readonly #resilience: ResilienceLoop;
   readonly #view = new ReusableRequestView();
 
-  constructor(ctx: AgentContext, upstreams: Upstreams, guard: Guard) {
+  constructor(ctx: AgentContext, pools: EndpointPools, resilience: ResilienceLoop) {
     this.#ctx = ctx;
-    this.#upstreams = upstreams;
-    this.#guard = guard;
+    this.#pools = pools;
+    this.#resilience = resilience;
   }
 
   /** Serves one request (bound as the server's request listener). */
@@ -55,7 +55,7 @@ class Outbound implements ExchangeSink {
     const ctx = this.#ctx;
     const headers = req.headers;
     const url = req.url ?? '/';
-    const ex = new GuardedExchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
+    const ex = new OutboundExchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
     const hops = hopCount(headers);
     if (hops >= ctx.config.maxHops) {
       ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
@@ -73,20 +73,20 @@ class Outbound implements ExchangeSink {
 
     const table = ctx.table;
     const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
-    const out = upstreamHeaders(headers, target.authority, color, ex.trace, hops + 1);
+    const out = forwardedHeaders(headers, target.authority, color, ex.trace, hops + 1);
     if (svc === undefined) {
       ex.service = target.host;
-      ex.dispatch(this.#upstreams.passthrough(target.key, target.host, target.port), target.key, undefined, { path: target.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
+      ex.dispatch(this.#pools.passthrough(target.key, target.host, target.port), target.key, undefined, { path: target.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
       return;
     }
     ex.service = svc.name;
     const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#guard.isOpen, now);
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#resilience.isOpen, now);
     if (decision === undefined || decision.candidates.length === 0) {
       ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
       return;
     }
-    this.#guard.start(ex, svc, decision, target.path, out);
+    this.#resilience.start(ex, svc, decision, target.path, out);
   };
 
   /** Tunnels one Upgrade (WebSocket) request, routed like any other request (the server's 'upgrade' listener). */
@@ -109,14 +109,14 @@ class Outbound implements ExchangeSink {
     const color = raw ?? undefined;
     const table = ctx.table;
     const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
-    const out = upstreamHeaders(headers, target.authority, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
+    const out = forwardedHeaders(headers, target.authority, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
     if (svc === undefined) {
       ctx.metrics.request('outbound', PASSTHROUGH_UPSTREAM, color ?? '', '', 101, '');
       tunnelUpgrade(ctx, req, socket, head, { host: target.host, port: target.port, path: target.path, headers: out, state: undefined });
       return;
     }
     const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#guard.isOpen, now);
+    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#resilience.isOpen, now);
     const subset = decision === undefined ? undefined : decision.candidates[0];
     const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
     if (endpoint === undefined) {
@@ -136,32 +136,32 @@ class Outbound implements ExchangeSink {
   }
 
   upstreamStatus(ex: Exchange, status: number): boolean {
-    return this.#guard.upstreamStatus(ex as GuardedExchange, status);
+    return this.#resilience.upstreamStatus(ex as OutboundExchange, status);
   }
 
   failed(ex: Exchange, err: Error): boolean {
-    if (this.#guard.failed(ex as GuardedExchange, err)) return true;
-    const e = upstreamError(err, ex.upstream || ex.service || 'upstream');
+    if (this.#resilience.failed(ex as OutboundExchange, err)) return true;
+    const e = upstreamError(err, ex.endpointKey || ex.service || 'upstream');
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
-      this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.upstream, code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'outbound request failed');
+      this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.endpointKey, code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'outbound request failed');
     }
     respondError(ex.res, e);
     return false;
   }
 
   finished(ex: Exchange): void {
-    this.#guard.finished(ex as GuardedExchange);
+    this.#resilience.finished(ex as OutboundExchange);
     hopFinished(this.#ctx.telemetry, 'outbound', ex);
   }
 }
 
 /**
- * Creates the outbound server (requests and CONNECT tunnels); the caller binds it. `guard`
- * holds the breakers, budgets and retry loop (default: a fresh one over `upstreams`; the
+ * Creates the outbound server (requests and CONNECT tunnels); the caller binds it. `resilience`
+ * holds the breakers, budgets and retry loop (default: a fresh one over `pools`; the
  * agent passes its own, bound to each new table).
  */
-export function createOutboundServer(ctx: AgentContext, upstreams: Upstreams, guard?: Guard): Server {
-  const outbound = new Outbound(ctx, upstreams, guard ?? new Guard({ log: ctx.log, balancer: ctx.balancer, pool: (ep) => upstreams.endpoint(ep.key, ep.address, ep.port) }));
+export function createOutboundServer(ctx: AgentContext, pools: EndpointPools, resilience?: ResilienceLoop): Server {
+  const outbound = new Outbound(ctx, pools, resilience ?? new ResilienceLoop({ log: ctx.log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep) }));
   const server = createProxyServer(outbound.handle, outbound.upgrade, ctx.log, 'outbound');
   server.on('connect', (req: IncomingMessage, socket, head: Buffer) => handleConnect(server, ctx, req, socket, head));
   return server;

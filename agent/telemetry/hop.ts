@@ -42,7 +42,7 @@ export interface HopTelemetry {
   isKnownService(service: string): boolean;
 }
 
-/** The retry loop's view of an exchange (agent/resilience/guard.ts), when the hop went through it. */
+/** The resilience loop's view of an exchange (agent/resilience/resilience-loop.ts), when the hop went through it. */
 interface Tried {
   endpoint?: { name: string; address: string; port: number } | undefined;
   retries?: number;
@@ -116,17 +116,17 @@ function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, met
   }
   const tried = ex as Exchange & Tried;
   const ep = tried.endpoint;
-  const upstream = ex.upstream; // host:port actually tried
+  const endpointKey = ex.endpointKey; // host:port actually tried
   if (ep !== undefined) {
     a['server.address'] = ep.address;
     a['server.port'] = ep.port;
     a['network.peer.address'] = ep.address;
     a['dyeline.instance'] = ep.name;
-  } else if (upstream !== '') {
-    const [h, p] = splitHost(upstream);
+  } else if (endpointKey !== '') {
+    const [h, p] = splitHost(endpointKey);
     a['server.address'] = h.startsWith('[') ? h.slice(1, -1) : h;
     if (p !== undefined) a['server.port'] = p;
-    a['dyeline.instance'] = upstream;
+    a['dyeline.instance'] = endpointKey;
   }
   a['url.full'] = `http://${ex.service}${path}`;
   if (tried.retries !== undefined && tried.retries > 0) a['http.request.resend_count'] = tried.retries;
@@ -175,7 +175,7 @@ export function hopFinished(t: HopTelemetry, direction: Direction, ex: Exchange)
           method,
           path,
           upstream: inbound ? t.service : ex.service,
-          endpoint: ex.upstream,
+          endpoint: ex.endpointKey,
           status,
           error: err,
           color: ex.color,

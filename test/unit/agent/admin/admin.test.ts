@@ -94,9 +94,9 @@ describe('status and admin listeners', () => {
 
   it('closes the pool of an instance that leaves the snapshot', async () => {
     await send(agent.address('outbound'), { headers: { host: 'orders' } });
-    expect(agent.agent.upstreams.size.known).toBe(1);
+    expect(agent.agent.pools.size.known).toBe(1);
     await agent.publish([service('orders')]);
-    expect(agent.agent.upstreams.size.known).toBe(0);
+    expect(agent.agent.pools.size.known).toBe(0);
     const a = await send(agent.address('outbound'), { headers: { host: 'orders' } });
     expect(a.status).toBe(503);
     expect(a.headers['x-dyeline-error']).toBe('no-instance');

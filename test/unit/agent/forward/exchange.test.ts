@@ -51,7 +51,7 @@ beforeAll(async () => {
   const sink: ExchangeSink & { retried: Set<Exchange> } = {
     retried: new Set(),
     responseHeaders(ex, _s, headers) {
-      headers['x-upstream'] = ex.upstream;
+      headers['x-upstream'] = ex.endpointKey;
     },
     upstreamStatus(ex, status) {
       return mode === 'drop-503' && status === 503 && !this.retried.has(ex);
@@ -62,7 +62,7 @@ beforeAll(async () => {
         ex.dispatch(goodPool, 'good', stateB, { path: '/', headers: ['host', 'x'], timeoutMs: 2000, body: Buffer.from('replayed') });
         return true;
       }
-      respondError(ex.res, upstreamError(err, ex.upstream));
+      respondError(ex.res, upstreamError(err, ex.endpointKey));
       return false;
     },
     finished() {

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { hopCount, stripResponseHeaders, upstreamHeaders } from '../../../../agent/forward/headers.ts';
+import { hopCount, stripResponseHeaders, forwardedHeaders } from '../../../../agent/forward/headers.ts';
 import { continueTrace } from '../../../../agent/propagation/trace.ts';
 
 function pairs(list: string[]): [string, string][] {
@@ -9,10 +9,10 @@ function pairs(list: string[]): [string, string][] {
   return out;
 }
 
-describe('upstreamHeaders', () => {
+describe('forwardedHeaders', () => {
   it('drops hop-by-hop headers (RFC 9110 §7.6.1), those named by Connection, and proxy credentials', () => {
     const trace = continueTrace({});
-    const out = upstreamHeaders(
+    const out = forwardedHeaders(
       {
         host: 'ignored',
         connection: 'keep-alive, X-Private',
@@ -48,7 +48,7 @@ describe('upstreamHeaders', () => {
   });
 
   it('replaces incoming colour, baggage, trace and hop headers instead of duplicating them', () => {
-    const out = upstreamHeaders(
+    const out = forwardedHeaders(
       { 'x-traffic-color': 'INVALID', baggage: 'a=1,traffic_color=INVALID', traceparent: 'junk', 'x-dyeline-hops': '7' },
       'h',
       undefined,

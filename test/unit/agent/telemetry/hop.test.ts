@@ -131,7 +131,7 @@ describe('hop telemetry', () => {
     script = (ex, res) => {
       ex.color = 'canary';
       ex.service = 'payments';
-      ex.upstream = '10.0.0.7:8080';
+      ex.endpointKey = '10.0.0.7:8080';
       ex.servedColor = 'stable';
       ex.fallback = 'no-instance';
       answer200(ex, res);
@@ -163,7 +163,7 @@ describe('hop telemetry', () => {
     direction = 'outbound';
     script = (ex, res) => {
       ex.service = 'example.com';
-      ex.upstream = 'example.com:80';
+      ex.endpointKey = 'example.com:80';
       answer200(ex, res);
     };
     await send('/', { host: 'example.com' });
@@ -178,7 +178,7 @@ describe('hop telemetry', () => {
     direction = 'outbound';
     script = (ex) => {
       ex.service = 'payments';
-      ex.upstream = '10.0.0.8:8080';
+      ex.endpointKey = '10.0.0.8:8080';
       ex.end(new DyelineError(ErrorCode.Connect, 'cannot connect to 10.0.0.8:8080'));
     };
     const res = await send('/', { host: 'payments' });

@@ -85,7 +85,7 @@ afterEach(async () => {
     u.seen.length = 0;
   }
   await agent.publish(docs());
-  for (const b of agent.agent.guard.breakers.values()) b.reset();
+  for (const b of agent.agent.resilience.breakers.values()) b.reset();
   for (const ep of agent.agent.ctx.table!.service('orders')!.endpoints) Object.assign(ep.state, { ejectedUntil: 0, consecutiveFailures: 0, ejections: 0 });
 });
 
@@ -228,7 +228,7 @@ describe('outbound retries (default policy: connect-failure, reset, 503; 2 attem
     await agent.publish(docs({ circuitBreaker: { volumeThreshold: 3, resetTimeoutMs: 200, slowCallMs: 60_000 }, retry: { attempts: 0 } }));
     up(c1).set('500');
     for (let i = 0; i < 3; i++) await call({ headers: { 'x-traffic-color': 'canary' } });
-    const breaker = agent.agent.guard.breakers.get('orders', 'canary')!;
+    const breaker = agent.agent.resilience.breakers.get('orders', 'canary')!;
     expect(breaker.state).toBe('open');
     up(c1).set('hang');
     await waitFor(() => breaker.state === 'half-open', { timeoutMs: 3000, what: 'half-open' });

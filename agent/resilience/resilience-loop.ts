@@ -39,8 +39,8 @@ export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
 const KIND_NAMES = ['', 'connect-failure', 'reset', 'timeout', 'status'];
 
 /** An outbound exchange with the state of its tries (one object per request: no extra allocation). */
-export class GuardedExchange extends Exchange {
-  /** The upstream service, when the request goes through the guard (undefined: passed through). */
+export class OutboundExchange extends Exchange {
+  /** The upstream service, when the request goes through the resilience loop (undefined: passed through). */
   routes: ServiceRoutes | undefined = undefined;
   decision: RouteDecision | undefined = undefined;
   policy: RetryPolicy | undefined = undefined;
@@ -69,8 +69,8 @@ export class GuardedExchange extends Exchange {
   plannedReason = '';
 }
 
-/** What the guard needs from the agent. */
-export interface GuardOptions {
+/** What the resilience loop needs from the agent. */
+export interface ResilienceLoopOptions {
   log: Logger;
   balancer: Balancer;
   /** The connection pool of an endpoint. */
@@ -113,7 +113,7 @@ function kindOf(err: Error): FailureKind | 0 {
 }
 
 /** Breakers, budgets and outlier detection of one agent, and the retry loop over them. */
-export class Guard {
+export class ResilienceLoop {
   readonly breakers: Breakers;
   readonly #budgets = new Map<string, RetryBudget>();
   /** Lane colours of the last table bound (bounds the `from` label of fallbacks). */
@@ -124,7 +124,7 @@ export class Guard {
   readonly #metrics: ResilienceMetrics;
   readonly #maxReplay: number;
 
-  constructor(opts: GuardOptions) {
+  constructor(opts: ResilienceLoopOptions) {
     this.#log = opts.log;
     this.#balancer = opts.balancer;
     this.#pool = opts.pool;
@@ -163,7 +163,7 @@ export class Guard {
    * Forwards `ex` to `routes` as `decision` says (its candidates must not be empty): the first
    * try, after reading a replayable body when there is one.
    */
-  start(ex: GuardedExchange, routes: ServiceRoutes, decision: RouteDecision, path: string, headers: string[]): void {
+  start(ex: OutboundExchange, routes: ServiceRoutes, decision: RouteDecision, path: string, headers: string[]): void {
     const policy = retryPolicy(routes.spec);
     ex.routes = routes;
     ex.decision = decision;
@@ -184,7 +184,7 @@ export class Guard {
     this.#first(ex);
   }
 
-  #first(ex: GuardedExchange): void {
+  #first(ex: OutboundExchange): void {
     if (ex.done) return;
     if (!this.#send(ex, 0)) {
       const d = ex.decision!;
@@ -193,7 +193,7 @@ export class Guard {
   }
 
   /** Reads a body of `length` bytes whole, then sends the first try with it. */
-  #readBody(ex: GuardedExchange, length: number): void {
+  #readBody(ex: OutboundExchange, length: number): void {
     const body = Buffer.allocUnsafe(length);
     let at = 0;
     const req = ex.req;
@@ -208,7 +208,7 @@ export class Guard {
   }
 
   /** Sends a try to `candidates[k]`; false when no instance can take it (none left, circuit, deadline). */
-  #send(ex: GuardedExchange, k: number): boolean {
+  #send(ex: OutboundExchange, k: number): boolean {
     const subset = ex.decision!.candidates[k];
     const now = Date.now();
     const ep = this.#balancer.pick(subset, ex.tried, now);
@@ -234,7 +234,7 @@ export class Guard {
    * answer is to be dropped and the request retried (the exchange then aborts this try and
    * `failed` sends the planned retry), false to relay it.
    */
-  upstreamStatus(ex: GuardedExchange, status: number): boolean {
+  upstreamStatus(ex: OutboundExchange, status: number): boolean {
     if (ex.routes === undefined) return false;
     const failed = status >= 500;
     this.#judge(ex, failed);
@@ -251,7 +251,7 @@ export class Guard {
    * policy allows; true when a retry is on its way (the caller answers nothing), false when the
    * caller answers the failure.
    */
-  failed(ex: GuardedExchange, err: Error): boolean {
+  failed(ex: OutboundExchange, err: Error): boolean {
     if (ex.routes === undefined || ex.endpoint === undefined) return false;
     if (ex.planned >= 0) {
       const k = ex.planned;
@@ -268,7 +268,7 @@ export class Guard {
   }
 
   /** Exchange hook: the request ended. Gives back an unused breaker token, counts a fallback. */
-  finished(ex: GuardedExchange): void {
+  finished(ex: OutboundExchange): void {
     if (ex.token !== 0) {
       ex.breaker?.release(ex.token);
       ex.token = 0;
@@ -282,7 +282,7 @@ export class Guard {
   }
 
   /** The current try's outcome → its breaker and its instance's outlier state (once per try). */
-  #judge(ex: GuardedExchange, failed: boolean): void {
+  #judge(ex: OutboundExchange, failed: boolean): void {
     if (ex.judged) return;
     ex.judged = true;
     const now = Date.now();
@@ -308,7 +308,7 @@ export class Guard {
   }
 
   /** The candidate a retry after a failure of `kind` goes to, or -1 when it is not retried. */
-  #plan(ex: GuardedExchange, kind: FailureKind, status: number): number {
+  #plan(ex: OutboundExchange, kind: FailureKind, status: number): number {
     const policy = ex.policy!;
     if (ex.retries >= policy.attempts || ex.clientClosed) return -1;
     if (!policy.retries(kind, status, ex.req.method)) return -1;
@@ -330,7 +330,7 @@ export class Guard {
   }
 
   /** True when the request can be sent again after a failure of `kind`. */
-  #replayable(ex: GuardedExchange, kind: FailureKind): boolean {
+  #replayable(ex: OutboundExchange, kind: FailureKind): boolean {
     if (ex.body !== undefined) return true;
     const req = ex.req;
     if (!hasBody(req)) return true;
@@ -338,7 +338,7 @@ export class Guard {
   }
 
   /** Sends the retry to `candidates[k]`; false when it could not be sent (the failure is answered). */
-  #retry(ex: GuardedExchange, k: number, reason: string): boolean {
+  #retry(ex: OutboundExchange, k: number, reason: string): boolean {
     const d = ex.decision!;
     const lane = d.candidates[k].lane;
     const fallback = ex.fallback;

@@ -1,13 +1,12 @@
 /**
- * Connection pools to upstreams: one undici Pool per endpoint (`address:port`), created on
- * first use, keep-alive, pipelining 1. Pools of endpoints the snapshot knows are closed when
- * the endpoint leaves the snapshot (`retain`); pools of passed-through hosts are closed once
- * they hold no connection (their keep-alive sockets timed out), checked every `sweepMs`.
- * Closing a pool lets its in-flight requests finish.
+ * The pool registry: one undici Pool per endpoint key (`address:port`), created on first use,
+ * keep-alive, pipelining 1. Pools of endpoints the snapshot knows are closed when the endpoint
+ * leaves the snapshot (`retain`); pools of passed-through hosts once they hold no connection
+ * (checked every `sweepMs`). Closing a pool lets its in-flight requests finish.
  */
 import { Pool } from 'undici';
 import type { Logger } from '../../shared/log.ts';
-import type { RoutingTable } from '../routing/types.ts';
+import type { Endpoint, RoutingTable } from '../routing/types.ts';
 
 /** Pool settings; every field has a default. */
 export interface PoolSettings {
@@ -19,13 +18,13 @@ export interface PoolSettings {
   sweepMs?: number;
 }
 
-/** `http://host:port` of an endpoint key or host/port pair (IPv6 hosts bracketed). */
+/** `http://host:port` of a host/port pair (IPv6 hosts bracketed). */
 function origin(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
 }
 
-/** The pools of one agent (outbound: many endpoints; inbound: the app). */
-export class Upstreams {
+/** The outbound pools of one agent, by endpoint key. */
+export class EndpointPools {
   readonly #known = new Map<string, Pool>();
   readonly #passthrough = new Map<string, Pool>();
   readonly #options: Pool.Options;
@@ -44,22 +43,21 @@ export class Upstreams {
     this.#sweep.unref();
   }
 
-  /** The pool of a snapshot endpoint (key `address:port`). */
-  endpoint(key: string, address: string, port: number): Pool {
-    let p = this.#known.get(key);
-    if (p === undefined) {
-      p = new Pool(origin(address, port), this.#options);
-      this.#known.set(key, p);
-    }
-    return p;
+  /** The pool of an endpoint of the snapshot. */
+  endpoint(ep: Endpoint): Pool {
+    return this.#pool(this.#known, ep.key, ep.address, ep.port);
   }
 
   /** The pool of a host passed through as given (resolved by DNS). `key` is `host:port`. */
   passthrough(key: string, host: string, port: number): Pool {
-    let p = this.#passthrough.get(key);
+    return this.#pool(this.#passthrough, key, host, port);
+  }
+
+  #pool(pools: Map<string, Pool>, key: string, host: string, port: number): Pool {
+    let p = pools.get(key);
     if (p === undefined) {
       p = new Pool(origin(host, port), this.#options);
-      this.#passthrough.set(key, p);
+      pools.set(key, p);
     }
     return p;
   }
