@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { ClientClosedError, DroppedAnswerError, DyelineError, ERRORS, ErrorCode } from '../../shared/errors.ts';
 import type { TraceContext } from '../propagation/trace.ts';
 import type { EndpointState } from '../routing/types.ts';
 import { stripResponseHeaders } from './headers.ts';
@@ -56,21 +56,6 @@ export interface TryOptions {
 
 const kExchange = Symbol('dyeline.exchange');
 type Tagged = ServerResponse & { [kExchange]?: Exchange };
-
-/** Aborts the upstream side when the client goes away. */
-class ClientClosedError extends Error {
-  readonly code = 'DYE_CLIENT_CLOSED';
-}
-
-/** Aborts a try whose answer the sink dropped for a retry (`upstreamStatus` returned true). */
-export class DroppedAnswerError extends Error {
-  readonly code = 'DYE_DROPPED_ANSWER';
-  readonly status: number;
-  constructor(status: number) {
-    super(`answer ${status} dropped for a retry`);
-    this.status = status;
-  }
-}
 
 function onResponseDrain(this: Tagged): void {
   this[kExchange]?.attempt?.controller?.resume();
@@ -154,7 +139,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     const ex = this.ex;
     if (ex.sink.upstreamStatus !== undefined && ex.sink.upstreamStatus(ex, status)) {
-      controller.abort(new DroppedAnswerError(status));
+      controller.abort(new DroppedAnswerError(ex.endpointKey, status));
       return;
     }
     stripResponseHeaders(headers);
@@ -281,7 +266,7 @@ export class Exchange {
       if (!this.clientClosed && this.sink.failed(this, err) === true) return;
       this.error = err;
       if (this.clientClosed && !this.res.destroyed) this.res.destroy();
-      if (this.status === 0) this.status = this.clientClosed ? 499 : this.res.statusCode;
+      if (this.status === 0) this.status = this.clientClosed ? ERRORS[ErrorCode.ClientClosed].status : this.res.statusCode;
     }
     this.done = true;
     const a = this.attempt;

@@ -1,21 +1,18 @@
 /**
- * The one place that turns a failure into the answer the agent gives (contract §5): status
- * from shared/errors.ts errorResponse, `x-dyeline-error: <code>` and a JSON body
- * `{"error":"<code>","message":"..."}`. Used for responses on a ServerResponse and for raw
- * answers on a socket (client errors, CONNECT failures).
+ * The one place that turns a failure into the answer the agent gives (docs/reference.md#routing):
+ * the status of the error catalogue (shared/errors.ts), `x-dyeline-error: <code>` and a JSON body
+ * `{"error":"<code>","message":"..."}`, on a ServerResponse or as raw bytes on a socket.
  */
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { DyelineError, ErrorCode, errorResponse } from '../../shared/errors.ts';
+import { type DyelineError, ERRORS } from '../../shared/errors.ts';
 
 /** Header naming an agent-made error. */
 export const ERROR_HEADER = 'x-dyeline-error';
 
-const INTERNAL = { status: 500, header: 'internal' };
-
 /** Status, `x-dyeline-error` value and body of an agent-made error. */
 export function errorAnswer(err: DyelineError): { status: number; header: string; body: string } {
-  const r = errorResponse[err.code] ?? INTERNAL;
+  const r = ERRORS[err.code];
   return { status: r.status, header: r.header, body: `${JSON.stringify({ error: r.header, message: err.message })}\n` };
 }
 
@@ -35,7 +32,7 @@ export function respondError(res: ServerResponse, err: DyelineError, extra?: Rec
     [ERROR_HEADER]: a.header,
     ...extra,
   };
-  if (err.code === ErrorCode.BadRequest || err.code === ErrorCode.HeadersTooLarge || err.code === ErrorCode.Loop) headers.connection = 'close';
+  if (ERRORS[err.code].close) headers.connection = 'close';
   res.writeHead(a.status, headers);
   res.end(a.body);
 }
@@ -63,21 +60,4 @@ function statusText(status: number): string {
     case 508: return 'Loop Detected';
     default: return 'Error';
   }
-}
-
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'ECONNABORTED']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/**
- * Classifies a failure talking to an upstream: connect failures (refused, unreachable, DNS,
- * connect timeout) → Connect (502), header/body timeouts → Timeout (504), anything else that
- * broke the exchange (reset, closed, protocol) → Reset (502). DyelineErrors pass through.
- */
-export function upstreamError(err: unknown, upstream: string): DyelineError {
-  if (err instanceof DyelineError) return err;
-  const code = (err as { code?: string } | undefined)?.code ?? '';
-  const why = err instanceof Error ? err.message : String(err);
-  if (CONNECT_CODES.has(code)) return new DyelineError(ErrorCode.Connect, `cannot connect to ${upstream}: ${why}`, { cause: err });
-  if (TIMEOUT_CODES.has(code)) return new DyelineError(ErrorCode.Timeout, `${upstream} did not answer in time: ${why}`, { cause: err });
-  return new DyelineError(ErrorCode.Reset, `${upstream} broke the exchange: ${why}`, { cause: err });
 }

@@ -9,10 +9,10 @@
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { DyelineError } from '../../shared/errors.ts';
+import { asDyelineError, type DyelineError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import type { EndpointState } from '../routing/types.ts';
-import { upstreamError, writeSocketError } from './respond.ts';
+import { writeSocketError } from './respond.ts';
 
 /** The server's shouldUpgradeCallback: tunnel every upgrade except h2c. */
 export function shouldTunnelUpgrade(req: IncomingMessage): boolean {
@@ -61,7 +61,7 @@ export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: D
   const fail = (err: Error): void => {
     release();
     if (!connected) {
-      writeSocketError(socket, upstreamError(err, `${t.host}:${t.port}`));
+      writeSocketError(socket, asDyelineError(err, `${t.host}:${t.port}`));
       ctx.log.debug({ endpoint: `${t.host}:${t.port}`, err: err.message }, 'upgrade connect failed');
     } else {
       socket.destroy();

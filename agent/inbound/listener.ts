@@ -7,12 +7,12 @@
 import type { IncomingMessage, IncomingHttpHeaders, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Pool } from 'undici';
-import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { asDyelineError, DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
 import { hopCount, forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
-import { respondError, upstreamError } from '../forward/respond.ts';
+import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
@@ -96,7 +96,7 @@ class Inbound implements ExchangeSink {
   }
 
   failed(ex: Exchange, err: Error): void {
-    const e = upstreamError(err, `the app (${this.#appKey})`);
+    const e = asDyelineError(err, `the app (${this.#appKey})`);
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
       this.#ctx.log.warn({ code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'inbound request failed');
     }

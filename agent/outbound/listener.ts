@@ -11,12 +11,12 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { asDyelineError, DyelineError, ErrorCode, noInstanceError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
 import { hopCount, forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
-import { respondError, upstreamError } from '../forward/respond.ts';
+import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
 import { INVALID_COLOR, readColor } from '../propagation/color.ts';
@@ -83,7 +83,7 @@ class Outbound implements ExchangeSink {
     const now = Date.now();
     const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#resilience.isOpen, now);
     if (decision === undefined || decision.candidates.length === 0) {
-      ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
+      ex.end(noInstanceError(svc.name, decision?.requested ?? color ?? 'stable'));
       return;
     }
     this.#resilience.start(ex, svc, decision, target.path, out);
@@ -121,7 +121,7 @@ class Outbound implements ExchangeSink {
     const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
     if (endpoint === undefined) {
       ctx.metrics.request('outbound', svc.name, color ?? '', '', 503, '');
-      refuseUpgrade(socket, new DyelineError(ErrorCode.NoInstance, `no instance of ${svc.name} can serve lane "${decision?.requested ?? color ?? 'stable'}"`));
+      refuseUpgrade(socket, noInstanceError(svc.name, decision?.requested ?? color ?? 'stable'));
       return;
     }
     ctx.metrics.request('outbound', svc.name, color ?? '', subset!.lane, 101, decision!.fallback ?? '');
@@ -141,7 +141,7 @@ class Outbound implements ExchangeSink {
 
   failed(ex: Exchange, err: Error): boolean {
     if (this.#resilience.failed(ex as OutboundExchange, err)) return true;
-    const e = upstreamError(err, ex.endpointKey || ex.service || 'upstream');
+    const e = asDyelineError(err, ex.endpointKey || ex.service || 'upstream');
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
       this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.endpointKey, code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'outbound request failed');
     }

@@ -20,7 +20,7 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
-import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { classify, ERRORS, FailureClass, noInstanceError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { Exchange, hasBody } from '../forward/exchange.ts';
 import type { Balancer } from '../routing/balancer.ts';
@@ -31,7 +31,7 @@ import { Breakers } from './breakers.ts';
 import { RetryBudget } from './budget.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
-import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, RESET, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
+import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS } from './retry.ts';
 
 /** Largest request body read whole so that an idempotent request can be retried (64 KiB). */
 export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
@@ -79,37 +79,6 @@ export interface ResilienceLoopOptions {
   meter?: Meter;
   /** Largest body buffered for replay, bytes (default 64 KiB). */
   maxReplayBodyBytes?: number;
-}
-
-/** The failure kind of an error that ended a try, or 0 when it is not an upstream failure. */
-function kindOf(err: Error): FailureKind | 0 {
-  const code = err instanceof DyelineError ? err.code : ((err as { code?: string }).code ?? '');
-  switch (code) {
-    case ErrorCode.Connect:
-    case 'ECONNREFUSED':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EADDRNOTAVAIL':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'ETIMEDOUT':
-    case 'ECONNABORTED':
-      return CONNECT_FAILURE;
-    case ErrorCode.Timeout:
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return TIMEOUT;
-    case ErrorCode.BadRequest:
-    case ErrorCode.HeadersTooLarge:
-    case ErrorCode.Loop:
-    case ErrorCode.NoInstance:
-    case ErrorCode.Draining:
-    case 'DYE_CLIENT_CLOSED':
-      return 0;
-    default:
-      return RESET;
-  }
 }
 
 /** Breakers, budgets and outlier detection of one agent, and the retry loop over them. */
@@ -187,8 +156,7 @@ export class ResilienceLoop {
   #first(ex: OutboundExchange): void {
     if (ex.done) return;
     if (!this.#send(ex, 0)) {
-      const d = ex.decision!;
-      ex.end(new DyelineError(ErrorCode.NoInstance, `no instance of ${ex.routes!.name} can serve lane "${d.requested}"`));
+      ex.end(noInstanceError(ex.routes!.name, ex.decision!.requested));
     }
   }
 
@@ -258,8 +226,8 @@ export class ResilienceLoop {
       ex.planned = -1;
       return this.#retry(ex, k, ex.plannedReason);
     }
-    const kind = kindOf(err);
-    if (kind === 0) return false;
+    const kind = ERRORS[classify(err)].failure;
+    if (kind === FailureClass.None) return false;
     this.#judge(ex, true);
     if (ex.res.headersSent) return false; // the answer has started: it can only be cut
     const k = this.#plan(ex, kind, 0);

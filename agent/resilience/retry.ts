@@ -17,15 +17,16 @@
  * retry budget (budget.ts); whether the body can be sent again is the caller's to know.
  */
 import { STABLE } from '../../shared/color.ts';
+import { FailureClass } from '../../shared/errors.ts';
 import type { Service } from '../../shared/schema/documents.ts';
 import type { CircuitOpen } from '../routing/router.ts';
 import { hasAvailable } from '../routing/balancer.ts';
 import type { Subset } from '../routing/types.ts';
 
-/** How a try failed. */
-export const CONNECT_FAILURE = 1;
-export const RESET = 2;
-export const TIMEOUT = 3;
+/** How a try failed: the failure classes of the error catalogue (shared/errors.ts), or an answer. */
+export const CONNECT_FAILURE = FailureClass.NeverReached;
+export const RESET = FailureClass.MaybeReached;
+export const TIMEOUT = FailureClass.Timeout;
 /** The upstream answered with a status the policy may retry (see `retriesStatus`). */
 export const STATUS = 4;
 export type FailureKind = typeof CONNECT_FAILURE | typeof RESET | typeof TIMEOUT | typeof STATUS;

@@ -23,9 +23,8 @@ import type { Attributes } from '@opentelemetry/api';
 import { SpanKind } from '../../shared/telemetry/span.ts';
 import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { Logger } from '../../shared/log.ts';
-import { errorResponse } from '../../shared/errors.ts';
+import { classify, ERRORS, ErrorCode } from '../../shared/errors.ts';
 import type { Exchange } from '../forward/exchange.ts';
-import { upstreamError } from '../forward/respond.ts';
 import { type AgentMetrics, type Direction, PASSTHROUGH_UPSTREAM } from './metrics.ts';
 
 /** What hop telemetry needs from the agent. */
@@ -51,7 +50,6 @@ interface Tried {
 /** This pod, as `dyeline.instance` of inbound spans (the pod name in Kubernetes). */
 export const POD_NAME = process.env.HOSTNAME || hostname();
 
-const INTERNAL = { header: 'internal' };
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 
 /** The path of a request target, without its query (origin-form or absolute-form). */
@@ -83,8 +81,7 @@ function splitHost(host: string): [string, number | undefined] {
  */
 function errorType(ex: Exchange, status: number): string | undefined {
   if (ex.error !== undefined) {
-    if (ex.clientClosed) return 'client-closed';
-    return (errorResponse[upstreamError(ex.error, '').code] ?? INTERNAL).header;
+    return ERRORS[ex.clientClosed ? ErrorCode.ClientClosed : classify(ex.error)].header;
   }
   return status >= 500 ? String(status) : undefined;
 }

@@ -6,9 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Exchange, type ExchangeSink } from '../../../../agent/forward/exchange.ts';
-import { respondError, upstreamError } from '../../../../agent/forward/respond.ts';
+import { respondError } from '../../../../agent/forward/respond.ts';
 import { continueTrace } from '../../../../agent/propagation/trace.ts';
 import { newEndpointState } from '../../../../agent/routing/endpoint-states.ts';
+import { asDyelineError } from '../../../../shared/errors.ts';
 import { send, startUpstream } from '../../../support/agent-harness.ts';
 
 type Upstream = Awaited<ReturnType<typeof startUpstream>>;
@@ -62,7 +63,7 @@ beforeAll(async () => {
         ex.dispatch(goodPool, 'good', stateB, { path: '/', headers: ['host', 'x'], timeoutMs: 2000, body: Buffer.from('replayed') });
         return true;
       }
-      respondError(ex.res, upstreamError(err, ex.endpointKey));
+      respondError(ex.res, asDyelineError(err, ex.endpointKey));
       return false;
     },
     finished() {

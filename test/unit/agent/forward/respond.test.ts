@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { errorAnswer, upstreamError } from '../../../../agent/forward/respond.ts';
-import { DyelineError, ErrorCode } from '../../../../shared/errors.ts';
+import { errorAnswer } from '../../../../agent/forward/respond.ts';
+import { asDyelineError, DyelineError, ErrorCode } from '../../../../shared/errors.ts';
 
 describe('errorAnswer', () => {
   it('maps each data-plane error to the contract status, header and JSON body', () => {
@@ -23,14 +23,14 @@ describe('errorAnswer', () => {
   });
 });
 
-describe('upstreamError', () => {
+describe('asDyelineError', () => {
   const withCode = (code: string) => Object.assign(new Error(code), { code });
   it('classifies connect failures, timeouts and resets', () => {
-    for (const c of ['ECONNREFUSED', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']) expect(upstreamError(withCode(c), 'u').code).toBe(ErrorCode.Connect);
-    for (const c of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) expect(upstreamError(withCode(c), 'u').code).toBe(ErrorCode.Timeout);
-    for (const c of ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', '']) expect(upstreamError(withCode(c), 'u').code).toBe(ErrorCode.Reset);
+    for (const c of ['ECONNREFUSED', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']) expect(asDyelineError(withCode(c), 'u').code).toBe(ErrorCode.Connect);
+    for (const c of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) expect(asDyelineError(withCode(c), 'u').code).toBe(ErrorCode.Timeout);
+    for (const c of ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', '']) expect(asDyelineError(withCode(c), 'u').code).toBe(ErrorCode.Reset);
     const own = new DyelineError(ErrorCode.Loop, 'x');
-    expect(upstreamError(own, 'u')).toBe(own);
-    expect(upstreamError(withCode('ECONNREFUSED'), '10.0.0.1:80').message).toContain('10.0.0.1:80');
+    expect(asDyelineError(own, 'u')).toBe(own);
+    expect(asDyelineError(withCode('ECONNREFUSED'), '10.0.0.1:80').message).toContain('10.0.0.1:80');
   });
 });
