@@ -1,22 +1,21 @@
 /**
- * `dyeline explain` (contract §9): what the agent would do with a hypothetical request, from
- * a compiled snapshot alone — no traffic sent. It runs the agent's own code: colour reading
- * (propagation/color.ts), dye rules at the caller's inbound, the router and the fallback
- * chains, on fresh endpoint state (nothing in flight, nothing ejected, circuits closed).
- * Randomness is made explicit instead of drawn: a `percent` dye rule is listed as a possible
- * random dye, and a split without a sticky key yields one route per lane with its share.
+ * `dyeline explain` (docs/reference.md#explain): what the agent would do with a hypothetical
+ * request, from a compiled snapshot alone — no traffic sent. It runs the agent's own code: the
+ * colour carriers, the entry colour (dye rules at the caller's inbound) and the router, on fresh
+ * endpoint state (nothing in flight, nothing ejected, circuits closed). Randomness is made
+ * explicit instead of drawn: a `percent` dye rule is listed as a possible random dye, and a split
+ * without a sticky key yields one route per lane with its share.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { COLOR_HEADER } from '../shared/color.ts';
 import type { MatchRule } from '../shared/schema/fields.ts';
+import { entryColor } from './entry/entry-color.ts';
 import { ReusableRequestView } from './forward/request-view.ts';
-import { INVALID_COLOR, readColor } from './propagation/color.ts';
+import type { CarrierName } from './propagation/carriers.ts';
+import { readColor } from './propagation/color.ts';
 import type { CompiledTable } from './routing/compile.ts';
 import { hashBucket } from './routing/hash.ts';
-import { matchesDeterministic } from './routing/matcher.ts';
-import { resolvePlan } from './routing/router.ts';
-import type { RoutePlan } from './routing/plan.ts';
-import type { Endpoint, RequestView, Subset } from './routing/types.ts';
+import { route } from './routing/router.ts';
+import type { DyeMatch, Endpoint, RouteDecision, Subset } from './routing/types.ts';
 
 /** The hypothetical request. Header names any case; values as sent. */
 export interface ExplainInput {
@@ -30,8 +29,8 @@ export interface ExplainInput {
   query: readonly (readonly [string, string])[];
 }
 
-/** Where the colour came from. */
-export type ColorSource = 'header' | 'baggage' | 'cookie' | 'query' | 'dye';
+/** Where the colour came from: one of the colour carriers (propagation/carriers.ts), or a dye rule. */
+export type ColorSource = CarrierName | 'dye';
 
 /** One instance as explain shows it. */
 export interface ExplainInstance {
@@ -113,30 +112,6 @@ export function requestOf(input: ExplainInput): { headers: IncomingHttpHeaders; 
   return { headers, url: q === '' ? '/' : `/?${q}` };
 }
 
-/** Which source decided the colour: the first that carries a value (same order as readColor). */
-function colorSourceOf(headers: IncomingHttpHeaders, url: string): Exclude<ColorSource, 'dye'> | null {
-  if (readColor({ [COLOR_HEADER]: headers[COLOR_HEADER] }, '/') !== undefined) return 'header';
-  if (readColor({ baggage: headers.baggage }, '/') !== undefined) return 'baggage';
-  if (readColor({ cookie: headers.cookie }, '/') !== undefined) return 'cookie';
-  if (readColor({}, url) !== undefined) return 'query';
-  return null;
-}
-
-/** Deterministic dyeing: the first rule that always matches, and the random rules tried before it. */
-function dyeOf(table: CompiledTable, from: string, req: RequestView): { dyedBy: ExplainDye | null; randomDyes: (ExplainDye & { percent: number })[] } {
-  const randomDyes: (ExplainDye & { percent: number })[] = [];
-  for (const lane of table.dyeTable.lanesFor(from)) {
-    for (const rule of lane.rules) {
-      if (!matchesDeterministic(rule, req)) continue;
-      const found = { lane: lane.name, color: lane.color, rule: rule.index, match: rule.source };
-      const pct = rule.percent;
-      if (pct === undefined || pct >= 100) return { dyedBy: found, randomDyes };
-      if (pct > 0) randomDyes.push({ ...found, percent: pct });
-    }
-  }
-  return { dyedBy: null, randomDyes };
-}
-
 function instanceOf(ep: Endpoint, routable: boolean): ExplainInstance {
   return { name: ep.name, address: ep.address, port: ep.port, weight: ep.weight, labels: { ...ep.labels }, routable, healthy: ep.healthy };
 }
@@ -145,8 +120,7 @@ function subsetOf(s: Subset): ExplainSubset {
   return { lane: s.lane, instances: [...s.endpoints.map((e) => instanceOf(e, true)), ...s.excluded.map((e) => instanceOf(e, false))] };
 }
 
-function routeOf(plan: RoutePlan, share: number): ExplainRoute {
-  const d = resolvePlan(plan, undefined, Date.now());
+function routeOf(d: RouteDecision, share: number): ExplainRoute {
   return {
     share,
     requested: d.requested,
@@ -156,23 +130,28 @@ function routeOf(plan: RoutePlan, share: number): ExplainRoute {
   };
 }
 
-/** Explains `input` against `table`. */
+/** The explanation of a dye rule. */
+function dyeOf(m: DyeMatch): ExplainDye {
+  return { lane: m.lane, color: m.color, rule: m.rule, match: m.match };
+}
+
+/**
+ * What `random` draws for a rule's random percent: just below 1, so every percentage below 100
+ * misses (explain lists those rules instead of drawing) and 100 always matches.
+ */
+const NO_RANDOM_DYE = (): number => 1 - Number.EPSILON / 2;
+
+/** Explains `input` against `table`, with the agent's own colour reading, dye rules and router. */
 export function explain(table: CompiledTable, input: ExplainInput): ExplainResult {
   const { headers, url } = requestOf(input);
   const view = new ReusableRequestView().reset(headers, url);
-  const raw = readColor(headers, url);
-  const source = colorSourceOf(headers, url);
-  let color = raw === INVALID_COLOR ? undefined : raw;
-  let colorSource: ColorSource | null = color === undefined ? null : source;
-  let dyedBy: ExplainDye | null = null;
-  let randomDyes: (ExplainDye & { percent: number })[] = [];
-  if (color === undefined && input.from !== undefined) {
-    ({ dyedBy, randomDyes } = dyeOf(table, input.from, view));
-    if (dyedBy !== null) {
-      color = dyedBy.color;
-      colorSource = 'dye';
-    }
-  }
+  const reading = readColor(headers, url);
+  const matched: DyeMatch[] = [];
+  const color = entryColor(reading, table, input.from, view, NO_RANDOM_DYE, (m) => matched.push(m));
+  const dyed = reading.kind !== 'valid' && color !== undefined;
+  // The rules heard of are those whose conditions held, in the order tried; when the request was
+  // dyed the last one dyed it, and the random ones before it could have dyed it instead.
+  const tried = dyed ? matched.slice(0, -1) : matched;
   const lane = color === undefined ? undefined : table.lane(color);
   const result: ExplainResult = {
     snapshot: { version: table.version, checksum: table.checksum, generatedAt: table.snapshot.generatedAt },
@@ -180,10 +159,10 @@ export function explain(table: CompiledTable, input: ExplainInput): ExplainResul
     from: input.from ?? null,
     known: false,
     color: color ?? null,
-    colorSource,
-    invalidColorIn: raw === INVALID_COLOR ? source : null,
-    dyedBy,
-    randomDyes,
+    colorSource: reading.kind === 'valid' ? reading.carrier.name : dyed ? 'dye' : null,
+    invalidColorIn: reading.kind === 'invalid' ? reading.carrier.name : null,
+    dyedBy: dyed ? dyeOf(matched[matched.length - 1]) : null,
+    randomDyes: tried.filter((m) => m.percent !== undefined && m.percent > 0 && m.percent < 100).map((m) => ({ ...dyeOf(m), percent: m.percent! })),
     lane: lane === undefined ? null : { name: lane.name, color: lane.color, fallbackChain: [...lane.fallbackChain], strict: lane.strict },
     split: null,
     routes: [],
@@ -191,13 +170,10 @@ export function explain(table: CompiledTable, input: ExplainInput): ExplainResul
   const svc = table.service(input.service);
   if (svc === undefined) return result;
   result.known = true;
-  if (color !== undefined) {
-    result.routes.push(routeOf(svc.planFor(color), 100));
-    return result;
-  }
+  const routeWith = (random: () => number): RouteDecision => route(table, svc.name, color, view, random)!;
   const split = svc.split;
-  if (split === undefined) {
-    result.routes.push(routeOf(svc.uncoloredPlan(svc.pickUncolored(view, Math.random)), 100));
+  if (color !== undefined || split === undefined) {
+    result.routes.push(routeOf(routeWith(Math.random), 100));
     return result;
   }
   const keyValue = svc.splitKeyValue(view);
@@ -209,9 +185,14 @@ export function explain(table: CompiledTable, input: ExplainInput): ExplainResul
     sticky: keyValue !== undefined,
   };
   if (keyValue !== undefined) {
-    result.routes.push(routeOf(svc.uncoloredPlan(svc.pickUncolored(view, Math.random)), 100));
-  } else {
-    for (const l of split.lanes) result.routes.push(routeOf(svc.uncoloredPlan(l), svc.spec.split![l]));
+    result.routes.push(routeOf(routeWith(Math.random), 100));
+    return result;
+  }
+  // A random split: one route per lane, drawn at the middle of the lane's buckets.
+  for (let i = 0; i < split.lanes.length; i++) {
+    const start = i === 0 ? 0 : split.cumulative[i - 1];
+    const weight = split.cumulative[i] - start;
+    result.routes.push(routeOf(routeWith(() => (start + weight / 2) / 100), weight));
   }
   return result;
 }

@@ -113,12 +113,12 @@ const LOW_LEVEL: ReadonlyMap<string, ErrorCode> = new Map<string, ErrorCode>([
   ['UND_ERR_BODY_TIMEOUT', ErrorCode.Timeout],
 ]);
 
-/** The base of every error dyeline throws on purpose. */
+/** The base of every error dyeline throws on purpose; `name` is the class name. */
 export class DyelineError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'DyelineError';
+    this.name = new.target.name;
     this.code = code;
   }
 }
@@ -127,7 +127,6 @@ export class DyelineError extends Error {
 export class ClientClosedError extends DyelineError {
   constructor(message: string) {
     super(ErrorCode.ClientClosed, message);
-    this.name = 'ClientClosedError';
   }
 }
 
@@ -137,7 +136,6 @@ export class DroppedAnswerError extends DyelineError {
   readonly status: number;
   constructor(peer: string, status: number) {
     super(ErrorCode.DroppedAnswer, `${peer} broke the exchange: answer ${status} dropped for a retry`);
-    this.name = 'DroppedAnswerError';
     this.status = status;
   }
 }
@@ -187,7 +185,6 @@ export class ValidationError extends DyelineError {
   readonly issues: readonly Issue[];
   constructor(code: ErrorCode, issues: readonly Issue[], options?: { cause?: unknown }) {
     super(code, describeIssues(issues), options);
-    this.name = 'ValidationError';
     this.issues = issues;
   }
 }
@@ -196,7 +193,6 @@ export class ValidationError extends DyelineError {
 export class UsageError extends DyelineError {
   constructor(message: string) {
     super(ErrorCode.Usage, message);
-    this.name = 'UsageError';
   }
 }
 

@@ -12,7 +12,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ClientClosedError, DroppedAnswerError, DyelineError, ERRORS, ErrorCode } from '../../shared/errors.ts';
-import type { TraceContext } from '../propagation/trace.ts';
+import { NO_TRACE, type TraceContext } from '../propagation/trace.ts';
 import type { EndpointState } from '../routing/types.ts';
 import { stripResponseHeaders } from './headers.ts';
 
@@ -182,8 +182,8 @@ export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly sink: ExchangeSink;
-  /** Trace context of this hop. */
-  readonly trace: TraceContext;
+  /** Trace context of this hop (set by the entry step, agent/entry/entry-step.ts). */
+  trace: TraceContext = NO_TRACE;
   /** Process time (ms) the exchange started. */
   readonly startedAt: number;
   /** Endpoint key (`host:port`) of the current try. */
@@ -209,11 +209,10 @@ export class Exchange {
   /** The failure, when the exchange failed. */
   error: Error | undefined = undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, sink: ExchangeSink, trace: TraceContext, startedAt: number) {
+  constructor(req: IncomingMessage, res: ServerResponse, sink: ExchangeSink, startedAt: number) {
     this.req = req;
     this.res = res;
     this.sink = sink;
-    this.trace = trace;
     this.startedAt = startedAt;
     (res as Tagged)[kExchange] = this;
     res.once('close', onResponseClose);

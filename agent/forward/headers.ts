@@ -5,18 +5,17 @@
  * rewritten; everything else is copied as is.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { HOPS_HEADER } from '../entry/loop-guard.ts';
+import { CARRIER_HEADERS } from '../propagation/carriers.ts';
 import { writeColor } from '../propagation/color.ts';
 import { TRACE_HEADERS, type TraceContext, writeTrace } from '../propagation/trace.ts';
-
-/** The loop-guard header: how many agent hops the request has made. */
-export const HOPS_HEADER = 'x-dyeline-hops';
 
 /** Hop-by-hop headers of RFC 9110 §7.6.1 (and the de-facto Proxy-Connection). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'trailer'];
 
 /** Request headers the agent drops or writes itself. `expect` is answered by the listener (100-continue). */
 const REQUEST_SKIP: Record<string, true> = Object.create(null) as Record<string, true>;
-for (const h of [...HOP_BY_HOP, ...TRACE_HEADERS, 'host', 'expect', 'x-traffic-color', 'baggage', HOPS_HEADER]) REQUEST_SKIP[h] = true;
+for (const h of [...HOP_BY_HOP, ...TRACE_HEADERS, ...CARRIER_HEADERS, 'host', 'expect', HOPS_HEADER]) REQUEST_SKIP[h] = true;
 
 /** Response headers the agent drops. */
 const RESPONSE_SKIP: readonly string[] = HOP_BY_HOP;
@@ -63,12 +62,4 @@ export function stripResponseHeaders(headers: OutgoingHttpHeaders): void {
     if (named !== undefined) for (const n of named) delete headers[n];
   }
   for (const h of RESPONSE_SKIP) if (headers[h] !== undefined) delete headers[h];
-}
-
-/** The hop count of an incoming request (0 when absent or malformed). */
-export function hopCount(src: IncomingHttpHeaders): number {
-  const v = src[HOPS_HEADER];
-  if (typeof v !== 'string') return 0;
-  const n = Number.parseInt(v, 10);
-  return n >= 0 && n < 1_000_000 ? n : 0;
 }

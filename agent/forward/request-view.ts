@@ -5,7 +5,7 @@
  * are only looked at when a rule asks for them.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { cookieValue, queryValue } from '../propagation/color.ts';
+import { cookieValue, queryValue } from '../propagation/carriers.ts';
 import type { RequestView } from '../routing/types.ts';
 
 const EMPTY: IncomingHttpHeaders = {};

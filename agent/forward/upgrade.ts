@@ -1,17 +1,19 @@
 /**
  * HTTP/1.1 Upgrade (WebSocket) through the agent: the request head is rewritten like any
- * forwarded request (colour, baggage, trace, hop count; hop-by-hop headers dropped) plus
- * `Connection: upgrade` and the client's `Upgrade` value, written on a new TCP connection to
- * the chosen instance, and from there bytes flow both ways untouched (the 101 answer
- * included). `Upgrade: h2c` is not tunnelled: the listeners serve such requests as plain
- * HTTP/1.1 (the upgrade is declined, as RFC 9113 allows).
+ * forwarded request (the entry step: colour, baggage, trace, hop count) plus `Connection:
+ * upgrade` and the client's `Upgrade` value, written on a new TCP connection to the chosen
+ * instance; from there bytes flow both ways untouched (the 101 answer included). The hop ends,
+ * for telemetry, at the upstream's answer head. `Upgrade: h2c` is not tunnelled: the listeners
+ * serve such requests as plain HTTP/1.1 (the upgrade is declined, as RFC 9113 allows).
  */
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { asDyelineError, type DyelineError } from '../../shared/errors.ts';
+import { asDyelineError, type DyelineError, ERRORS, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
-import type { EndpointState } from '../routing/types.ts';
+import { NO_TRACE, type TraceContext } from '../propagation/trace.ts';
+import type { Endpoint, EndpointState, ServiceRoutes } from '../routing/types.ts';
+import type { Hop } from '../telemetry/hop.ts';
 import { writeSocketError } from './respond.ts';
 
 /** The server's shouldUpgradeCallback: tunnel every upgrade except h2c. */
@@ -39,14 +41,67 @@ export function upgradeHead(method: string, t: UpgradeTarget, upgrade: string): 
   return `${head}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`;
 }
 
-/** Answers an upgrade the agent refuses (routing error) on the raw socket. */
-export function refuseUpgrade(socket: Duplex, err: DyelineError): void {
-  socket.on('error', () => {});
-  writeSocketError(socket, err);
+/** One upgrade request as a hop (agent/telemetry/hop.ts): it ends when the upstream's answer head arrives. */
+export class UpgradeHop implements Hop {
+  readonly req: IncomingMessage;
+  readonly startedAt: number;
+  trace: TraceContext = NO_TRACE;
+  color = '';
+  servedColor = '';
+  fallback = '';
+  service = '';
+  endpointKey = '';
+  status = 0;
+  error: Error | undefined = undefined;
+  clientClosed = false;
+  endpoint: Endpoint | undefined = undefined;
+  /** The upstream service's routes (outbound; undefined: passed through, or inbound). */
+  routes: ServiceRoutes | undefined = undefined;
+  #done = false;
+
+  constructor(req: IncomingMessage, startedAt: number) {
+    this.req = req;
+    this.startedAt = startedAt;
+  }
+
+  /** True once the outcome is recorded. */
+  get ended(): boolean {
+    return this.#done;
+  }
+
+  /** Records the outcome once: `status`, and the failure when there is one; true the first time. */
+  end(status: number, err?: Error): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    this.status = status;
+    this.error = err;
+    return true;
+  }
 }
 
-/** Opens the tunnel for `req` (its socket and already-read `head`) to `t`. */
-export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: Duplex, head: Buffer, t: UpgradeTarget): void {
+/** What receives an upgrade hop once it ended (the listener's hop telemetry). */
+export type UpgradeFinished = (hop: UpgradeHop) => void;
+
+/** Status of an upstream's answer head (`HTTP/1.1 101 …`) from its first bytes; 0 when they are no HTTP status line. */
+export function answerStatus(first: Buffer): number {
+  if (first.length < 12 || first.toString('latin1', 0, 5) !== 'HTTP/') return 0;
+  const status = Number(first.toString('latin1', 9, 12));
+  return Number.isInteger(status) ? status : 0;
+}
+
+/** Answers an upgrade the agent refuses (loop, bad request, no instance) on the raw socket. */
+export function refuseUpgrade(socket: Duplex, hop: UpgradeHop, err: DyelineError, finished: UpgradeFinished): void {
+  socket.on('error', ignore);
+  writeSocketError(socket, err);
+  if (hop.end(ERRORS[err.code].status, err)) finished(hop);
+}
+
+function ignore(): void {}
+
+/** Opens the tunnel for `hop` (its socket and already-read `head`) to `t`; `finished` hears of the hop when the upstream answered or the tunnel failed. */
+export function tunnelUpgrade(ctx: AgentContext, hop: UpgradeHop, socket: Duplex, head: Buffer, t: UpgradeTarget, finished: UpgradeFinished): void {
+  const req = hop.req;
+  hop.endpointKey = `${t.host}:${t.port}`;
   const remote = connect({ host: t.host, port: t.port, noDelay: true });
   ctx.tunnels.add(socket);
   let connected = false;
@@ -57,14 +112,20 @@ export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: D
     released = true;
     if (t.state !== undefined) t.state.inflight--;
   };
+  const end = (status: number, err?: Error): void => {
+    if (hop.end(status, err)) finished(hop);
+  };
   remote.setTimeout(ctx.config.connectTimeoutMs);
   const fail = (err: Error): void => {
     release();
     if (!connected) {
-      writeSocketError(socket, asDyelineError(err, `${t.host}:${t.port}`));
-      ctx.log.debug({ endpoint: `${t.host}:${t.port}`, err: err.message }, 'upgrade connect failed');
+      const e = asDyelineError(err, hop.endpointKey);
+      writeSocketError(socket, e);
+      ctx.log.debug({ endpoint: hop.endpointKey, err: err.message }, 'upgrade connect failed');
+      end(ERRORS[e.code].status, e);
     } else {
       socket.destroy();
+      end(ERRORS[ErrorCode.Reset].status, asDyelineError(err, hop.endpointKey));
     }
     remote.destroy();
   };
@@ -82,13 +143,18 @@ export function tunnelUpgrade(ctx: AgentContext, req: IncomingMessage, socket: D
     socket.pipe(remote);
     remote.pipe(socket);
   });
+  remote.once('data', (first: Buffer) => end(answerStatus(first)));
   socket.once('close', () => {
     ctx.tunnels.delete(socket);
     release();
     remote.destroy();
+    if (hop.ended) return;
+    hop.clientClosed = true;
+    end(ERRORS[ErrorCode.ClientClosed].status);
   });
   remote.once('close', () => {
     release();
     socket.destroy();
+    end(ERRORS[ErrorCode.Reset].status, asDyelineError(new Error('closed without answering the upgrade'), hop.endpointKey));
   });
 }

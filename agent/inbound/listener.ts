@@ -1,22 +1,19 @@
 /**
  * The inbound listener: traffic from other services to this pod, forwarded to the app on
  * 127.0.0.1:<app-port> through one keep-alive pool. Life of a request:
- *   loop guard → colour (or dye by the lanes' rules at entry services) → trace (SERVER hop)
- *   → exchange with the app → telemetry.
+ *   entry step (trace, loop guard, colour — or dye by the lanes' rules at entry services)
+ *   → exchange with the app (or an upgrade tunnel to it) → telemetry.
  */
-import type { IncomingMessage, IncomingHttpHeaders, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Pool } from 'undici';
 import { asDyelineError, DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
+import { EntryStep } from '../entry/entry-step.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
-import { hopCount, forwardedHeaders } from '../forward/headers.ts';
-import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
-import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
-import { INVALID_COLOR, readColor } from '../propagation/color.ts';
-import { continueTrace } from '../propagation/trace.ts';
+import { refuseUpgrade, tunnelUpgrade, type UpgradeFinished, UpgradeHop } from '../forward/upgrade.ts';
 import { hopFinished } from '../telemetry/hop.ts';
 
 /** Deadline of a request to the app when the snapshot has no Service document for it (schema default). */
@@ -35,59 +32,44 @@ class Inbound implements ExchangeSink {
   readonly #app: Pool;
   readonly #appKey: string;
   readonly #appPort: number;
-  readonly #view = new ReusableRequestView();
+  readonly #entry: EntryStep;
+  readonly #upgraded: UpgradeFinished;
 
   constructor(ctx: AgentContext, app: Pool, appPort: number) {
     this.#ctx = ctx;
     this.#app = app;
     this.#appKey = `127.0.0.1:${appPort}`;
     this.#appPort = appPort;
+    this.#entry = new EntryStep(ctx, ctx.config.service);
+    this.#upgraded = (hop) => hopFinished(ctx.telemetry, 'inbound', hop);
   }
 
   /** Serves one request (bound as the server's request listener). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = this.#ctx;
-    const headers = req.headers;
-    const url = originForm(req.url ?? '/');
-    const ex = new Exchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
+    const ex = new Exchange(req, res, this, performance.now());
     ex.service = ctx.config.service;
-    const hops = hopCount(headers);
-    if (hops >= ctx.config.maxHops) {
-      ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+    const url = originForm(req.url ?? '/');
+    const out = this.#entry.enter(ex, req.headers, url, req.headers.host ?? this.#appKey);
+    if (out instanceof DyelineError) {
+      ex.end(out);
       return;
     }
-    const color = this.#color(headers, url);
-    if (color !== undefined) ex.color = color;
     const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
-    const out = forwardedHeaders(headers, headers.host ?? this.#appKey, color, ex.trace, hops + 1);
     ex.dispatch(this.#app, this.#appKey, undefined, { path: url, headers: out, timeoutMs });
   };
 
-  /** The request's colour, or the colour the lanes' dye rules give an uncoloured request here. */
-  #color(headers: IncomingHttpHeaders, url: string): string | undefined {
-    const ctx = this.#ctx;
-    const raw = readColor(headers, url);
-    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
-    if (raw != null) return raw;
-    const table = ctx.table;
-    if (table === undefined) return undefined;
-    return table.dye(ctx.config.service, this.#view.reset(headers, url), ctx.random)?.color;
-  }
-
   /** Tunnels one Upgrade (WebSocket) request to the app (the server's 'upgrade' listener). */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const ctx = this.#ctx;
-    const headers = req.headers;
-    const hops = hopCount(headers);
-    if (hops >= ctx.config.maxHops) {
-      refuseUpgrade(socket, new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+    const hop = new UpgradeHop(req, performance.now());
+    hop.service = this.#ctx.config.service;
+    const url = originForm(req.url ?? '/');
+    const out = this.#entry.enter(hop, req.headers, url, req.headers.host ?? this.#appKey);
+    if (out instanceof DyelineError) {
+      refuseUpgrade(socket, hop, out, this.#upgraded);
       return;
     }
-    const url = originForm(req.url ?? '/');
-    const color = this.#color(headers, url);
-    const out = forwardedHeaders(headers, headers.host ?? this.#appKey, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
-    ctx.metrics.request('inbound', ctx.config.service, color ?? '', ctx.config.color, 101, '');
-    tunnelUpgrade(ctx, req, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined });
+    tunnelUpgrade(this.#ctx, hop, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined }, this.#upgraded);
   };
 
   responseHeaders(_ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {

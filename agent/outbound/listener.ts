@@ -1,37 +1,34 @@
 /**
  * The outbound listener: the app's calls to other services, as a reverse proxy (origin-form,
  * `Host: S`), as an HTTP proxy (absolute-form, HTTP_PROXY), or inside a CONNECT tunnel.
- * Life of a request, in the order of the code:
- *   loop guard → target (service from host) → colour → route (lane/split → subset, fallback;
- *   open circuits skipped) → guard (resilience/resilience-loop.ts: balancer picks an instance, breaker
- *   admits, endpoint pool, exchange streaming both ways, outcome to breaker and outlier
- *   detection, retries to another instance or the fallback lane) → response headers (served
- *   colour, fallback) → telemetry.
- * Hosts the table does not know are passed through to host:port with the same propagation.
+ * Life of a request, in the order of the code (docs/reference.md#routing):
+ *   target → entry step (trace, loop guard, colour) → route (lane/split → subset, fallback;
+ *   open circuits skipped) → resilience loop (resilience/resilience-loop.ts: balancer, breaker,
+ *   endpoint pool, exchange, retries) → response headers (served colour, fallback) → telemetry.
+ * An upgrade takes the same steps up to the route, then tunnels to the instance the balancer
+ * picks. Hosts the table does not know are passed through to host:port with the same propagation.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { asDyelineError, DyelineError, ErrorCode, noInstanceError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
+import { EntryStep, type EnteringHop } from '../entry/entry-step.ts';
 import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
-import { hopCount, forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
-import { refuseUpgrade, tunnelUpgrade } from '../forward/upgrade.ts';
-import { INVALID_COLOR, readColor } from '../propagation/color.ts';
-import { continueTrace } from '../propagation/trace.ts';
-import { ResilienceLoop, OutboundExchange } from '../resilience/resilience-loop.ts';
-import { hopFinished } from '../telemetry/hop.ts';
-import { PASSTHROUGH_UPSTREAM } from '../telemetry/metrics.ts';
+import { refuseUpgrade, tunnelUpgrade, type UpgradeFinished, UpgradeHop } from '../forward/upgrade.ts';
+import { OutboundExchange, ResilienceLoop } from '../resilience/resilience-loop.ts';
 import { route } from '../routing/router.ts';
-import { tunnelOf, handleConnect } from './connect.ts';
+import type { RouteDecision, ServiceRoutes } from '../routing/types.ts';
+import { hopFinished } from '../telemetry/hop.ts';
+import { handleConnect, tunnelOf } from './connect.ts';
 import type { EndpointPools } from './endpoint-pools.ts';
-import { parseTarget } from './target.ts';
+import { parseTarget, type Target } from './target.ts';
 
-/** Response header: the lane of the instance that answered (contract §5). */
+/** Response header: the lane of the instance that answered (docs/reference.md#routing). */
 export const SERVED_COLOR_HEADER = 'x-dyeline-served-color';
-/** Response header: why the request was served outside its lane (contract §5). */
+/** Response header: why the request was served outside its lane (docs/reference.md#routing). */
 export const FALLBACK_HEADER = 'x-dyeline-fallback';
 
 /** Deadline of passed-through requests (the Service schema's default timeoutMs). */
@@ -42,91 +39,88 @@ class Outbound implements ExchangeSink {
   readonly #ctx: AgentContext;
   readonly #pools: EndpointPools;
   readonly #resilience: ResilienceLoop;
+  readonly #entry: EntryStep;
   readonly #view = new ReusableRequestView();
+  readonly #upgraded: UpgradeFinished;
 
   constructor(ctx: AgentContext, pools: EndpointPools, resilience: ResilienceLoop) {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#resilience = resilience;
+    this.#entry = new EntryStep(ctx, undefined);
+    this.#upgraded = (hop) => hopFinished(ctx.telemetry, 'outbound', hop);
   }
 
   /** Serves one request (bound as the server's request listener). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const ctx = this.#ctx;
-    const headers = req.headers;
-    const url = req.url ?? '/';
-    const ex = new OutboundExchange(req, res, this, continueTrace(headers, ctx.telemetry.tracing.sampler), performance.now());
-    const hops = hopCount(headers);
-    if (hops >= ctx.config.maxHops) {
-      ex.end(new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+    const ex = new OutboundExchange(req, res, this, performance.now());
+    const target = parseTarget(req.url ?? '/', req.headers.host, tunnelOf(req.socket));
+    const out = this.#enter(ex, req, target);
+    if (out instanceof DyelineError) {
+      ex.end(out);
       return;
     }
-    const target = parseTarget(url, headers.host, tunnelOf(req.socket));
-    if (target instanceof DyelineError) {
-      ex.end(target);
+    const t = target as Target;
+    if (ex.routes === undefined) {
+      ex.dispatch(this.#pools.passthrough(t.key, t.host, t.port), t.key, undefined, { path: t.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
       return;
     }
-    const raw = readColor(headers, url);
-    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
-    const color = raw ?? undefined;
-    if (color !== undefined) ex.color = color;
-
-    const table = ctx.table;
-    const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
-    const out = forwardedHeaders(headers, target.authority, color, ex.trace, hops + 1);
-    if (svc === undefined) {
-      ex.service = target.host;
-      ex.dispatch(this.#pools.passthrough(target.key, target.host, target.port), target.key, undefined, { path: target.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
-      return;
-    }
-    ex.service = svc.name;
-    const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#resilience.isOpen, now);
-    if (decision === undefined || decision.candidates.length === 0) {
-      ex.end(noInstanceError(svc.name, decision?.requested ?? color ?? 'stable'));
-      return;
-    }
-    this.#resilience.start(ex, svc, decision, target.path, out);
+    const decision = this.#route(ex, ex.routes, req, Date.now());
+    if (decision instanceof DyelineError) ex.end(decision);
+    else this.#resilience.start(ex, ex.routes, decision, t.path, out);
   };
 
   /** Tunnels one Upgrade (WebSocket) request, routed like any other request (the server's 'upgrade' listener). */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const ctx = this.#ctx;
-    const headers = req.headers;
-    const url = req.url ?? '/';
-    const hops = hopCount(headers);
-    if (hops >= ctx.config.maxHops) {
-      refuseUpgrade(socket, new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${ctx.config.maxHops}): routing loop`));
+    const hop = new UpgradeHop(req, performance.now());
+    const target = parseTarget(req.url ?? '/', req.headers.host, tunnelOf(socket));
+    const out = this.#enter(hop, req, target);
+    if (out instanceof DyelineError) {
+      refuseUpgrade(socket, hop, out, this.#upgraded);
       return;
     }
-    const target = parseTarget(url, headers.host, tunnelOf(socket));
-    if (target instanceof DyelineError) {
-      refuseUpgrade(socket, target);
-      return;
-    }
-    const raw = readColor(headers, url);
-    if (raw === INVALID_COLOR) ctx.metrics.invalidColor();
-    const color = raw ?? undefined;
-    const table = ctx.table;
-    const svc = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
-    const out = forwardedHeaders(headers, target.authority, color, continueTrace(headers, ctx.telemetry.tracing.sampler), hops + 1);
-    if (svc === undefined) {
-      ctx.metrics.request('outbound', PASSTHROUGH_UPSTREAM, color ?? '', '', 101, '');
-      tunnelUpgrade(ctx, req, socket, head, { host: target.host, port: target.port, path: target.path, headers: out, state: undefined });
+    const t = target as Target;
+    if (hop.routes === undefined) {
+      tunnelUpgrade(this.#ctx, hop, socket, head, { host: t.host, port: t.port, path: t.path, headers: out, state: undefined }, this.#upgraded);
       return;
     }
     const now = Date.now();
-    const decision = route(table!, svc.name, color, this.#view.reset(headers, url), ctx.random, this.#resilience.isOpen, now);
-    const subset = decision === undefined ? undefined : decision.candidates[0];
-    const endpoint = subset === undefined ? undefined : ctx.balancer.pick(subset, undefined, now);
-    if (endpoint === undefined) {
-      ctx.metrics.request('outbound', svc.name, color ?? '', '', 503, '');
-      refuseUpgrade(socket, noInstanceError(svc.name, decision?.requested ?? color ?? 'stable'));
+    const decision = this.#route(hop, hop.routes, req, now);
+    const ep = decision instanceof DyelineError ? undefined : this.#ctx.balancer.pick(decision.candidates[0], undefined, now);
+    if (ep === undefined) {
+      refuseUpgrade(socket, hop, decision instanceof DyelineError ? decision : noInstanceError(hop.routes.name, decision.requested), this.#upgraded);
       return;
     }
-    ctx.metrics.request('outbound', svc.name, color ?? '', subset!.lane, 101, decision!.fallback ?? '');
-    tunnelUpgrade(ctx, req, socket, head, { host: endpoint.address, port: endpoint.port, path: target.path, headers: out, state: endpoint.state });
+    const d = decision as RouteDecision;
+    hop.servedColor = d.candidates[0].lane;
+    hop.fallback = d.fallback ?? '';
+    hop.endpoint = ep;
+    tunnelUpgrade(this.#ctx, hop, socket, head, { host: ep.address, port: ep.port, path: t.path, headers: out, state: ep.state }, this.#upgraded);
   };
+
+  /**
+   * The entry step for `target`, then the service: sets the hop's `service` (the host when
+   * passed through) and `routes` (undefined: passed through). Returns the headers to forward,
+   * or the refusal.
+   */
+  #enter(hop: EnteringHop & RoutedHop, req: IncomingMessage, target: Target | DyelineError): string[] | DyelineError {
+    const out = this.#entry.enter(hop, req.headers, req.url ?? '/', target instanceof DyelineError ? target : target.authority);
+    if (out instanceof DyelineError || target instanceof DyelineError) return out;
+    const table = this.#ctx.table;
+    const routes = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
+    hop.routes = routes;
+    hop.service = routes === undefined ? target.host : routes.name;
+    return out;
+  }
+
+  /** The route of a request to a known service, or the 503 when no instance can serve it. */
+  #route(hop: RoutedHop, routes: ServiceRoutes, req: IncomingMessage, now: number): RouteDecision | DyelineError {
+    const ctx = this.#ctx;
+    const color = hop.color === '' ? undefined : hop.color;
+    const decision = route(ctx.table!, routes.name, color, this.#view.reset(req.headers, req.url ?? '/'), ctx.random, this.#resilience.isOpen, now);
+    if (decision === undefined || decision.candidates.length === 0) return noInstanceError(routes.name, decision?.requested ?? color ?? 'stable');
+    return decision;
+  }
 
   responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
     if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
@@ -153,6 +147,13 @@ class Outbound implements ExchangeSink {
     this.#resilience.finished(ex as OutboundExchange);
     hopFinished(this.#ctx.telemetry, 'outbound', ex);
   }
+}
+
+/** A hop on the outbound side: its colour, its upstream service and that service's routes (undefined: passed through). */
+interface RoutedHop {
+  readonly color: string;
+  service: string;
+  routes: ServiceRoutes | undefined;
 }
 
 /**

@@ -36,6 +36,9 @@ const ENCODED_COLON = /%3a/gi;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
+/** The trace context of a hop before the entry step continued its trace (never forwarded nor recorded). */
+export const NO_TRACE: TraceContext = Object.freeze({ traceId: ZERO_TRACE, spanId: ZERO_SPAN, parentId: undefined, sampled: false, formats: 0 });
+
 function makeContext(traceId: string, parentId: string | undefined, sampled: boolean, formats: number): TraceContext {
   return { traceId, spanId: newSpanId(), parentId, sampled, formats };
 }

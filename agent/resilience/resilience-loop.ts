@@ -40,7 +40,7 @@ const KIND_NAMES = ['', 'connect-failure', 'reset', 'timeout', 'status'];
 
 /** An outbound exchange with the state of its tries (one object per request: no extra allocation). */
 export class OutboundExchange extends Exchange {
-  /** The upstream service, when the request goes through the resilience loop (undefined: passed through). */
+  /** The upstream service's routes, set by the listener (undefined: passed through). */
   routes: ServiceRoutes | undefined = undefined;
   decision: RouteDecision | undefined = undefined;
   policy: RetryPolicy | undefined = undefined;

@@ -12,7 +12,7 @@ import { type EndpointStates, endpointKey } from './endpoint-states.ts';
 import { compileLanes } from './lanes.ts';
 import { CompiledService } from './service.ts';
 import { groupSubsets } from './subsets.ts';
-import type { CompiledLane, Endpoint, RequestView, RoutingTable } from './types.ts';
+import type { CompiledLane, DyeMatch, Endpoint, RequestView, RoutingTable } from './types.ts';
 
 /** The spec of a service that has instances but no Service document: every schema default. */
 export const DEFAULT_SERVICE_SPEC: Service['spec'] = ServiceSpec.parse({});
@@ -60,8 +60,8 @@ export class CompiledTable implements RoutingTable {
     return this.#lanes.values();
   }
 
-  dye(service: string, req: RequestView, random: () => number): DyeResult | undefined {
-    return this.dyeTable.dye(service, req, random);
+  dye(service: string, req: RequestView, random: () => number, onMatch?: (match: DyeMatch) => void): DyeResult | undefined {
+    return this.dyeTable.dye(service, req, random, onMatch);
   }
 }
 

@@ -5,8 +5,8 @@
  * matching `match` entry wins. The per-service lane list is computed once per snapshot.
  */
 import type { Lane } from '../../shared/schema/documents.ts';
-import { type CompiledRule, compileRule, matchesRule } from './matcher.ts';
-import type { RequestView } from './types.ts';
+import { type CompiledRule, compileRule, matchesDeterministic, passesPercent } from './matcher.ts';
+import type { DyeMatch, RequestView } from './types.ts';
 
 /** What dyed a request: the colour, the lane document and the index of the matching rule. */
 export interface DyeResult {
@@ -26,6 +26,8 @@ export interface DyeLane {
   readonly rules: readonly CompiledRule[];
   /** One frozen result per rule, so a match allocates nothing. */
   readonly results: readonly DyeResult[];
+  /** One frozen DyeMatch per rule, for dye's `onMatch`. */
+  readonly matches: readonly DyeMatch[];
 }
 
 /** Higher priority first, then lane name. */
@@ -52,6 +54,7 @@ export class DyeTable {
         entry: dye.entry === undefined ? undefined : new Set(dye.entry),
         rules,
         results: rules.map((r) => Object.freeze({ color: lane.spec.color, lane: lane.metadata.name, rule: r.index })),
+        matches: rules.map((r) => Object.freeze({ color: lane.spec.color, lane: lane.metadata.name, rule: r.index, percent: r.percent, match: r.source })),
       });
     }
     dyeing.sort(byPriority);
@@ -69,14 +72,21 @@ export class DyeTable {
     return this.#byService.get(service) ?? this.#everyService;
   }
 
-  /** The colour an uncoloured request arriving at `service` gets, or undefined. */
-  dye(service: string, req: RequestView, random: () => number): DyeResult | undefined {
+  /**
+   * The colour an uncoloured request arriving at `service` gets, or undefined. A rule's random
+   * `percent` draws from `random`, last, once its conditions held; `onMatch` (explain) hears of
+   * every rule whose conditions held, before its draw.
+   */
+  dye(service: string, req: RequestView, random: () => number, onMatch?: (match: DyeMatch) => void): DyeResult | undefined {
     const lanes = this.lanesFor(service);
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i];
       const rules = lane.rules;
       for (let j = 0; j < rules.length; j++) {
-        if (matchesRule(rules[j], req, random)) return lane.results[j];
+        const rule = rules[j];
+        if (!matchesDeterministic(rule, req)) continue;
+        if (onMatch !== undefined) onMatch(lane.matches[j]);
+        if (passesPercent(rule, random)) return lane.results[j];
       }
     }
     return undefined;

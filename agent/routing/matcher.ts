@@ -93,8 +93,12 @@ export function matchesDeterministic(rule: CompiledRule, req: RequestView): bool
   return true;
 }
 
-/** True when `rule` matches `req`; `percent` draws from `random` (a number in [0, 1)). */
-export function matchesRule(rule: CompiledRule, req: RequestView, random: () => number): boolean {
-  if (!matchesDeterministic(rule, req)) return false;
+/** True when `rule` has no random `percent` or its draw from `random` (a number in [0, 1)) falls within it. */
+export function passesPercent(rule: CompiledRule, random: () => number): boolean {
   return rule.percent === undefined || random() * 100 < rule.percent;
+}
+
+/** True when `rule` matches `req`; `percent` draws from `random`. */
+export function matchesRule(rule: CompiledRule, req: RequestView, random: () => number): boolean {
+  return matchesDeterministic(rule, req) && passesPercent(rule, random);
 }

@@ -5,6 +5,7 @@
  * count, ejection) lives in EndpointState objects that survive table swaps, keyed by address:port.
  */
 import type { Service } from '../../shared/schema/documents.ts';
+import type { MatchRule } from '../../shared/schema/fields.ts';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 
 /** Read-only view of a request used by dye rules and split stickiness. Names are lower-case. */
@@ -102,6 +103,19 @@ export interface RouteDecision {
   readonly fallback?: FallbackReason;
 }
 
+/** A dye rule whose conditions held for a request (its random `percent`, if any, not drawn yet). */
+export interface DyeMatch {
+  /** Lane document name. */
+  readonly lane: string;
+  readonly color: string;
+  /** Index in the lane's `spec.dye.match`. */
+  readonly rule: number;
+  /** The rule's random percentage, or undefined. */
+  readonly percent: number | undefined;
+  /** The rule as written. */
+  readonly match: MatchRule;
+}
+
 /** One compiled snapshot. */
 export interface RoutingTable {
   readonly version: number;
@@ -120,6 +134,7 @@ export interface RoutingTable {
   /**
    * Inbound dyeing at `service`: the colour an uncoloured request gets from lane dye rules
    * (lanes by descending priority, first match wins), with the lane and rule index that matched.
+   * `onMatch` hears of every rule whose conditions held, before its random percent is drawn.
    */
-  dye(service: string, req: RequestView, random: () => number): { color: string; lane: string; rule: number } | undefined;
+  dye(service: string, req: RequestView, random: () => number, onMatch?: (match: DyeMatch) => void): { color: string; lane: string; rule: number } | undefined;
 }

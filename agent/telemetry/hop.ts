@@ -24,7 +24,8 @@ import { SpanKind } from '../../shared/telemetry/span.ts';
 import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { Logger } from '../../shared/log.ts';
 import { classify, ERRORS, ErrorCode } from '../../shared/errors.ts';
-import type { Exchange } from '../forward/exchange.ts';
+import type { IncomingMessage } from 'node:http';
+import type { TraceContext } from '../propagation/trace.ts';
 import { type AgentMetrics, type Direction, PASSTHROUGH_UPSTREAM } from './metrics.ts';
 
 /** What hop telemetry needs from the agent. */
@@ -41,10 +42,31 @@ export interface HopTelemetry {
   isKnownService(service: string): boolean;
 }
 
-/** The resilience loop's view of an exchange (agent/resilience/resilience-loop.ts), when the hop went through it. */
-interface Tried {
-  endpoint?: { name: string; address: string; port: number } | undefined;
-  retries?: number;
+/**
+ * One finished hop as telemetry reads it: an exchange (forward/exchange.ts) or an upgrade
+ * (forward/upgrade.ts). Every field is final once the hop is handed to `hopFinished`.
+ */
+export interface Hop {
+  readonly req: IncomingMessage;
+  readonly trace: TraceContext;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  /** Status answered to the client (499 when it went away first). */
+  readonly status: number;
+  /** The request colour ('' uncoloured), the lane that served ('' unknown service) and why outside its lane (''). */
+  readonly color: string;
+  readonly servedColor: string;
+  readonly fallback: string;
+  /** The upstream service, or the host passed through (outbound). */
+  readonly service: string;
+  /** Endpoint key (`host:port`) of the last try. */
+  readonly endpointKey: string;
+  readonly error: Error | undefined;
+  readonly clientClosed: boolean;
+  /** The instance of the last try, when the snapshot knows it. */
+  readonly endpoint?: { name: string; address: string; port: number } | undefined;
+  /** Retries sent (resilience loop). */
+  readonly retries?: number;
 }
 
 /** This pod, as `dyeline.instance` of inbound spans (the pod name in Kubernetes). */
@@ -79,14 +101,14 @@ function splitHost(host: string): [string, number | undefined] {
  * `error.type` of a finished hop: the agent's `x-dyeline-error` code for the failure
  * (connect-failure, timeout, ...), `client-closed`, or the status code of a 5xx answer.
  */
-function errorType(ex: Exchange, status: number): string | undefined {
+function errorType(ex: Hop, status: number): string | undefined {
   if (ex.error !== undefined) {
     return ERRORS[ex.clientClosed ? ErrorCode.ClientClosed : classify(ex.error)].header;
   }
   return status >= 500 ? String(status) : undefined;
 }
 
-function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, method: string, path: string, status: number, err: string | undefined, known: boolean): Attributes {
+function spanAttributes(t: HopTelemetry, direction: Direction, ex: Hop, method: string, path: string, status: number, err: string | undefined, known: boolean): Attributes {
   const req = ex.req;
   const a: Attributes = { 'http.request.method': METHODS.has(method) ? method : '_OTHER' };
   if (!METHODS.has(method)) a['http.request.method_original'] = method;
@@ -111,8 +133,7 @@ function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, met
     a['dyeline.instance'] = POD_NAME;
     return a;
   }
-  const tried = ex as Exchange & Tried;
-  const ep = tried.endpoint;
+  const ep = ex.endpoint;
   const endpointKey = ex.endpointKey; // host:port actually tried
   if (ep !== undefined) {
     a['server.address'] = ep.address;
@@ -126,7 +147,7 @@ function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, met
     a['dyeline.instance'] = endpointKey;
   }
   a['url.full'] = `http://${ex.service}${path}`;
-  if (tried.retries !== undefined && tried.retries > 0) a['http.request.resend_count'] = tried.retries;
+  if (ex.retries !== undefined && ex.retries > 0) a['http.request.resend_count'] = ex.retries;
   a['dyeline.upstream'] = ex.service;
   if (known && ex.servedColor !== '') a['dyeline.served_color'] = ex.servedColor;
   if (ex.fallback !== '') a['dyeline.fallback'] = ex.fallback;
@@ -134,10 +155,10 @@ function spanAttributes(t: HopTelemetry, direction: Direction, ex: Exchange, met
 }
 
 /** Metrics, span and access log line of a finished hop. Never throws. */
-export function hopFinished(t: HopTelemetry, direction: Direction, ex: Exchange): void {
+export function hopFinished(t: HopTelemetry, direction: Direction, ex: Hop): void {
   try {
     const endMs = performance.now();
-    const status = ex.status === 0 ? ex.res.statusCode : ex.status;
+    const status = ex.status;
     const inbound = direction === 'inbound';
     const known = inbound || t.isKnownService(ex.service);
     const upstream = inbound ? t.service : known ? ex.service : PASSTHROUGH_UPSTREAM;

@@ -71,7 +71,8 @@ beforeAll(async () => {
     },
   };
   front = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const ex = new Exchange(req, res, sink, continueTrace(req.headers), performance.now());
+    const ex = new Exchange(req, res, sink, performance.now());
+    ex.trace = continueTrace(req.headers);
     const first = mode === 'drop-503' ? unavailablePool : deadPool;
     ex.dispatch(first, mode === 'drop-503' ? 'unavailable' : 'dead', stateA, { path: '/', headers: ['host', 'x'], timeoutMs: 2000, body: Buffer.from('replayed') });
   });

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { hopCount, stripResponseHeaders, forwardedHeaders } from '../../../../agent/forward/headers.ts';
+import { forwardedHeaders, stripResponseHeaders } from '../../../../agent/forward/headers.ts';
 import { continueTrace } from '../../../../agent/propagation/trace.ts';
 
 function pairs(list: string[]): [string, string][] {
@@ -68,14 +68,5 @@ describe('stripResponseHeaders', () => {
     const h: OutgoingHttpHeaders = { connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-length': '3', 'set-cookie': ['a=1'], upgrade: 'x', 'proxy-authenticate': 'Basic' };
     stripResponseHeaders(h);
     expect(h).toEqual({ 'content-length': '3', 'set-cookie': ['a=1'] });
-  });
-});
-
-describe('hopCount', () => {
-  it('reads the hop counter, 0 when absent or malformed', () => {
-    expect(hopCount({ 'x-dyeline-hops': '5' })).toBe(5);
-    expect(hopCount({})).toBe(0);
-    expect(hopCount({ 'x-dyeline-hops': '-3' })).toBe(0);
-    expect(hopCount({ 'x-dyeline-hops': 'x' })).toBe(0);
   });
 });

@@ -1,34 +1,45 @@
 import { describe, expect, it } from 'vitest';
-import { baggageColor, cookieValue, INVALID_COLOR, queryValue, readColor, writeBaggage, writeColor } from '../../../../agent/propagation/color.ts';
+import { baggageColor, CARRIER_HEADERS, COLOR_CARRIERS, cookieValue, queryValue, writeBaggage } from '../../../../agent/propagation/carriers.ts';
+import { NO_COLOR, readColor, writeColor } from '../../../../agent/propagation/color.ts';
+
+/** A valid reading of `color` from the carrier named `carrier`. */
+const valid = (color: string, carrier: string) => ({ kind: 'valid', color, carrier: expect.objectContaining({ name: carrier }) });
+/** An invalid reading from the carrier named `carrier`. */
+const invalid = (carrier: string) => ({ kind: 'invalid', carrier: expect.objectContaining({ name: carrier }) });
 
 describe('readColor', () => {
+  it('walks the carriers in their one order; header and baggage are rewritten on forwarded requests', () => {
+    expect(COLOR_CARRIERS.map((c) => c.name)).toEqual(['header', 'baggage', 'cookie', 'query']);
+    expect(CARRIER_HEADERS).toEqual(['x-traffic-color', 'baggage']);
+  });
+
   it('reads header, then baggage, then cookie, then query', () => {
     const all = { 'x-traffic-color': 'a', baggage: 'traffic_color=b', cookie: 'traffic_color=c' };
-    expect(readColor(all, '/p?traffic_color=d')).toBe('a');
-    expect(readColor({ baggage: 'traffic_color=b', cookie: 'traffic_color=c' }, '/p?traffic_color=d')).toBe('b');
-    expect(readColor({ cookie: 'x=1; traffic_color=c' }, '/p?traffic_color=d')).toBe('c');
-    expect(readColor({}, '/p?x=1&traffic_color=d')).toBe('d');
-    expect(readColor({}, 'http://orders/p?traffic_color=canary#frag')).toBe('canary');
-    expect(readColor({}, '/p')).toBeUndefined();
+    expect(readColor(all, '/p?traffic_color=d')).toEqual(valid('a', 'header'));
+    expect(readColor({ baggage: 'traffic_color=b', cookie: 'traffic_color=c' }, '/p?traffic_color=d')).toEqual(valid('b', 'baggage'));
+    expect(readColor({ cookie: 'x=1; traffic_color=c' }, '/p?traffic_color=d')).toEqual(valid('c', 'cookie'));
+    expect(readColor({}, '/p?x=1&traffic_color=d')).toEqual(valid('d', 'query'));
+    expect(readColor({}, 'http://orders/p?traffic_color=canary#frag')).toEqual(valid('canary', 'query'));
+    expect(readColor({}, '/p')).toBe(NO_COLOR);
   });
 
   it('treats an invalid value in the deciding source as invalid (no colour), whatever follows', () => {
-    expect(readColor({ 'x-traffic-color': 'Canary' }, '/?traffic_color=canary')).toBe(INVALID_COLOR);
-    expect(readColor({ 'x-traffic-color': 'a'.repeat(33) }, '/')).toBe(INVALID_COLOR);
-    expect(readColor({ 'x-traffic-color': 'canary, canary' }, '/')).toBe(INVALID_COLOR);
-    expect(readColor({ baggage: 'traffic_color=-bad' }, '/')).toBe(INVALID_COLOR);
-    expect(readColor({ cookie: 'traffic_color=%zz' }, '/')).toBe(INVALID_COLOR);
-    expect(readColor({}, '/?traffic_color=a+b')).toBe(INVALID_COLOR);
+    expect(readColor({ 'x-traffic-color': 'Canary' }, '/?traffic_color=canary')).toEqual(invalid('header'));
+    expect(readColor({ 'x-traffic-color': 'a'.repeat(33) }, '/')).toEqual(invalid('header'));
+    expect(readColor({ 'x-traffic-color': 'canary, canary' }, '/')).toEqual(invalid('header'));
+    expect(readColor({ baggage: 'traffic_color=-bad' }, '/')).toEqual(invalid('baggage'));
+    expect(readColor({ cookie: 'traffic_color=%zz' }, '/')).toEqual(invalid('cookie'));
+    expect(readColor({}, '/?traffic_color=a+b')).toEqual(invalid('query'));
   });
 
   it('skips empty values to the next source', () => {
-    expect(readColor({ 'x-traffic-color': ' ', baggage: 'traffic_color=b' }, '/')).toBe('b');
-    expect(readColor({ baggage: 'other=1' }, '/?traffic_color=q')).toBe('q');
+    expect(readColor({ 'x-traffic-color': ' ', baggage: 'traffic_color=b' }, '/')).toEqual(valid('b', 'baggage'));
+    expect(readColor({ baggage: 'other=1' }, '/?traffic_color=q')).toEqual(valid('q', 'query'));
   });
 
   it('percent-decodes baggage, cookie and query values', () => {
-    expect(readColor({ baggage: 'traffic_color=%63anary' }, '/')).toBe('canary');
-    expect(readColor({}, '/?traffic_color=can%61ry')).toBe('canary');
+    expect(readColor({ baggage: 'traffic_color=%63anary' }, '/')).toEqual(valid('canary', 'baggage'));
+    expect(readColor({}, '/?traffic_color=can%61ry')).toEqual(valid('canary', 'query'));
   });
 });
 

@@ -49,7 +49,8 @@ beforeAll(async () => {
     isKnownService: (s) => s === 'payments',
   };
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const ex = new Exchange(req, res, sink, continueTrace(req.headers), performance.now());
+    const ex = new Exchange(req, res, sink, performance.now());
+    ex.trace = continueTrace(req.headers);
     script(ex, res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -1,0 +1,56 @@
+/**
+ * The entry step: what every request meets first on either listener, whether it is served as
+ * a request or tunnelled as an upgrade (docs/reference.md#agent):
+ *   trace context → loop guard → destination → colour (invalid ones counted; dyed at entry
+ *   services) → the headers it is forwarded with.
+ * One object per listener; it keeps no state between requests.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { DyelineError } from '../../shared/errors.ts';
+import type { AgentContext } from '../context.ts';
+import { forwardedHeaders } from '../forward/headers.ts';
+import { ReusableRequestView } from '../forward/request-view.ts';
+import { readColor } from '../propagation/color.ts';
+import { continueTrace, type TraceContext } from '../propagation/trace.ts';
+import { entryColor } from './entry-color.ts';
+import { hopCount, loopError } from './loop-guard.ts';
+
+/** What the entry step fills in on a hop (an exchange or an upgrade). */
+export interface EnteringHop {
+  trace: TraceContext;
+  /** The request colour; '' when uncoloured. */
+  color: string;
+}
+
+/** The entry step of one listener. */
+export class EntryStep {
+  readonly #ctx: AgentContext;
+  readonly #dyeAt: string | undefined;
+  readonly #view = new ReusableRequestView();
+
+  /** `dyeAt`: the service whose dye rules colour uncoloured requests here (the inbound listener's own); undefined: none. */
+  constructor(ctx: AgentContext, dyeAt: string | undefined) {
+    this.#ctx = ctx;
+    this.#dyeAt = dyeAt;
+  }
+
+  /**
+   * Enters a request with `headers` and request target `url`, to be forwarded with `Host:
+   * authority` (or refused with `authority` when its destination is unusable). Sets the hop's
+   * trace and colour; returns the flat header list to forward, or the error to answer with.
+   */
+  enter(hop: EnteringHop, headers: IncomingHttpHeaders, url: string, authority: string | DyelineError): string[] | DyelineError {
+    const ctx = this.#ctx;
+    const trace = continueTrace(headers, ctx.telemetry.tracing.sampler);
+    hop.trace = trace;
+    const hops = hopCount(headers);
+    const loop = loopError(hops, ctx.config.maxHops);
+    if (loop !== undefined) return loop;
+    if (authority instanceof DyelineError) return authority;
+    const reading = readColor(headers, url);
+    if (reading.kind === 'invalid') ctx.metrics.invalidColor();
+    const color = entryColor(reading, ctx.table, this.#dyeAt, this.#view.reset(headers, url), ctx.random);
+    if (color !== undefined) hop.color = color;
+    return forwardedHeaders(headers, authority, color, trace, hops + 1);
+  }
+}
