@@ -1,6 +1,6 @@
 /**
  * `dyeline agent`: wires the snapshot, the listeners (status, admin, outbound, inbound) and
- * the shutdown. Each listener logs the contract's `listening` line once bound (port 0 works).
+ * the shutdown. Each listener logs the `listening` line (docs/reference.md#commands) once bound (port 0 works).
  * SIGTERM/SIGINT: /readyz turns 503 at once, the inbound listener stops accepting and its
  * in-flight requests finish, then the outbound listener (which serves the app's calls until
  * then) does the same — all bounded by --drain-timeout-ms — then the process exits 0.

@@ -1,4 +1,4 @@
-/** `dyeline explain` (contract §9): exit 0 answered, 1 snapshot unreadable, 2 bad flags. */
+/** `dyeline explain` (docs/reference.md#explain): exit 0 answered, 1 snapshot unreadable, 2 bad flags. */
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
 import { ServiceName } from '../shared/schema/fields.ts';

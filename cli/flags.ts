@@ -1,5 +1,5 @@
 /**
- * Flag plumbing shared by every subcommand: each flag also reads `DYELINE_<FLAG>` (contract §1),
+ * Flag plumbing shared by every subcommand: each flag also reads `DYELINE_<FLAG>` (docs/reference.md#commands),
  * a flag wins over the variable, and a bad value is a UsageError (exit 2, one line).
  */
 import { Command, Option } from 'commander';

@@ -1,4 +1,4 @@
-/** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (contract §1). */
+/** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (docs/reference.md#commands). */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `dyeline` — one command, six subcommands (contract §1). Each subcommand's implementation is
+ * `dyeline` — one command, six subcommands (docs/reference.md#commands). Each subcommand's implementation is
  * loaded only when it runs, so `dyeline validate` starts without the data plane.
  */
 import { Command, CommanderError } from 'commander';

@@ -1,4 +1,4 @@
-/** `dyeline validate PATH...` — exit 0 valid, 1 invalid, 2 usage (contract §1). */
+/** `dyeline validate PATH...` — exit 0 valid, 1 invalid, 2 usage (docs/reference.md#commands). */
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
 import { subcommand } from './flags.ts';

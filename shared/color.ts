@@ -1,5 +1,5 @@
 /**
- * Colour (lane) values and where they travel (contract §4).
+ * Colour (lane) values and where they travel (docs/reference.md#colour-and-trace-propagation).
  */
 
 /** The header that carries the colour hop after hop. */

@@ -1,5 +1,5 @@
 /**
- * The admin listener (contract §3, loopback by default): `/config` — who this agent is, the
+ * The admin listener (docs/reference.md#agent-endpoints, loopback by default): `/config` — who this agent is, the
  * snapshot in use and the effective rules; `/clusters` — per upstream service its instances
  * (address, labels, colour, ejected, in flight) and each subset's circuit state.
  */

@@ -1,5 +1,5 @@
 /**
- * The status listener (contract §3): `/healthz` (the process is up), `/readyz` (a snapshot is
+ * The status listener (docs/reference.md#agent-endpoints): `/healthz` (the process is up), `/readyz` (a snapshot is
  * loaded, the app port accepts connections, and the agent is not draining), `/metrics`
  * (Prometheus text).
  */

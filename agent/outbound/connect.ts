@@ -1,5 +1,5 @@
 /**
- * CONNECT on the outbound listener (contract §3). The agent answers 200 and looks at the first
+ * CONNECT on the outbound listener (docs/reference.md#agent). The agent answers 200 and looks at the first
  * bytes the client sends through the tunnel:
  * - plain HTTP/1.x (a request line starting with an upper-case method): the socket is handed
  *   back to the outbound HTTP server, so every request on it is routed exactly like an

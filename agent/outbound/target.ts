@@ -1,5 +1,5 @@
 /**
- * Where an outbound request goes (contract §3): absolute-form (`GET http://S[:port]/path`, the
+ * Where an outbound request goes (docs/reference.md#agent): absolute-form (`GET http://S[:port]/path`, the
  * HTTP_PROXY way), origin-form with `Host: S[:port]`, or origin-form inside a CONNECT tunnel to
  * `S:port`. The service is the first DNS label when the host ends in `.svc`,
  * `.svc.cluster.local` (which covers `.<ns>.svc.cluster.local`), or the bare host when it has no

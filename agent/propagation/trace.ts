@@ -1,5 +1,5 @@
 /**
- * Trace context through one hop (contract §4): W3C `traceparent` continues, B3 (single `b3`
+ * Trace context through one hop (docs/reference.md#colour-and-trace-propagation): W3C `traceparent` continues, B3 (single `b3`
  * and multi `x-b3-*`) and Jaeger `uber-trace-id` are accepted on input, and a new trace starts
  * when none is present. Each hop is one span: the context forwarded downstream names this
  * hop's span as the parent. The formats seen on input are written back too (rewritten with the

@@ -1,21 +1,8 @@
 /**
- * The circuit breaker of one (upstream service, lane) — contract §5, `Service.spec.circuitBreaker`.
- *
- * Two signals open it, each over a rolling window of `windowMs` (10 buckets), once the window
- * holds at least `volumeThreshold` calls:
- *   - errors: failed calls (5xx answers, connect failures, resets, timeouts) ≥ `errorThresholdPercentage`;
- *   - latency: calls slower than `slowCallMs` (time to response headers, or to the failure)
- *     ≥ `slowCallPercentage` — opossum has no notion of slow calls, so the window here counts both.
- * Open → after `resetTimeoutMs` half-open → up to `HALF_OPEN_PROBES` probe requests are let
- * through; one failed or slow probe opens it again, all of them succeeding closes it (with an
- * empty window). Defaults live in the schema (shared/schema/documents.ts).
- *
- * opossum holds the state machine: its open/halfOpen/close transitions and events, and the
- * reset timer that moves open → half-open. Outcomes are NOT recorded through opossum's
- * `fire()`: a request here is a streamed exchange, not a promise, and wrapping every request
- * in a promise (plus opossum's per-call event emits, latency array pushes and a full stats
- * reduce on every failure) costs far more than the counters below — see test/bench/breaker.ts.
- * The hot path is `isOpen()` / `admit()` / `record()`: field reads and a few array writes.
+ * The circuit breaker of one (upstream service, lane) — `Service.spec.circuitBreaker`: opened by
+ * the error or the slow-call percentage over a rolling window, half-open probes after the reset
+ * timeout. opossum holds the state machine; outcomes are counted here, without its `fire()`
+ * (docs/resilience.md#circuit-breaker).
  */
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
@@ -25,7 +12,7 @@ import { RollingWindow } from './window.ts';
 /** The breaker settings of a Service spec (defaults applied by the schema). */
 export type BreakerSettings = Service['spec']['circuitBreaker'];
 
-/** Circuit state as shown in /clusters (contract §3). */
+/** Circuit state as shown in /clusters (docs/reference.md#agent-endpoints). */
 export type CircuitState = 'closed' | 'half-open' | 'open';
 
 /** Circuit state as the `dyeline_circuit_state` gauge value: 0 closed, 1 half-open, 2 open. */

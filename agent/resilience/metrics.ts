@@ -1,5 +1,5 @@
 /**
- * The resilience metrics (contract §7), on the agent's meter:
+ * The resilience metrics (docs/reference.md#agent-metrics), on the agent's meter:
  *   dyeline_circuit_state{upstream,subset}          0 closed, 1 half-open, 2 open (read at scrape time)
  *   dyeline_fallbacks_total{upstream,from,to,reason} requests served outside their requested lane
  *   dyeline_retries_total{upstream,reason}           retries sent (reason: connect-failure, reset, timeout, status code)

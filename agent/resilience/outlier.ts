@@ -1,21 +1,7 @@
 /**
- * Outlier ejection per instance — `Service.spec.outlierDetection` (defaults in the schema).
- *
- * `consecutiveFailures` failures in a row (5xx answers, connect failures, resets, timeouts) eject
- * an instance for `baseEjectionMs` × (times it has been ejected, this one included), capped at
- * `maxEjectionMs`. A success resets the run. The live fields are the instance's EndpointState
- * (`consecutiveFailures`, `ejectedUntil`, `ejections`), shared across snapshot recompiles, and
- * the balancer and router already skip an instance while `ejectedUntil > now`.
- *
- * `maxEjectionPercent` is a hard cap: before ejecting, the instances of the service that are
- * ejected right now are counted, and the ejection happens only if the count after it stays
- * within the cap — `(ejected + 1) × 100 ≤ maxEjectionPercent × instances`. Envoy's "at least one
- * host may be ejected whatever the percentage" does not apply: with 50 % and one instance,
- * nothing is ever ejected (a lone instance is better than none). An instance kept in for the
- * cap keeps its failure run, so it is ejected as soon as room frees up.
- *
- * The ejection multiplier decays: an instance that has been back for `maxEjectionMs` without
- * being ejected again starts from × 1 next time.
+ * Outlier ejection per instance — `Service.spec.outlierDetection`: consecutive failures eject an
+ * instance for a time that grows with each ejection, within the hard `maxEjectionPercent` cap
+ * (docs/resilience.md#outlier-ejection).
  */
 import type { Service } from '../../shared/schema/documents.ts';
 import { isRoutable } from '../routing/subsets.ts';

@@ -1,22 +1,8 @@
 /**
- * The outbound resilience loop: what happens between the routing decision and the answer.
- *
- *   route (breakers feed the router's isOpen: an open lane falls back, `circuit-open`)
- *   → try: balancer picks an instance not tried yet → breaker admits (closed, or a half-open
- *     probe) → exchange with a per-try timeout (never past the overall deadline)
- *   → outcome: the breaker of the subset and the outlier state of the instance learn it
- *     (failure: 5xx answer, connect failure, reset, timeout; duration: time to the answer head)
- *   → on a failure the policy retries (retry.ts): attempts left, idempotent method (or a connect
- *     failure), replayable body, time left, budget left (budget.ts) — to another instance, and
- *     after a failure on a canary to the fallback lane (`x-dyeline-fallback: error`)
- *   → otherwise the failure is answered: 502 connect/reset, 504 timeout (with x-dyeline-error),
- *     or the upstream's own answer relayed.
- *
- * Request bodies: without a body a request can always be sent again. A body of an idempotent
- * request with a Content-Length up to MAX_REPLAY_BODY_BYTES (64 KiB) is read whole before the
- * first try, so retries can send it again. Any other body streams to the upstream as it
- * arrives, and such a request is retried only after a connect failure with the body not read
- * at all. A non-idempotent request (POST, PATCH, …) that reached an upstream is never sent again.
+ * The outbound resilience loop, between the routing decision and the answer: the balancer picks
+ * an instance not tried yet, the subset's breaker admits the try, the exchange runs with a per-try
+ * timeout inside the deadline, the outcome feeds the breaker and outlier detection, and a failure
+ * is retried when it may be sent again (docs/resilience.md#the-resilience-loop).
  */
 import type { Meter } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';

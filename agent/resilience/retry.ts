@@ -1,20 +1,7 @@
 /**
- * Retry policy of one upstream service — `Service.spec.retry` and `timeoutMs` (defaults in the
- * schema), compiled once per spec.
- *
- * - `attempts` retries after the first try (0: none), each with its own timeout
- *   `perTryTimeoutMs` (absent: the service's `timeoutMs`), all within the overall deadline
- *   `timeoutMs` counted from the start of the request: a try never gets more than what is
- *   left of it, and no retry starts once it is spent.
- * - `on` says which failures are retried: `connect-failure` (the request never reached the
- *   upstream), `reset` (the connection broke), `timeout` (the try's timeout), `5xx` (any 5xx
- *   answer, and like Envoy's `5xx` also connect failures, resets and timeouts), `gateway-error`
- *   (502, 503, 504 answers, and connect failures, resets and timeouts, as in Envoy), or a status
- *   code such as `"503"`.
- * - Only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) are retried — except after
- *   a connect failure, which no request survives to have an effect (contract §6).
- * Which subset a retry goes to is `nextCandidate`; whether the service can afford it is the
- * retry budget (budget.ts); whether the body can be sent again is the caller's to know.
+ * Retry policy of one upstream service — `Service.spec.retry` and `timeoutMs`, compiled once per
+ * spec: which failures and statuses are retried for which methods, the per-try timeout within the
+ * overall deadline, and which subset a retry goes to (docs/resilience.md#which-failures-may-be-sent-again).
  */
 import { STABLE } from '../../shared/color.ts';
 import { FailureClass } from '../../shared/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * Inbound dyeing (contract §5): lanes with `dye` rules colour requests that arrive uncoloured
+ * Inbound dyeing (docs/reference.md#routing): lanes with `dye` rules colour requests that arrive uncoloured
  * at the inbound listener of their `entry` services (every service when `entry` is absent).
  * Lanes are tried by descending `priority`, then by lane name; within a lane the first
  * matching `match` entry wins. The per-service lane list is computed once per snapshot.

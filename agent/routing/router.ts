@@ -1,5 +1,5 @@
 /**
- * Routing one request to one service (contract §5):
+ * Routing one request to one service (docs/reference.md#routing):
  * 1. No colour: the service's `split` picks a lane (sticky by `splitKey`), else `stable`;
  *    that lane's subset, then stable's. The request stays uncoloured downstream.
  * 2. Colour C: lane C's subset; when it has no healthy, non-ejected instance, or its circuit

@@ -1,5 +1,5 @@
 /**
- * Instances → subsets (contract §5.3). An instance belongs to lane L when it matches the
+ * Instances → subsets (docs/reference.md#routing). An instance belongs to lane L when it matches the
  * service's selector for L: `spec.subsets[L]` (every label must match; `{}` matches all), or by
  * default the label `color: L`; instances without a `color` label are `stable`. An instance
  * may match several selectors and is then in several subsets (the same Endpoint object, so

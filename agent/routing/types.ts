@@ -90,7 +90,7 @@ export interface ServiceRoutes {
   pickUncolored(req: RequestView, random: () => number): string;
 }
 
-/** Why a request was served outside its requested lane (contract §5). */
+/** Why a request was served outside its requested lane (docs/reference.md#routing). */
 export type FallbackReason = 'no-instance' | 'circuit-open' | 'error';
 
 /** The outcome of routing one request to one service. */

@@ -1,22 +1,7 @@
 /**
- * Telemetry of one finished hop, in one place (the last stage of the life of a request): the
- * request metrics, the span (SERVER for inbound, CLIENT for outbound) and the access log line.
- * Listeners call `hopFinished` from their ExchangeSink's `finished`; nothing here runs before
- * the response has been written, and nothing here can throw into the data path.
- *
- * Span: ids from the hop's trace context (the span id forwarded in `traceparent` is this
- * span's), recorded only when tracing is on and the hop is sampled. Attributes follow the
- * OpenTelemetry HTTP semantic conventions (stable names) plus the contract's `dyeline.*`:
- *   SERVER  name `{method}`;  url.path, url.scheme, server.address/port (Host), client.address,
- *           network.protocol.version, user_agent.original
- *   CLIENT  name `{method} {service}` (`{method}` for a pass-through host); server.address/port
- *           and network.peer.address of the instance that answered, url.full (no query),
- *           http.request.resend_count when retried
- *   both    http.request.method (`_OTHER` + http.request.method_original for unknown methods),
- *           http.response.status_code, error.type (the agent's x-dyeline-error code, or the
- *           status code of a 5xx), dyeline.color, dyeline.served_color, dyeline.fallback,
- *           dyeline.upstream, dyeline.instance
- * Query strings are never recorded (they carry tokens too often); url.path only.
+ * Telemetry of one finished hop, in one place (docs/telemetry.md): the request metrics, the span
+ * (SERVER for inbound, CLIENT for outbound) and the access log line of an exchange or an upgrade.
+ * Nothing here runs before the answer is written, and nothing here throws into the data path.
  */
 import { hostname } from 'node:os';
 import type { Attributes } from '@opentelemetry/api';

@@ -1,23 +1,7 @@
 /**
- * The agent's request and snapshot metrics (contract §7), one module for the data plane:
- *   dyeline_requests_total{direction,upstream,color,served_color,code,fallback}
- *   dyeline_request_duration_seconds{direction,upstream,served_color}   histogram
- *   dyeline_invalid_color_total
- *   dyeline_snapshot_version, dyeline_snapshot_rejected_total
- *   dyeline_snapshot_age_seconds           now − the snapshot's generatedAt (at scrape time)
- *   dyeline_snapshot_info{checksum}        1 for the snapshot in use: compare sidecars across nodes,
- *                                          whose daemons number their versions independently
- * (The resilience layer registers dyeline_circuit_state and dyeline_fallbacks_total on the same
- * meter: agent/resilience/metrics.ts.)
- *
- * Per-request counting is plain numbers on series objects keyed by the label values, handed to
- * OpenTelemetry only at scrape time (observable instruments, and a MetricProducer for the
- * histogram), so the request path never pays for attribute hashing.
- *
- * Label cardinality is bounded: upstream is a service the snapshot knows, the app's own
- * service (inbound), or `passthrough` (callers pass PASSTHROUGH_UPSTREAM for unknown hosts);
- * a colour the snapshot does not know (no lane, no instance labelled with it) is `_unknown`;
- * beyond MAX_SERIES combinations everything new lands in one series labelled `_other`.
+ * The agent's request and snapshot metrics (docs/reference.md#agent-metrics), counted as plain
+ * numbers per label set and handed to OpenTelemetry at scrape time, with bounded label values
+ * (docs/telemetry.md#request-metrics).
  */
 import type { Meter } from '@opentelemetry/api';
 import type { Metrics } from '../../shared/metrics.ts';

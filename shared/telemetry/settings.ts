@@ -1,5 +1,5 @@
 /**
- * Trace settings from the standard OpenTelemetry environment (contract §8), read once at
+ * Trace settings from the standard OpenTelemetry environment (docs/reference.md#traces-and-logs), read once at
  * start: which exporter, where, which protocol, which sampler, how the batch queue is bounded,
  * and the service name. Pure: it reads the `env` object it is given and returns warnings
  * instead of logging, so the caller decides where they go.

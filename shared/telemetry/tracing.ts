@@ -1,6 +1,6 @@
 /**
  * The process's tracing: OpenTelemetry SDK pieces configured by the standard `OTEL_*`
- * environment (contract §8) — an OTLP/HTTP exporter (protobuf or JSON), a bounded
+ * environment (docs/reference.md#traces-and-logs) — an OTLP/HTTP exporter (protobuf or JSON), a bounded
  * BatchSpanProcessor, the env's sampler, a resource named after the service. No NodeSDK and
  * no auto-instrumentation: dyeline makes exactly one span per hop itself (an http
  * instrumentation would double them), and hands each finished span straight to the batch
