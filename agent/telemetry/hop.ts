@@ -3,13 +3,13 @@
  * (SERVER for inbound, CLIENT for outbound) and the access log line of an exchange or an upgrade.
  * Nothing here runs before the answer is written, and nothing here throws into the data path.
  */
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import type { Attributes } from '@opentelemetry/api';
+import { classify, ERRORS, ErrorCode } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
 import { SpanKind } from '../../shared/telemetry/span.ts';
 import type { Tracing } from '../../shared/telemetry/tracing.ts';
-import type { Logger } from '../../shared/log.ts';
-import { classify, ERRORS, ErrorCode } from '../../shared/errors.ts';
-import type { IncomingMessage } from 'node:http';
 import type { TraceContext } from '../propagation/trace.ts';
 import { type AgentMetrics, type Direction, PASSTHROUGH_UPSTREAM } from './metrics.ts';
 
