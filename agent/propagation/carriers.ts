@@ -15,7 +15,7 @@ export interface ColorCarrier {
   readonly header: string | undefined;
   /** The value it carries on a request (percent-decoded where the carrier encodes), or undefined when none or empty. */
   read(headers: IncomingHttpHeaders, url: string): string | undefined;
-  /** Appends what it carries for `color` (undefined: uncoloured) to a forwarded request's flat header list. */
+  /** Appends its `header` for `color` (undefined: uncoloured) to a forwarded request's flat header list; a carrier without `header` writes nothing. */
   write(out: string[], headers: IncomingHttpHeaders, color: string | undefined): void;
 }
 

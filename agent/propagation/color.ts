@@ -34,7 +34,10 @@ export function readColor(headers: IncomingHttpHeaders, url: string): ColorReadi
   return NO_COLOR;
 }
 
-/** Appends what every carrier writes for `color` (undefined: uncoloured) to a forwarded request's flat header list. */
+/** The carriers that rewrite a header on forwarded requests (the others are forwarded as they came). */
+const WRITERS: readonly Carrier[] = COLOR_CARRIERS.filter((c) => c.header !== undefined);
+
+/** Appends what the carriers write for `color` (undefined: uncoloured) to a forwarded request's flat header list. */
 export function writeColor(out: string[], headers: IncomingHttpHeaders, color: string | undefined): void {
-  for (let i = 0; i < COLOR_CARRIERS.length; i++) COLOR_CARRIERS[i].write(out, headers, color);
+  for (let i = 0; i < WRITERS.length; i++) WRITERS[i].write(out, headers, color);
 }
