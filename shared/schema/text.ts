@@ -2,7 +2,7 @@
  * Rule documents as text: one file (or etcd value, or Nacos config) may hold several YAML
  * documents separated by `---`, or one JSON document / JSON array of documents.
  */
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, type Document } from 'yaml';
 import type { Issue } from '../errors.ts';
 
 /** One document found in a text, before validation. */
@@ -34,11 +34,24 @@ export function parseDocumentsText(text: string): RawDocument[] {
     if (doc.errors.length > 0) {
       out.push({ index, issues: doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })) });
     } else {
-      const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+      const value = toValue(doc);
+      if (value instanceof Error) out.push({ index, issues: [{ path: '', message: `YAML: ${value.message.split('\n')[0]}` }] });
       // An empty document (a trailing `---`) is not a document.
-      if (value !== null && value !== undefined) out.push({ index, value });
+      else if (value !== null && value !== undefined) out.push({ index, value });
     }
     index++;
   }
   return out;
+}
+
+/**
+ * The plain value of a parsed YAML document, or the error that stopped it: resolving aliases
+ * can fail (an alias bomb past `maxAliasCount`), and that is a finding about the document, not a crash.
+ */
+function toValue(doc: Document.Parsed): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
 }

@@ -112,6 +112,15 @@ describe('rule document mistakes', () => {
     expect(docs[1]!.value).toEqual({ apiVersion: 'dyeline.io/v1' });
   });
 
+  it('reports an alias bomb as a finding of that document, keeping the others', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`)].join('\n');
+    const docs = parseDocumentsText(`${bomb}\n---\napiVersion: dyeline.io/v1\n`);
+    expect(docs).toHaveLength(2);
+    expect(docs[0]!.value).toBeUndefined();
+    expect(docs[0]!.issues?.[0]?.message).toMatch(/^YAML: .*[Aa]lias/);
+    expect(docs[1]!.value).toEqual({ apiVersion: 'dyeline.io/v1' });
+  });
+
   it('rejects duplicate YAML keys', () => {
     const docs = parseDocumentsText('kind: Lane\nkind: Service\n');
     expect(docs[0]!.issues?.[0]?.message).toMatch(/YAML: .*[Dd]uplicate|unique/);
