@@ -5,8 +5,8 @@ import { option, subcommand } from './flags.ts';
 
 export function registerDemo(program: Command): void {
   subcommand(program, 'demo', 'a local mesh on this machine that shows the whole product working')
-    .option('--keep', 'leave the mesh running for curl (Ctrl-C stops it)')
-    .option('--fast', 'shorter traffic phases (used by the tests)')
+    .addOption(option('--keep', 'leave the mesh running for curl (Ctrl-C stops it)'))
+    .addOption(option('--fast', 'shorter traffic phases (used by the tests)'))
     .addOption(option('--base-port <PORT>', 'first of the ~80 loopback ports the demo uses', '18000'))
     .action(async (opts: { keep?: boolean; fast?: boolean; basePort: string }) => {
       const base = Number(opts.basePort);

@@ -45,10 +45,10 @@ export function registerExplain(program: Command): void {
     .addOption(option('--snapshot <FILE>', 'snapshot file', '/var/run/dyeline/snapshot.json'))
     .addOption(option('--service <S>', 'the upstream service the request is for (required)'))
     .addOption(option('--from <CALLER>', 'the calling service (dye rules of entry services apply at its inbound)'))
-    .option('-H, --header <NAME: VALUE>', 'request header (repeatable)', repeatable)
-    .option('--cookie <K=V>', 'request cookie (repeatable)', repeatable)
-    .option('--query <K=V>', 'query parameter (repeatable)', repeatable)
-    .option('--json', 'print JSON')
+    .addOption(option('-H, --header <NAME: VALUE>', 'request header (repeatable)').argParser(repeatable))
+    .addOption(option('--cookie <K=V>', 'request cookie (repeatable)').argParser(repeatable))
+    .addOption(option('--query <K=V>', 'query parameter (repeatable)').argParser(repeatable))
+    .addOption(option('--json', 'print JSON'))
     .action(async (opts: ExplainFlags) => {
       const service = serviceFlag('--service', opts.service, true)!;
       const from = serviceFlag('--from', opts.from, false);

@@ -3,6 +3,7 @@
  * a flag wins over the variable, and a bad value is a UsageError (exit 2, one line).
  */
 import { Command, Option } from 'commander';
+import { UsageError } from '../shared/errors.ts';
 
 /** `--app-port` → `DYELINE_APP_PORT`. */
 export function envName(flag: string): string {
@@ -18,7 +19,7 @@ export function option(flags: string, description: string, defaultValue?: string
   return o;
 }
 
-/** Collects a repeatable option; a value from the environment may hold several, comma- or space-separated. */
+/** Collects a repeatable option (a value from the environment is split by splitEnvList where the command allows several). */
 export function repeatable(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -37,4 +38,21 @@ export function subcommand(parent: Command, name: string, description: string): 
     .description(description)
     .allowExcessArguments(false)
     .configureHelp({ showGlobalOptions: false });
+}
+
+/**
+ * Boolean flags read `DYELINE_<FLAG>` too: `true`/`1` turn the flag on, `false`/`0`/empty leave
+ * it off, anything else is a usage error (commander alone would turn it on for any value).
+ */
+export function envBooleans(cmd: Command): void {
+  for (const o of cmd.options) {
+    const envVar = o.envVar;
+    if (o.required || o.optional || o.negate || envVar === undefined) continue;
+    cmd.on(`optionEnv:${o.name()}`, () => {
+      const raw = process.env[envVar] ?? '';
+      const v = raw.trim().toLowerCase();
+      if (v === 'false' || v === '0' || v === '') cmd.setOptionValueWithSource(o.attributeName(), false, 'env');
+      else if (v !== 'true' && v !== '1') throw new UsageError(`${envVar}: expected true or false, got "${raw}"`);
+    });
+  }
 }

@@ -9,10 +9,10 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 export function registerInject(program: Command): void {
   subcommand(program, 'inject', 'add the sidecar to Kubernetes workload YAML (stdin → stdout by default)')
-    .option('-f, --file <FILE>', 'read this file instead of stdin')
+    .addOption(option('-f, --file <FILE>', 'read this file instead of stdin'))
     .addOption(option('--image <IMAGE>', 'sidecar image', `dyeline:${version}`))
-    .option('--legacy-sidecar', 'add the agent to containers instead of as a native sidecar (Kubernetes < 1.29)')
-    .option('--keep-services', 'do not point Services\' targetPort at the agent inbound listener')
+    .addOption(option('--legacy-sidecar', 'add the agent to containers instead of as a native sidecar (Kubernetes < 1.29)'))
+    .addOption(option('--keep-services', 'do not point Services\' targetPort at the agent inbound listener'))
     .addHelpText(
       'after',
       '\nAnnotations on the pod template: dyeline.io/service, dyeline.io/color (or label color), dyeline.io/app-port,\ndyeline.io/inject: "false" to skip. YAML comments are not preserved.',

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../shared/errors.ts';
 import { registerAgent } from './agent.ts';
+import { envBooleans } from './flags.ts';
 import { registerDaemon } from './daemon.ts';
 import { registerDemo } from './demo.ts';
 import { registerExplain } from './explain.ts';
@@ -27,7 +28,10 @@ registerExplain(program);
 registerInject(program);
 registerDemo(program);
 
-for (const cmd of program.commands) cmd.exitOverride().configureOutput({ outputError: () => {} });
+for (const cmd of program.commands) {
+  cmd.exitOverride().configureOutput({ outputError: () => {} });
+  envBooleans(cmd);
+}
 
 try {
   await program.parseAsync(process.argv);

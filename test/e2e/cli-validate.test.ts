@@ -6,6 +6,8 @@ import { DYELINE_BIN } from '../support/process.ts';
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [DYELINE_BIN, ...args], { encoding: 'utf8' });
+const runEnv = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, [DYELINE_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 
 describe('dyeline validate', () => {
   it('exits 0 on the contract example', () => {
@@ -20,6 +22,15 @@ describe('dyeline validate', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('bad.yaml#0 (orders): spec.timeout: unknown field');
     expect(r.stdout).toContain('bad.yaml#0 (orders): spec.split: split weights must sum to 100');
+  });
+
+  it('reads switches from DYELINE_<FLAG>: true/1 on, false/0 off, anything else exit 2 naming the variable', () => {
+    expect(JSON.parse(runEnv({ DYELINE_JSON: 'true' }, 'validate', `${fixtures}rules-valid`).stdout)).toMatchObject({ valid: true });
+    expect(JSON.parse(runEnv({ DYELINE_JSON: '1' }, 'validate', `${fixtures}rules-valid`).stdout)).toMatchObject({ valid: true });
+    expect(runEnv({ DYELINE_JSON: 'false' }, 'validate', `${fixtures}rules-valid`).stdout).toMatch(/3 document\(s\), 0 problem\(s\)/);
+    const bad = runEnv({ DYELINE_JSON: 'maybe' }, 'validate', `${fixtures}rules-valid`);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('dyeline: DYELINE_JSON: expected true or false, got "maybe"\n');
   });
 
   it('reports problems as JSON', () => {
