@@ -1,4 +1,4 @@
-/** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (docs/reference.md#commands). */
+/** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (docs/reference.md#kubernetes). */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -7,17 +7,26 @@ import { option, subcommand } from './flags.ts';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** The sidecar image injected by default: this package's own version. */
+export const defaultImage = `dyeline:${version}`;
+
 export function registerInject(program: Command): void {
   subcommand(program, 'inject', 'add the sidecar to Kubernetes workload YAML (stdin → stdout by default)')
     .addOption(option('-f, --file <FILE>', 'read this file instead of stdin'))
-    .addOption(option('--image <IMAGE>', 'sidecar image', `dyeline:${version}`))
+    .addOption(option('--image <IMAGE>', 'sidecar image', defaultImage))
     .addOption(option('--legacy-sidecar', 'add the agent to containers instead of as a native sidecar (Kubernetes < 1.29)'))
     .addOption(option('--keep-services', 'do not point Services\' targetPort at the agent inbound listener'))
     .addHelpText(
       'after',
-      '\nAnnotations on the pod template: dyeline.io/service, dyeline.io/color (or label color), dyeline.io/app-port,\ndyeline.io/inject: "false" to skip. YAML comments are not preserved.',
+      [
+        '',
+        'Annotations on the pod template: dyeline.io/service, dyeline.io/color (or label color), dyeline.io/app-port,',
+        'dyeline.io/accept-color (any|mesh), dyeline.io/labels (k=v,k2=v2: instance labels), dyeline.io/register: "false"',
+        '(no self-registration), dyeline.io/inject: "false" to skip. YAML comments are not preserved.',
+      ].join('\n'),
     )
     .action(async (opts: { file?: string; image: string; legacySidecar?: boolean; keepServices?: boolean }) => {
+      const legacySidecar = opts.legacySidecar === true;
       let text: string;
       if (opts.file) {
         try {
@@ -33,7 +42,7 @@ export function registerInject(program: Command): void {
       }
       const { inject } = await import('../deploy/inject/inject.ts');
       try {
-        process.stdout.write(inject(text, { image: opts.image, legacySidecar: opts.legacySidecar, keepServices: opts.keepServices }));
+        process.stdout.write(inject(text, { image: opts.image, legacySidecar, keepServices: opts.keepServices }));
       } catch (err) {
         process.stderr.write(`dyeline inject: ${(err as Error).message}\n`);
         process.exitCode = 1;
