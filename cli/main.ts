@@ -1,5 +1,5 @@
 /**
- * `dyeline` — one command, six subcommands (docs/reference.md#commands). Each subcommand's implementation is
+ * `dyeline` — one command and its subcommands (docs/reference.md#commands). Each subcommand's implementation is
  * loaded only when it runs, so `dyeline validate` starts without the data plane.
  */
 import { Command, CommanderError } from 'commander';
@@ -12,6 +12,7 @@ import { registerDemo } from './demo.ts';
 import { registerExplain } from './explain.ts';
 import { registerInject } from './inject.ts';
 import { registerValidate } from './validate.ts';
+import { registerWebhook } from './webhook.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ registerValidate(program);
 registerExplain(program);
 registerInject(program);
 registerDemo(program);
+registerWebhook(program);
 
 for (const cmd of program.commands) {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
