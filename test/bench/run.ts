@@ -36,6 +36,8 @@ const BENCHES: readonly Bench[] = [
   { file: 'proxy.ts', full: ['5', '32'], quick: ['1', '32'], limitS: 150 },
   // 5 set-ups × (3 s warm-up + 3 rounds × 4 s) ≈ 80 s
   { file: 'telemetry.ts', full: ['4', '32', '3'], quick: ['1', '32', '1'], limitS: 200 },
+  // warm-up + 2000 + 2000 + 500 reviews ≈ 10 s
+  { file: 'webhook.ts', full: ['2000', '8'], quick: ['300', '8'], limitS: 60 },
   { file: 'etcd-put-to-snapshot.ts', full: ['300', '200'], quick: ['50', '200'], limitS: 90 },
   { file: 'snapshot-build.ts', full: ['10000', '10', '2000'], quick: ['1000', '10', '200'], limitS: 90 },
   { file: 'compile-snapshot.ts', full: ['10000', '10', '20', '100'], quick: ['1000', '10', '20', '100'], limitS: 90 },
