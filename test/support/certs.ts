@@ -35,3 +35,44 @@ export function webhookCerts(dir: string, extraArgs: string[] = []): WebhookCert
   });
   return { dir, ca: readFileSync(join(dir, 'ca.crt')), cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
 }
+
+/** A CA with a server certificate (for `names`: IPs or DNS names) and a client certificate under it. */
+export interface TlsSet {
+  dir: string;
+  /** PEM files. */
+  caFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+/**
+ * Makes a CA and, under it, a server certificate for `names` and a client certificate for
+ * `clientName` (openssl, EC P-256), in `dir`.
+ */
+export function tlsSet(dir: string, names: string[] = ['127.0.0.1', 'localhost'], clientName = 'dyeline-daemon'): TlsSet {
+  const openssl = opensslBin();
+  const run = (args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('mkdir', ['-p', dir]);
+  const key = (name: string) => run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name]);
+  key('ca.key');
+  run(['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '2', '-subj', '/CN=dyeline-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.crt']);
+  const issue = (base: string, subject: string, ext: string) => {
+    key(`${base}.key`);
+    run(['req', '-new', '-key', `${base}.key`, '-subj', subject, '-out', `${base}.csr`]);
+    execFileSync('sh', ['-c', `printf '%s\\n' "$EXT" > ${base}.ext`], { cwd: dir, env: { ...process.env, EXT: ext } });
+    run(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
+  };
+  const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  issue('server', `/CN=${names[0]}`, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}`);
+  issue('client', `/CN=${clientName}`, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth');
+  return {
+    dir,
+    caFile: join(dir, 'ca.crt'),
+    serverCertFile: join(dir, 'server.crt'),
+    serverKeyFile: join(dir, 'server.key'),
+    clientCertFile: join(dir, 'client.crt'),
+    clientKeyFile: join(dir, 'client.key'),
+  };
+}

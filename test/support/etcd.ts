@@ -8,13 +8,18 @@
  *   await etcd.stop();    // SIGTERM, data kept
  *   await etcd.start();   // same dir, same ports
  *   await etcd.cleanup(); // kill and remove the data dir
+ *
+ *   const tls = tlsSet(dir);                                   // test/support/certs.ts
+ *   const secure = await EtcdServer.start({ tls });            // https, client certificates required
  */
 import { execFileSync, type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
+import type { TlsSet } from './certs.ts';
 import { freePort } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -38,6 +43,8 @@ export interface EtcdServerOptions {
   readyTimeoutMs?: number;
   /** More etcd flags, e.g. `['--auth-token-ttl', '2']`. */
   extraArgs?: string[];
+  /** Serve clients over TLS with this set's server certificate and require client certificates of its CA. */
+  tls?: TlsSet;
 }
 
 /** One etcd member on loopback, with a client for the test's own puts/deletes/compactions. */
@@ -53,6 +60,8 @@ export class EtcdServer {
   private client: Etcd3 | undefined;
   private readonly readyTimeoutMs: number;
   private readonly extraArgs: string[];
+  /** The TLS files, when clients connect over TLS (with a client certificate). */
+  readonly tls: TlsSet | undefined;
 
   private constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions) {
     this.clientPort = clientPort;
@@ -61,6 +70,7 @@ export class EtcdServer {
     this.endpoint = `127.0.0.1:${clientPort}`;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
     this.extraArgs = opts.extraArgs ?? [];
+    this.tls = opts.tls;
   }
 
   /** Creates a data dir, picks free ports and starts etcd (retrying with new ports if they were taken). */
@@ -89,7 +99,9 @@ export class EtcdServer {
   async start(): Promise<void> {
     if (this.proc) throw new Error('etcd is already running');
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    const client = `http://${this.endpoint}`;
+    const client = `${this.tls ? 'https' : 'http'}://${this.endpoint}`;
+    const tls = this.tls;
+    const tlsArgs = tls ? ['--cert-file', tls.serverCertFile, '--key-file', tls.serverKeyFile, '--client-cert-auth', '--trusted-ca-file', tls.caFile] : [];
     this.stderr = '';
     const proc = spawn(
       etcdBinary(),
@@ -104,6 +116,7 @@ export class EtcdServer {
         '--initial-cluster-state', 'new',
         '--logger', 'zap',
         '--log-level', 'warn',
+        ...tlsArgs,
         ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -120,9 +133,8 @@ export class EtcdServer {
       await waitFor(
         async () => {
           if (!this.proc) throw new Error(`etcd exited: ${this.stderr.slice(-2000)}`);
-          const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-          const body = (await res.json()) as { health?: string };
-          return res.ok && body.health === 'true';
+          const body = await this.health();
+          return body.health === 'true';
         },
         { timeoutMs: this.readyTimeoutMs, intervalMs: 50, what: `etcd health on ${this.endpoint}` },
       );
@@ -130,6 +142,33 @@ export class EtcdServer {
       await this.kill9();
       throw new Error(`${(err as Error).message}\netcd stderr: ${this.stderr.slice(-2000)}`);
     }
+  }
+
+  /** GET /health (with the client certificate over TLS). */
+  private async health(): Promise<{ health?: string }> {
+    if (!this.tls) {
+      const res = await fetch(`http://${this.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      return res.ok ? ((await res.json()) as { health?: string }) : {};
+    }
+    const t = this.tls;
+    return new Promise((resolve, reject) => {
+      const req = httpsGet(
+        { host: '127.0.0.1', port: this.clientPort, path: '/health', ca: readFileSync(t.caFile), cert: readFileSync(t.clientCertFile), key: readFileSync(t.clientKeyFile), timeout: 1000 },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            try {
+              resolve(res.statusCode === 200 ? (JSON.parse(text) as { health?: string }) : {});
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('health check timed out')));
+      req.on('error', reject);
+    });
   }
 
   /** SIGTERM and wait for exit; the data dir is kept. */
@@ -173,7 +212,12 @@ export class EtcdServer {
   /** The test's own client (recreated after each start). */
   etcd(): Etcd3 {
     if (!this.proc) throw new Error('etcd is not running');
-    this.client ??= new Etcd3({ hosts: `http://${this.endpoint}`, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 10_000 }) });
+    const t = this.tls;
+    this.client ??= new Etcd3({
+      hosts: `${t ? 'https' : 'http'}://${this.endpoint}`,
+      ...(t && { credentials: { rootCertificate: readFileSync(t.caFile), certChain: readFileSync(t.clientCertFile), privateKey: readFileSync(t.clientKeyFile) } }),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 10_000 }),
+    });
     return this.client;
   }
 
