@@ -37,6 +37,8 @@ interface Entry {
   state: RegistrationState;
   error?: string;
   onState: (state: RegistrationState, error?: string) => void;
+  /** Whether `onState` has heard the current state. */
+  told: boolean;
 }
 
 /** Writes registered instances to etcd under per-instance leases. */
@@ -60,8 +62,8 @@ export class EtcdRegistrar implements Registrar {
     const { address, port, weight, labels } = reg.instance;
     const value = JSON.stringify({ address, port, ...(weight !== undefined && { weight }), labels: labels ?? {} });
     const entry = this.#entries.get(reg.key);
-    if (entry) Object.assign(entry, { reg, value, onState });
-    else this.#entries.set(reg.key, { reg, value, state: 'pending', onState });
+    if (entry) Object.assign(entry, { reg, value, onState, told: false });
+    else this.#entries.set(reg.key, { reg, value, state: 'pending', onState, told: false });
     this.#kick();
   }
 
@@ -149,7 +151,8 @@ export class EtcdRegistrar implements Registrar {
   }
 
   #set(e: Entry, state: RegistrationState, error?: string): void {
-    if (e.state === state && e.error === error) return;
+    if (e.told && e.state === state && e.error === error) return;
+    e.told = true;
     if (state === 'registered') this.#o.log.info({ key: e.reg.key, lease: e.lease }, 'instance registered in etcd');
     else this.#o.log.warn({ key: e.reg.key, err: error }, 'instance not registered in etcd yet; retrying');
     e.state = state;

@@ -23,6 +23,24 @@ export interface NamingProxy {
   queryList(groupedService: string, clusters: string, udpPort: number, healthyOnly: boolean): Promise<string>;
   /** GET /nacos/v1/ns/service/list → `{count, data: names}`. */
   getServiceList(pageNo: number, pageSize: number, groupName: string): Promise<{ count: number; data: string[] | null }>;
+  /** POST /nacos/v1/ns/instance (self-registration). Throws when no server answers 200. */
+  registerService(groupedService: string, groupName: string, instance: NacosNamingInstance): Promise<string>;
+  /** DELETE /nacos/v1/ns/instance. */
+  deregisterService(groupedService: string, instance: NacosNamingInstance): Promise<string>;
+  /** Any naming API call (the beat, whose answer `sendBeat` does not return); the raw body. */
+  _reqAPI(api: string, params: Record<string, string>, method: string): Promise<string>;
+}
+
+/** An instance as NamingProxy's register/deregister take it. */
+export interface NacosNamingInstance {
+  ip: string;
+  port: number;
+  weight: number;
+  clusterName: string;
+  enabled: boolean;
+  healthy: boolean;
+  ephemeral: boolean;
+  metadata: Record<string, string>;
 }
 
 /** The logger shape nacos-naming expects. */
