@@ -60,8 +60,8 @@ export class EtcdServer {
   private client: Etcd3 | undefined;
   private readonly readyTimeoutMs: number;
   private readonly extraArgs: string[];
-  /** The TLS files, when clients connect over TLS (with a client certificate). */
-  readonly tls: TlsSet | undefined;
+  /** The TLS files, when clients connect over TLS (with a client certificate); may be changed while stopped. */
+  tls: TlsSet | undefined;
 
   private constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions) {
     this.clientPort = clientPort;
