@@ -8,6 +8,13 @@ import { createAdminServer, sendJson, sendText } from '../shared/http-admin.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import type { Daemon } from './daemon.ts';
+import type { RegistrationStatus } from './registration/server.ts';
+
+/** The registrations the daemon holds, for /status (docs/reference.md#registration). */
+export interface RegistrationView {
+  registry: string;
+  registrations: RegistrationStatus[];
+}
 
 export function statusServer(daemon: Daemon, metrics: Metrics, log: Logger): Server {
   return createAdminServer(
@@ -21,10 +28,10 @@ export function statusServer(daemon: Daemon, metrics: Metrics, log: Logger): Ser
   );
 }
 
-export function adminServer(daemon: Daemon, log: Logger): Server {
+export function adminServer(daemon: Daemon, log: Logger, registration?: () => RegistrationView | undefined): Server {
   return createAdminServer(
     {
-      '/status': (_req, res) => sendJson(res, 200, daemon.status()),
+      '/status': (_req, res) => sendJson(res, 200, { ...daemon.status(), ...registration?.() }),
       '/snapshot': (_req, res) => {
         const bytes = daemon.snapshotBytes;
         if (bytes === undefined) return sendJson(res, 404, { error: 'no-snapshot', message: 'no snapshot written yet' });

@@ -14,6 +14,18 @@ import type { DaemonConfig } from './config.ts';
 import { Daemon } from './daemon.ts';
 import { daemonMetrics } from './metrics.ts';
 import { createSource, sourceSecretPaths } from './sources/registry.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { registrationSocketPath } from '../shared/registration.ts';
+import { LocalRegistrations } from './registration/local.ts';
+import { RegistrationServer } from './registration/server.ts';
+import type { Source } from './sources/source.ts';
+
+/** The source registered instances go to: the registry source of lowest rank, the first on the command line among equals. */
+function registrySource(sources: readonly Source[]): Source | undefined {
+  let best: Source | undefined;
+  for (const s of sources) if (s.registration && (!best || s.registration.rank < best.registration!.rank)) best = s;
+  return best;
+}
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   const log = createLogger({ component: 'daemon' }, undefined, sourceSecretPaths());
@@ -32,11 +44,16 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     },
   };
   const sources = await Promise.all(cfg.sources.map((s) => createSource(s, log)));
-  const daemon = new Daemon(sources, { snapshotPath: cfg.snapshot }, log, measured);
+  // Self-registration (docs/reference.md#registration): into the registry among the sources,
+  // else (file sources only) into this node's snapshot through a source of its own.
+  const registry = registrySource(sources);
+  const local = registry ? undefined : new LocalRegistrations({ snapshotPath: cfg.snapshot });
+  const daemon = new Daemon(local ? [...sources, local] : sources, { snapshotPath: cfg.snapshot }, log, measured);
+  let registration: RegistrationServer | undefined;
 
   await daemon.init();
   const status = statusServer(daemon, metrics, log);
-  const admin = adminServer(daemon, log);
+  const admin = adminServer(daemon, log, () => (registration ? { registry: registration.registry, registrations: registration.status() } : undefined));
   await listen(status, cfg.status);
   logListening(log, 'status', boundAddress(status));
   await listen(admin, cfg.admin);
@@ -49,6 +66,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     log.info({ signal }, 'stopping');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    // Registrations stay in the registry: the agents register again with the next daemon.
+    await registration?.stop();
     await daemon.stop();
     status.close();
     admin.close();
@@ -63,4 +82,13 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await daemon.start();
+  const regLog = log.child({ component: 'registration' });
+  const registrar = registry ? registry.registration!.registrar(regLog) : local!;
+  const server = new RegistrationServer({ socketPath: registrationSocketPath(cfg.snapshot), registrar, log: regLog });
+  try {
+    await server.start();
+    if (!stopping) registration = server;
+  } catch (err) {
+    log.error({ err: errorMessage(err), socket: registrationSocketPath(cfg.snapshot) }, 'registration socket not available; agents cannot register on this node');
+  }
 }

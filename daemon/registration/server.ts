@@ -90,6 +90,11 @@ export class RegistrationServer {
     this.#o.log.info({ socket: path, registry: this.#o.registrar.target }, 'registration socket listening');
   }
 
+  /** Where registrations go (a source URI, or `snapshot`). */
+  get registry(): string {
+    return this.#o.registrar.target;
+  }
+
   /** Registrations held, for /status. */
   status(): RegistrationStatus[] {
     return [...this.#held.values()].map((h) => ({

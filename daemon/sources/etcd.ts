@@ -4,13 +4,16 @@
  * etcd-layout.ts. The `etcd3` client is loaded when a source starts.
  */
 import type { Etcd3, IDuplexStream, IKeyValue, IOptions, IWatchRequest, IWatchResponse, Range } from 'etcd3';
-import { errorMessage } from '../../shared/errors.ts';
+import { errorMessage, UsageError } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
+import { type TlsFileNames, type TlsMaterial, tlsFileNames, type WatchedTls, watchTls } from '../../shared/tls-files.ts';
+import { EtcdRegistrar } from '../registration/etcd.ts';
+import type { Registrar } from '../registration/server.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { Connection } from './connection.ts';
 import { classifyKey, decodeEntry } from './etcd-layout.ts';
 import type { Source, SourceConfig, SourceItem, SourceKind, SourceSink } from './source.ts';
-import { serverUri, userCredentials } from './uri.ts';
+import { serverUri, tlsParam, userCredentials } from './uri.ts';
 
 /** A parsed `etcd://` URI. */
 export interface EtcdSourceConfig extends SourceConfig {
@@ -21,20 +24,34 @@ export interface EtcdSourceConfig extends SourceConfig {
   prefix: string;
   username?: string;
   password?: string;
+  /** `tls=true`: the TLS files (CA, client certificate and key) named by DYELINE_ETCD_*_FILE. */
+  tls?: TlsFileNames;
 }
 
 const CREDENTIALS = userCredentials('DYELINE_ETCD');
 
-/** The `etcd` kind: `etcd://host:port[,host:port...]?prefix=/dyeline/`, credentials from DYELINE_ETCD_USERNAME / _PASSWORD. */
+
+/**
+ * The `etcd` kind: `etcd://host:port[,host:port...]?prefix=/dyeline/&tls=false`, credentials from
+ * DYELINE_ETCD_USERNAME / _PASSWORD; with `tls=true`, DYELINE_ETCD_CA_FILE (else the system's
+ * roots) and DYELINE_ETCD_CERT_FILE / _KEY_FILE (a client certificate).
+ */
 export const etcdSource: SourceKind<EtcdSourceConfig> = {
   scheme: 'etcd',
-  usage: 'etcd://host:port[,host:port...]?prefix=/dyeline/',
+  usage: 'etcd://host:port[,host:port...]?prefix=/dyeline/&tls=false',
   credentials: CREDENTIALS,
   parseUri(uri, env) {
-    const { params, ...server } = serverUri(uri, env, ['prefix'], CREDENTIALS);
+    const { params, ...server } = serverUri(uri, env, ['prefix', 'tls'], CREDENTIALS);
     const given = params.get('prefix') ?? '/dyeline/';
     const prefix = given.endsWith('/') ? given : `${given}/`;
-    return { kind: 'etcd', uri: `etcd://${uri.authority}?prefix=${prefix}`, prefix, ...server };
+    const tls = tlsParam(uri);
+    let files: TlsFileNames | undefined;
+    try {
+      files = tls ? tlsFileNames(env, 'DYELINE_ETCD', true) : undefined;
+    } catch (err) {
+      throw new UsageError(`--source: ${errorMessage(err)}`);
+    }
+    return { kind: 'etcd', uri: `etcd://${uri.authority}?prefix=${prefix}${tls ? '&tls=true' : ''}`, prefix, ...server, ...(files && { tls: files }) };
   },
   create: (config, { log }) => new EtcdSource(config, { log }),
 };
@@ -91,6 +108,10 @@ export class EtcdSource implements Source {
   /** Every change up to this revision has been given to the sink. */
   private revision = 0n;
   private needFullRead = true;
+  /** The TLS files, once read (`tls=true`). */
+  private tls: WatchedTls | undefined;
+  /** The client registrations go through (all endpoints), made when first needed. */
+  private registryClient: Etcd3 | undefined;
 
   constructor(config: EtcdSourceConfig, options: EtcdSourceOptions = {}) {
     this.config = config;
@@ -113,7 +134,6 @@ export class EtcdSource implements Source {
     this.etcd3 = await import('etcd3');
     if (this.stopped) return;
     this.range = this.etcd3.Range.prefix(this.config.prefix);
-    this.clients = this.config.hosts.map((host) => this.createClient(host));
     this.loop = this.connection.run(
       () => this.round(),
       (err) => this.failed(err),
@@ -127,18 +147,58 @@ export class EtcdSource implements Source {
     this.stream?.cancel();
     // Closing the clients fails any call in flight, so the loop ends at once.
     for (const c of this.clients) c.close();
+    this.registryClient?.close();
+    this.tls?.close();
     await this.loop;
   }
 
-  /** One client per endpoint: the source picks the endpoint, sticking to one until it fails. */
-  private createClient(host: string): Etcd3 {
+  /**
+   * Registered instances go to this etcd: a lease each under `P instances/<service>/<id>`
+   * (daemon/registration/etcd.ts), over a client of its own with the same endpoints, credentials
+   * and TLS files.
+   */
+  readonly registration = {
+    rank: 1,
+    registrar: (log: Logger): Registrar =>
+      new EtcdRegistrar({
+        target: this.uri,
+        prefix: this.config.prefix,
+        log,
+        client: () => (this.registryClient ??= this.createClient(this.config.hosts, true)),
+      }),
+  };
+
+  /** TLS files read (when `tls=true`) and one client per endpoint; on a TLS change, new clients. */
+  private async ensureClients(): Promise<void> {
+    if (this.config.tls !== undefined && this.tls === undefined) {
+      this.tls = await watchTls(this.config.tls, this.log, () => {
+        // New files: new connections. The watch in progress fails and the loop reconnects.
+        for (const c of this.clients) c.close();
+        this.clients = [];
+        this.registryClient?.close();
+        this.registryClient = undefined;
+        this.stream?.cancel();
+      });
+    }
+    if (this.clients.length === 0) this.clients = this.config.hosts.map((host) => this.createClient([host], false));
+  }
+
+  /**
+   * A client of `hosts`: the source makes one per endpoint and picks the endpoint itself,
+   * sticking to one until it fails; registrations use one over all of them (`failover`: etcd3
+   * moves to the next endpoint when one fails).
+   */
+  private createClient(hosts: string[], failover: boolean): Etcd3 {
     const { username, password } = this.config;
     const timeout = this.opts.callTimeoutMs;
+    const tls: TlsMaterial | undefined = this.tls?.current();
     return new this.etcd3!.Etcd3({
-      hosts: host,
+      hosts: hosts.map((h) => (tls ? `https://${h}` : h)),
+      // Without a CA file gRPC verifies the server with the system's roots.
+      ...(tls && { credentials: { rootCertificate: tls.ca as Buffer, certChain: tls.cert, privateKey: tls.key } }),
       auth: username ? { username, password: password ?? '', callOptions: () => ({ deadline: Date.now() + timeout }) } : undefined,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      faultHandling: { host: () => passThrough, global: passThrough },
+      ...(!failover && { faultHandling: { host: () => passThrough, global: passThrough } }),
       grpcOptions: {
         'grpc.keepalive_time_ms': this.opts.keepaliveMs,
         'grpc.keepalive_timeout_ms': 3_000,
@@ -155,6 +215,7 @@ export class EtcdSource implements Source {
 
   /** A full read when needed, then a watch until it fails or asks for a full read. */
   private async round(): Promise<undefined> {
+    await this.ensureClients();
     const client = this.clients[this.host]!;
     if (this.needFullRead) await this.fullRead(client);
     const end = await this.watch(client);
@@ -169,10 +230,10 @@ export class EtcdSource implements Source {
     if (AUTH_TOKEN_REJECTED.test(errorMessage(err))) {
       // etcd3 renews an expired token for unary calls only; a watch keeps sending the old
       // one. A new client authenticates afresh.
-      this.clients[this.host]!.close();
-      this.clients[this.host] = this.createClient(this.config.hosts[this.host]!);
+      this.clients[this.host]?.close();
+      if (this.clients.length > 0) this.clients[this.host] = this.createClient([this.config.hosts[this.host]!], false);
     }
-    this.host = (this.host + 1) % this.clients.length;
+    this.host = (this.host + 1) % this.config.hosts.length;
     return why;
   }
 

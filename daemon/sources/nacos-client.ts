@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 
 /** What the source uses of nacos-config's DataClient. */
@@ -95,12 +96,19 @@ const never = <T>(): Promise<T> => new Promise<T>(() => {});
 /** The HTTP channel of both clients: pauses before a failure, and once closed leaves requests unsettled (docs/sources.md#nacos). */
 export class NacosHttp {
   readonly #agent = new http.Agent({ keepAlive: false });
+  readonly #httpsAgent = new https.Agent({ keepAlive: false });
   readonly #pauseMs: number;
+  readonly #ca: (() => Buffer | undefined) | undefined;
   #closed = false;
 
-  /** `pauseMs`: pause before a failure is returned (default 200 ms). */
-  constructor(pauseMs = 200) {
+  /**
+   * `pauseMs`: pause before a failure is returned (default 200 ms). `ca`: the CA bundle that
+   * verifies an https server, read at each request (rotated files apply to the next one);
+   * undefined or returning undefined: the system's roots.
+   */
+  constructor(pauseMs = 200, ca?: () => Buffer | undefined) {
     this.#pauseMs = pauseMs;
+    this.#ca = ca;
   }
 
   /** The urllib-shaped `httpclient` option both clients accept. */
@@ -112,7 +120,8 @@ export class NacosHttp {
     if (this.#closed) return never();
     let res: UrllibResponse;
     try {
-      res = await load().urllib.request(url, { ...opts, agent: this.#agent });
+      const ca = this.#ca?.();
+      res = await load().urllib.request(url, { ...opts, agent: this.#agent, httpsAgent: this.#httpsAgent, ...(ca && { ca }) });
     } catch (err) {
       await this.#pause();
       if (this.#closed) return never();
@@ -131,6 +140,7 @@ export class NacosHttp {
   close(): void {
     this.#closed = true;
     this.#agent.destroy();
+    this.#httpsAgent.destroy();
   }
 }
 
@@ -145,6 +155,8 @@ export interface NacosClientOptions {
   requestTimeoutMs: number;
   http: NacosHttp;
   namingLogger: NamingLogger;
+  /** Speak https (the CA is the http channel's). */
+  tls?: boolean;
 }
 
 /** nacos-config's DataClient without a disk cache. */
@@ -163,6 +175,7 @@ export function createConfigClient(o: NacosClientOptions): ConfigClient {
     password: o.password,
     requestTimeout: o.requestTimeoutMs,
     httpclient: o.http.httpclient,
+    ssl: o.tls === true,
   });
 }
 
@@ -177,6 +190,7 @@ export function createNamingProxy(o: NacosClientOptions): NamingProxy {
     username: o.username,
     password: o.password,
     httpclient: o.http.httpclient,
+    ssl: o.tls === true,
   });
 }
 

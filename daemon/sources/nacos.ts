@@ -6,7 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
+import { errorMessage, UsageError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { type TlsFileNames, tlsFileNames, type WatchedTls, watchTls } from '../../shared/tls-files.ts';
+import { NacosRegistrar } from '../registration/nacos.ts';
+import { createV1NamingWriter } from '../registration/nacos-v1.ts';
+import type { Registrar } from '../registration/server.ts';
 import { Connection } from './connection.ts';
 import type { Source, SourceConfig, SourceItem, SourceKind, SourceSink } from './source.ts';
 import {
@@ -18,7 +23,7 @@ import {
   describeNacosError,
 } from './nacos-client.ts';
 import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from './nacos-instances.ts';
-import { badSourceUri, serverUri, userCredentials } from './uri.ts';
+import { badSourceUri, serverUri, tlsParam, userCredentials } from './uri.ts';
 
 /** A parsed `nacos://` URI. */
 export interface NacosSourceConfig extends SourceConfig {
@@ -33,19 +38,25 @@ export interface NacosSourceConfig extends SourceConfig {
   services: string[];
   username?: string;
   password?: string;
+  /** `tls=true`: https, verified with the CA file named by DYELINE_NACOS_CA_FILE (else the system's roots). */
+  tls?: TlsFileNames;
 }
 
 const CREDENTIALS = userCredentials('DYELINE_NACOS');
 /** nacos-config's rule for dataId and group (ParamUtils.isValid). */
 const VALID_CONFIG_NAME = /^[a-zA-Z0-9_.:-]+$/;
 
-/** The `nacos` kind: `nacos://host:port[,...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*`. */
+/**
+ * The `nacos` kind: `nacos://host:port[,...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*&tls=false`;
+ * with `tls=true`, https verified with DYELINE_NACOS_CA_FILE (else the system's roots).
+ */
 export const nacosSource: SourceKind<NacosSourceConfig> = {
   scheme: 'nacos',
-  usage: 'nacos://host:port[,host:port...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*',
+  usage: 'nacos://host:port[,host:port...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*&tls=false',
   credentials: CREDENTIALS,
   parseUri(uri, env) {
-    const { hosts: servers, params, username, password } = serverUri(uri, env, ['namespace', 'group', 'dataId', 'services'], CREDENTIALS);
+    const { hosts: servers, params, username, password } = serverUri(uri, env, ['namespace', 'group', 'dataId', 'services', 'tls'], CREDENTIALS);
+    const tls = tlsParam(uri);
     const namespace = params.get('namespace') ?? '';
     const group = params.get('group') || 'DYELINE';
     const dataId = params.get('dataId') || 'dyeline-rules.yaml';
@@ -54,7 +65,13 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
       if (!VALID_CONFIG_NAME.test(v)) throw badSourceUri(uri, `nacos ${k} "${v}" may hold only letters, digits and _ - . :`);
     }
     const services = servicesRaw.split(',').map((s) => s.trim()).filter(Boolean);
-    const q = new URLSearchParams({ namespace, group, dataId, services: servicesRaw });
+    const q = new URLSearchParams({ namespace, group, dataId, services: servicesRaw, ...(tls && { tls: 'true' }) });
+    let files: TlsFileNames | undefined;
+    try {
+      files = tls ? tlsFileNames(env, 'DYELINE_NACOS', false) : undefined;
+    } catch (err) {
+      throw new UsageError(`--source: ${errorMessage(err)}`);
+    }
     return {
       kind: 'nacos',
       uri: `nacos://${uri.authority}?${q.toString().replace(/%2C/g, ',').replace(/%2A/g, '*')}`,
@@ -65,6 +82,7 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
       services,
       username,
       password,
+      ...(files && { tls: files }),
     };
   },
   create: (config, { log }) => new NacosSource(config, { log }),
@@ -110,6 +128,8 @@ export class NacosSource implements Source {
   #config: ConfigClient | undefined;
   #naming: NamingProxy | undefined;
   #stopped = false;
+  /** The TLS files, once read (`tls=true`). */
+  #tls: WatchedTls | undefined;
 
   /** Last config Nacos answered (content null: absent); undefined until first read. */
   #configState: { content: string | null; md5: string } | undefined;
@@ -158,21 +178,8 @@ export class NacosSource implements Source {
       this.#connection.down(`dataId "${dataId}" and group "${group}" may hold only letters, digits and _ . : -`);
       return;
     }
-    this.#http = new NacosHttp();
-    const clientOpts = {
-      servers: this.#cfg.servers,
-      namespace: this.#cfg.namespace,
-      username: this.#cfg.username,
-      password: this.#cfg.password,
-      requestTimeoutMs: this.#opts.requestTimeoutMs,
-      http: this.#http,
-      namingLogger: {
-        info: () => {},
-        debug: () => {},
-        warn: (err: unknown) => (this.#namingWarning = describeNacosError(err, this.#secrets)),
-        error: (err: unknown) => (this.#namingWarning = describeNacosError(err, this.#secrets)),
-      },
-    };
+    this.#http = new NacosHttp(undefined, () => this.#tls?.current().ca);
+    const clientOpts = this.#clientOptions(this.#http);
     this.#config = createConfigClient(clientOpts);
     this.#naming = createNamingProxy(clientOpts);
     this.#config.on('error', (err) => {
@@ -188,9 +195,44 @@ export class NacosSource implements Source {
     );
   }
 
+  /** What both clients (and the registrar's) are made with. */
+  #clientOptions(http: NacosHttp) {
+    return {
+      servers: this.#cfg.servers,
+      namespace: this.#cfg.namespace,
+      username: this.#cfg.username,
+      password: this.#cfg.password,
+      requestTimeoutMs: this.#opts.requestTimeoutMs,
+      http,
+      tls: this.#cfg.tls !== undefined,
+      namingLogger: {
+        info: () => {},
+        debug: () => {},
+        warn: (err: unknown) => (this.#namingWarning = describeNacosError(err, this.#secrets)),
+        error: (err: unknown) => (this.#namingWarning = describeNacosError(err, this.#secrets)),
+      },
+    };
+  }
+
+  /**
+   * Registered instances go to this Nacos: ephemeral instances kept by beats
+   * (daemon/registration/nacos.ts), through the HTTP v1 API with this source's servers,
+   * credentials and TLS files.
+   */
+  readonly registration = {
+    rank: 2,
+    registrar: (log: Logger): Registrar =>
+      new NacosRegistrar({
+        target: this.uri,
+        log,
+        writer: createV1NamingWriter(this.#clientOptions(new NacosHttp(undefined, () => this.#tls?.current().ca))),
+      }),
+  };
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#tls?.close();
     this.#connection?.stop();
     // Closing the channel first leaves the clients' pending requests unsettled (see NacosHttp),
     // so their loops stop; the round in progress is dropped with them.
@@ -206,6 +248,10 @@ export class NacosSource implements Source {
 
   /** One read of everything due; resolves with the wait before the next, throws ReadFailed when a read failed. */
   async #round(): Promise<number | undefined> {
+    if (this.#cfg.tls !== undefined && this.#tls === undefined) {
+      // The CA is read at each request, so a changed file applies to the next one.
+      this.#tls = await watchTls(this.#cfg.tls, this.#log, () => {});
+    }
     const errors: string[] = [];
     const services = await this.#services(errors);
     // With no service to poll, the config read is also the liveness probe.

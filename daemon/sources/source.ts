@@ -5,6 +5,7 @@
  */
 import type { Issue } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { Registrar } from '../registration/server.ts';
 
 /** One raw item a source holds. */
 export interface SourceItem {
@@ -50,6 +51,12 @@ export interface Source {
   start(sink: SourceSink): Promise<void>;
   /** Stops watching and releases connections. */
   stop(): Promise<void>;
+  /**
+   * Optional: the source is a service registry that can hold the instances agents register
+   * (docs/reference.md#registration). When several can, the daemon takes the lowest `rank`
+   * (etcd 1, Nacos 2), the first of them on the command line. Called after start().
+   */
+  readonly registration?: { readonly rank: number; registrar(log: Logger): Registrar };
 }
 
 /** A `--source` URI split into its parts (uri.ts splits it). */

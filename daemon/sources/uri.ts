@@ -28,6 +28,14 @@ export function onlyParams(uri: SourceUri, known: readonly string[]): void {
   for (const k of uri.params.keys()) if (!known.includes(k)) throw badSourceUri(uri, `unknown ${uri.scheme} parameter "${k}" (${allowed})`);
 }
 
+/** `tls=true|false` of a server URI (default false): whether to connect over TLS. */
+export function tlsParam(uri: SourceUri): boolean {
+  const v = uri.params.get('tls');
+  if (v === null || v === 'false') return false;
+  if (v === 'true') return true;
+  throw badSourceUri(uri, `${uri.scheme} parameter tls must be true or false`);
+}
+
 /** A user name and password from `<prefix>_USERNAME` / `<prefix>_PASSWORD`, kept in the config's `username` / `password`. */
 export interface UserCredentials extends SourceCredentials {
   read(env: NodeJS.ProcessEnv): { username?: string; password?: string };

@@ -38,8 +38,12 @@
  *   `Authorization: Bearer`, the `accessToken` parameter, or — as Nacos's resolveToken does, and as
  *   the node client relies on — `username`/`password` parameters; 403 otherwise.
  *   `operator/metrics` is open.
- * Not served: the address server (endpoint mode), v2 APIs, beta/tag configs, heartbeat expiry
- * (instances stay until deregistered), empty-service cleanup (a service stays listed).
+ * - Beat expiry (Nacos ClientBeatCheckTask), only when `heartbeatTimeoutMs` is given: an
+ *   ephemeral instance with no beat (or registration) for `heartbeatTimeoutMs` (Nacos: 15 s) turns
+ *   unhealthy, for `deleteTimeoutMs` (Nacos: 30 s) is removed; a beat makes it healthy again.
+ *   Beats are answered with `clientBeatInterval` = `clientBeatIntervalMs` (Nacos: 5 s).
+ * Not served: the address server (endpoint mode), v2 APIs, beta/tag configs, beat expiry unless
+ * asked for (instances stay until deregistered), empty-service cleanup (a service stays listed).
  *
  * Test controls: publishConfig/removeConfig/registerInstance/deregisterInstance/setHealthy act as
  * the API would (waking long polls, pushing); stop() drops the listener and every open connection
@@ -72,6 +76,12 @@ export interface NacosTestServerOptions {
   cacheMillis?: number;
   /** Access token lifetime (Nacos: 18000 s). */
   tokenTtlSeconds?: number;
+  /** `clientBeatInterval` answered to beats (Nacos: 5000 ms). */
+  clientBeatIntervalMs?: number;
+  /** Turns on beat expiry: an ephemeral instance without a beat this long is unhealthy (Nacos: 15000 ms). */
+  heartbeatTimeoutMs?: number;
+  /** With beat expiry, an ephemeral instance without a beat this long is removed (Nacos: 30000 ms). */
+  deleteTimeoutMs?: number;
 }
 
 /** One logged request. */
@@ -261,7 +271,10 @@ export class NacosTestServer {
   /** `push-ack` packets received from naming clients. */
   pushAcks = 0;
 
-  readonly #opts: Required<Omit<NacosTestServerOptions, 'username' | 'password'>> & { username?: string; password?: string };
+  readonly #opts: Required<Omit<NacosTestServerOptions, 'username' | 'password' | 'heartbeatTimeoutMs'>> & { username?: string; password?: string; heartbeatTimeoutMs?: number };
+  /** `ip#port#cluster` key of an ephemeral instance (with namespace and service) → its last beat (or registration). */
+  readonly #lastBeat = new Map<string, number>();
+  #expiry: NodeJS.Timeout | undefined;
   readonly #configs = new Map<string, StoredConfig>();
   /** namespace → grouped service → `ip#port#cluster` → instance. */
   readonly #services = new Map<string, Map<string, Map<string, NacosInstance>>>();
@@ -281,6 +294,8 @@ export class NacosTestServer {
       longPollMarginMs: 500,
       cacheMillis: 3000,
       tokenTtlSeconds: 18_000,
+      clientBeatIntervalMs: 5000,
+      deleteTimeoutMs: 30_000,
       ...opts,
     };
   }
@@ -328,7 +343,35 @@ export class NacosTestServer {
     udp.on('error', () => udp.close());
     await new Promise<void>((resolve) => udp.bind(0, this.#host, resolve));
     this.#udp = udp;
+    const timeout = this.#opts.heartbeatTimeoutMs;
+    if (timeout !== undefined) {
+      this.#expiry = setInterval(() => this.#expire(timeout), Math.min(500, timeout / 3));
+      this.#expiry.unref();
+    }
     return this;
+  }
+
+  /** Nacos's beat check: unhealthy past `timeout` without a beat, removed past deleteTimeoutMs. */
+  #expire(timeout: number): void {
+    const now = Date.now();
+    for (const [ns, svcs] of this.#services) {
+      for (const [grouped, insts] of svcs) {
+        for (const [key, inst] of insts) {
+          if (!inst.ephemeral) continue;
+          const at = `${ns}|${grouped}|${key}`;
+          const last = this.#lastBeat.get(at) ?? now;
+          this.#lastBeat.set(at, last);
+          if (now - last > this.#opts.deleteTimeoutMs) {
+            insts.delete(key);
+            this.#lastBeat.delete(at);
+            this.#serviceChanged(ns, grouped);
+          } else if (now - last > timeout && inst.healthy) {
+            inst.healthy = false;
+            this.#serviceChanged(ns, grouped);
+          }
+        }
+      }
+    }
   }
 
   /** Nacos goes down: stops listening and drops every connection, held long polls included. */
@@ -336,6 +379,9 @@ export class NacosTestServer {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
+    clearInterval(this.#expiry);
+    // While Nacos is down no beat can arrive; its restart starts the clocks again.
+    this.#lastBeat.clear();
     for (const h of this.#held) clearTimeout(h.timer);
     this.#held.clear();
     this.#pushTargets.clear();
@@ -612,6 +658,7 @@ export class NacosTestServer {
     let insts = svcs.get(grouped);
     if (!insts) svcs.set(grouped, (insts = new Map()));
     insts.set(`${inst.ip}#${inst.port}#${clusterName}`, inst);
+    this.#lastBeat.set(`${namespaceId}|${grouped}|${inst.ip}#${inst.port}#${clusterName}`, Date.now());
     this.#serviceChanged(namespaceId, grouped);
     return inst;
   }
@@ -714,11 +761,19 @@ export class NacosTestServer {
     const port = beat.port ?? portOf(params.port);
     const clusterName = beat.cluster || params.clusterName || DEFAULT_CLUSTER;
     const insts = this.#services.get(ns)?.get(grouped);
-    if (!insts?.has(`${ip}#${port}#${clusterName}`)) {
-      if (!params.beat) return sendJson(res, 200, { clientBeatInterval: 5000, code: 20404, lightBeatEnabled: true });
+    const interval = this.#opts.clientBeatIntervalMs;
+    const existing = insts?.get(`${ip}#${port}#${clusterName}`);
+    if (!existing) {
+      if (!params.beat) return sendJson(res, 200, { clientBeatInterval: interval, code: 20404, lightBeatEnabled: true });
       this.#putInstance(ns, grouped, { ip, port, clusterName, weight: beat.weight, metadata: beat.metadata });
+    } else {
+      this.#lastBeat.set(`${ns}|${grouped}|${ip}#${port}#${clusterName}`, Date.now());
+      if (!existing.healthy) {
+        existing.healthy = true;
+        this.#serviceChanged(ns, grouped);
+      }
     }
-    sendJson(res, 200, { clientBeatInterval: 5000, code: 10200, lightBeatEnabled: true });
+    sendJson(res, 200, { clientBeatInterval: interval, code: 10200, lightBeatEnabled: true });
   }
 
   #serviceList(res: http.ServerResponse, params: Record<string, string>): void {
