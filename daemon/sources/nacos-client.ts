@@ -121,7 +121,10 @@ export class NacosHttp {
     let res: UrllibResponse;
     try {
       const ca = this.#ca?.();
-      res = await load().urllib.request(url, { ...opts, agent: this.#agent, httpsAgent: this.#httpsAgent, ...(ca && { ca }) });
+      // nacos-config asks for `rejectUnauthorized: false` (and TLS 1.2 only): an https server
+      // is verified here whatever the client asks.
+      const tls = { rejectUnauthorized: true, secureProtocol: undefined, ...(ca && { ca }) };
+      res = await load().urllib.request(url, { ...opts, agent: this.#agent, httpsAgent: this.#httpsAgent, ...tls });
     } catch (err) {
       await this.#pause();
       if (this.#closed) return never();

@@ -1,5 +1,5 @@
 /** Free loopback ports for tests and benchmarks that must pass a port to another program. */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** A free loopback TCP port (bound to 0 on 127.0.0.1, then released). */
 export async function freePort(): Promise<number> {
@@ -34,4 +34,17 @@ export async function freePortRange(count: number): Promise<number> {
     if (free) return base;
   }
   throw new Error(`no ${count} consecutive free loopback ports found in 50 attempts`);
+}
+
+/** Resolves true when `host:port` accepts a TCP connection now, false when it refuses. */
+export function accepts(address: string): Promise<boolean> {
+  const i = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const s = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
