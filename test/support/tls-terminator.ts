@@ -14,22 +14,23 @@ import type { TlsSet } from './certs.ts';
 export class TlsTerminator {
   readonly endpoint: string;
   readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets: Set<Socket>;
 
-  private constructor(server: Server, endpoint: string) {
+  private constructor(server: Server, endpoint: string, sockets: Set<Socket>) {
     this.#server = server;
     this.endpoint = endpoint;
+    this.#sockets = sockets;
   }
 
   /** Listens on a free loopback port and forwards every connection to `target` (`host:port`). */
   static async start(target: string, set: TlsSet): Promise<TlsTerminator> {
     const i = target.lastIndexOf(':');
-    let front: TlsTerminator | undefined;
+    const sockets = new Set<Socket>();
     const server = createServer({ cert: readFileSync(set.serverCertFile), key: readFileSync(set.serverKeyFile) }, (client) => {
       const upstream = connect(Number(target.slice(i + 1)), target.slice(0, i));
       for (const s of [client, upstream]) {
-        front?.#sockets.add(s);
-        s.on('close', () => front?.#sockets.delete(s));
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
@@ -38,8 +39,7 @@ export class TlsTerminator {
     });
     server.on('tlsClientError', () => {});
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    front = new TlsTerminator(server, `127.0.0.1:${(server.address() as { port: number }).port}`);
-    return front;
+    return new TlsTerminator(server, `127.0.0.1:${(server.address() as { port: number }).port}`, sockets);
   }
 
   /** New connections get this set's certificate; open ones are dropped. */
