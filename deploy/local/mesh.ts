@@ -1,11 +1,13 @@
 /**
  * The demo mesh as real processes on loopback: one daemon (file source), and per instance an
- * app (deploy/local/app.ts) with its own agent. Ports are fixed offsets from a base port so the
- * printed curl commands are stable; each process logs to a file in the run directory.
+ * app (deploy/local/app.ts) with its own agent, which registers the instance through the daemon
+ * (--register; with file sources only the daemon puts it into its snapshot): no Instance
+ * document is written. Ports are fixed offsets from a base port so the printed curl commands
+ * are stable; each process logs to a file in the run directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,16 +68,6 @@ export function plan(base: number): Omit<Mesh, 'dir' | 'stop'> {
   return { daemon: { status: base, admin: base + 1 }, collector: base + 2, pods };
 }
 
-/** The Instance documents of the planned pods (address: the agent's inbound listener). */
-export function instancesYaml(pods: readonly Pod[]): string {
-  return pods
-    .map(
-      (p) =>
-        `apiVersion: dyeline.io/v1\nkind: Instance\nmetadata: { name: ${p.name} }\nspec: { service: ${p.service}, address: 127.0.0.1, port: ${p.inbound}, labels: { color: ${p.color} } }\n`,
-    )
-    .join('---\n');
-}
-
 /** Starts the daemon and every pod; resolves when every agent is ready. */
 export async function startMesh(base: number, onProgress: (what: string) => void): Promise<Mesh> {
   const p = plan(base);
@@ -83,7 +75,6 @@ export async function startMesh(base: number, onProgress: (what: string) => void
   for (const port of ports) await assertFree(port);
   const dir = await mkdtemp(join(tmpdir(), 'dyeline-demo-'));
   await cp(RULES, join(dir, 'rules'), { recursive: true });
-  await writeFile(join(dir, 'rules', 'instances.yaml'), instancesYaml(p.pods));
   const snapshot = join(dir, 'snapshot.json');
   const children: ChildProcess[] = [];
   const run = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
@@ -131,7 +122,7 @@ export async function startMesh(base: number, onProgress: (what: string) => void
       });
       run(`${pod.name}-agent`, [BIN, 'agent', '--service', pod.service, '--color', pod.color, '--app-port', String(pod.appPort),
         '--inbound', `127.0.0.1:${pod.inbound}`, '--outbound', `127.0.0.1:${pod.outbound}`, '--status', `127.0.0.1:${pod.status}`,
-        '--admin', `127.0.0.1:${pod.admin}`, '--snapshot', snapshot], {
+        '--admin', `127.0.0.1:${pod.admin}`, '--snapshot', snapshot, '--register'], {
         OTEL_SERVICE_NAME: pod.service,
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${p.collector}`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -140,11 +131,39 @@ export async function startMesh(base: number, onProgress: (what: string) => void
       });
     }
     for (const pod of p.pods) await waitHttp(`http://127.0.0.1:${pod.status}/readyz`, 20_000, `agent of ${pod.name} to be ready`);
+    onProgress('waiting for every instance to register');
+    await waitRegistered(p.daemon.admin, p.pods, 20_000);
   } catch (err) {
     await mesh.stop();
     throw new Error(`${(err as Error).message} (logs in ${dir})`);
   }
   return mesh;
+}
+
+/**
+ * Waits until the daemon's snapshot holds `pods.length` registered instances and every agent
+ * has loaded that snapshot (its /config version).
+ */
+async function waitRegistered(daemonAdmin: number, pods: readonly Pod[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const json = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).json() as Promise<Record<string, unknown>>;
+  let version: number | undefined;
+  for (;;) {
+    try {
+      if (version === undefined) {
+        const snap = (await json(`http://127.0.0.1:${daemonAdmin}/snapshot`)) as { version: number; instances: unknown[] };
+        if (snap.instances.length >= pods.length) version = snap.version;
+      }
+      if (version !== undefined) {
+        const loaded = await Promise.all(pods.map(async (pod) => (await json(`http://127.0.0.1:${pod.admin}/config`)).snapshotVersion as number));
+        if (loaded.every((v) => v >= version!)) return;
+      }
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pods.length} instances to register`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Polls `url` until it answers 200. */
