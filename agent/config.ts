@@ -6,12 +6,13 @@ import { isValidColor } from '../shared/color.ts';
 import { UsageError } from '../shared/errors.ts';
 import { type HostPort, parseHostPort, parsePort } from '../shared/net.ts';
 import { ServiceName } from '../shared/schema/fields.ts';
+import { parseRegistrationFlags, type RegistrationConfig, type RegistrationFlags } from './registration/config.ts';
 
 /**
  * The agent's flags as the command line gives them (strings; `cli/agent.ts` declares them with
  * their defaults and help, see docs/reference.md#agent).
  */
-export interface AgentFlags {
+export interface AgentFlags extends RegistrationFlags {
   service?: string;
   color: string;
   appPort?: string;
@@ -52,6 +53,8 @@ export interface AgentConfig {
   connectTimeoutMs: number;
   /** One `request` log line per request (undefined: true; --access-log false turns it off). */
   accessLog?: boolean;
+  /** Self-registration through the node's daemon (--register); undefined: off. */
+  registration?: RegistrationConfig;
 }
 
 /** Parses a boolean flag: true/false, 1/0, yes/no, on/off. */
@@ -82,11 +85,13 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
   if (!isValidColor(color)) throw new UsageError(`--color: expected a colour like "canary" (^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$), got "${flags.color}"`);
   const appPort = flags.appPort === undefined || flags.appPort.trim() === '' ? undefined : parsePort(flags.appPort, '--app-port');
   if (!flags.snapshot || flags.snapshot.trim() === '') throw new UsageError('--snapshot: expected a file path');
+  const inbound = parseHostPort(flags.inbound, '--inbound');
+  const registration = parseRegistrationFlags(flags, appPort, inbound);
   return {
     service,
     color,
     appPort,
-    inbound: parseHostPort(flags.inbound, '--inbound'),
+    inbound,
     outbound: parseHostPort(flags.outbound, '--outbound'),
     status: parseHostPort(flags.status, '--status'),
     admin: parseHostPort(flags.admin, '--admin'),
@@ -95,5 +100,6 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
     maxHops: parseInteger(flags.maxHops ?? '32', '--max-hops', 1, 1000),
     connectTimeoutMs: parseInteger(flags.connectTimeoutMs ?? '3000', '--connect-timeout-ms', 1, 600_000),
     accessLog: parseBool(flags.accessLog ?? 'true', '--access-log'),
+    ...(registration && { registration }),
   };
 }

@@ -6,6 +6,7 @@
  * then) does the same — all bounded by --drain-timeout-ms — then the process exits 0.
  */
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { errorMessage } from '../shared/errors.ts';
 import { createLogger, type Logger, logListening } from '../shared/log.ts';
@@ -21,6 +22,8 @@ import { EndpointPools } from './outbound/endpoint-pools.ts';
 import { createOutboundServer } from './outbound/listener.ts';
 import { ResilienceLoop } from './resilience/resilience-loop.ts';
 import { P2CBalancer } from './routing/balancer.ts';
+import type { AgentRegistration } from './registration/client.ts';
+import { registeredInstance } from './registration/config.ts';
 import { SnapshotWatcher } from './snapshot/watch.ts';
 import { type HopTelemetry, POD_NAME } from './telemetry/hop.ts';
 import { createAgentMetrics } from './telemetry/metrics.ts';
@@ -34,6 +37,8 @@ export interface RunningAgent {
   readonly pools: EndpointPools;
   /** Breakers, budgets and the retry loop of the outbound side (for tests). */
   readonly resilience: ResilienceLoop;
+  /** Self-registration, when --register is on. */
+  readonly registration: AgentRegistration | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,8 +90,9 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   await snapshot.start();
 
   const addresses = new Map<string, string>();
+  let registration: AgentRegistration | undefined;
   const status = createStatusServer(ctx, metrics);
-  const admin = createAdminListener(ctx, resilience.breakers.stateOf);
+  const admin = createAdminListener(ctx, resilience.breakers.stateOf, () => registration?.status());
   const outbound = createOutboundServer(ctx, pools, resilience);
   const app = config.appPort === undefined ? undefined : new Pool(`http://127.0.0.1:${config.appPort}`, { pipelining: 1, connectTimeout: config.connectTimeoutMs, keepAliveTimeout: 4000 });
   const inbound = app === undefined ? undefined : createInboundServer(ctx, app, config.appPort!);
@@ -107,11 +113,29 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     throw err;
   }
 
+  // Self-registration (docs/reference.md#registration): through the daemon's socket beside the
+  // snapshot, while the app accepts connections; never in the way of serving.
+  if (config.registration !== undefined && inbound !== undefined) {
+    const bound = { host: config.inbound.host, port: (inbound.address() as AddressInfo).port };
+    const { id, instance } = registeredInstance(config.registration, config, bound);
+    // Loaded only when registration is on (the agent's startup path stays as small).
+    const [{ AgentRegistration }, { registrationSocketPath }] = await Promise.all([import('./registration/client.ts'), import('../shared/registration.ts')]);
+    registration = new AgentRegistration({ socketPath: registrationSocketPath(config.snapshot), id, instance, appPort: config.appPort!, log });
+    registration.start();
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       ctx.draining = true;
       log.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
+      // Deregistered first, while everything still serves; then callers get a moment to see it
+      // (their daemons' watch, their snapshot reload) before the inbound stops accepting.
+      if (registration !== undefined) {
+        const wasRegistered = registration.status().state === 'registered';
+        const confirmed = await registration.stop(Math.min(5000, config.drainTimeoutMs));
+        if (wasRegistered || confirmed) await new Promise((r) => setTimeout(r, config.registration!.deregisterWaitMs));
+      }
       snapshot.close();
       // Inbound first: it stops accepting, and its requests to the app finish. While they do, the
       // app may still call other services to answer them, so the outbound listener keeps serving
@@ -124,7 +148,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
         return new Promise<void>((resolve) => s.close(() => resolve()));
       };
       const drained = (async () => {
-        if (inbound !== undefined) await closeListener(inbound);
+        if (inbound !== undefined) {
+          const closed = closeListener(inbound);
+          log.info('inbound closed to new connections');
+          await closed;
+        }
         await closeListener(outbound);
       })();
       const sweep = setInterval(() => {
@@ -160,7 +188,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     })();
     return stopping;
   };
-  return { ctx, addresses, pools, resilience, stop };
+  return { ctx, addresses, pools, resilience, stop, get registration() { return registration; } };
 }
 
 /** Flushes the (asynchronous) log, then exits with `code`. */

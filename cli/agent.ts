@@ -1,7 +1,7 @@
 /** `dyeline agent` flags (docs/reference.md#agent); the agent checks them (agent/config.ts). */
 import type { Command } from 'commander';
 import type { AgentFlags } from '../agent/config.ts';
-import { option, subcommand } from './flags.ts';
+import { option, repeatable, subcommand } from './flags.ts';
 
 export function registerAgent(program: Command): void {
   subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')
@@ -17,6 +17,10 @@ export function registerAgent(program: Command): void {
     .addOption(option('--max-hops <N>', 'agent hops after which a request is answered 508 (loop guard)', '32'))
     .addOption(option('--connect-timeout-ms <MS>', 'connect timeout to upstream instances', '3000'))
     .addOption(option('--access-log <BOOL>', 'one JSON log line per request, with trace_id, span_id and color (true|false)', 'true'))
+    .addOption(option('--register [BOOL]', 'register this pod\'s instance through the node\'s daemon while the app accepts connections (bare flag: true)'))
+    .addOption(option('--advertise <HOST[:PORT]>', 'the address other agents call (default: $POD_IP and the inbound port)'))
+    .addOption(option('--label <K=V>', 'an instance label besides color (repeatable)').argParser(repeatable))
+    .addOption(option('--deregister-wait-ms <MS>', 'on SIGTERM, how long the inbound keeps accepting after deregistration', '1000'))
     .action(async (opts: AgentFlags) => {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);

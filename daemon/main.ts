@@ -82,9 +82,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await daemon.start();
-  const regLog = log.child({ component: 'registration' });
-  const registrar = registry ? registry.registration!.registrar(regLog) : local!;
-  const server = new RegistrationServer({ socketPath: registrationSocketPath(cfg.snapshot), registrar, log: regLog });
+  const registrar = registry ? registry.registration!.registrar(log) : local!;
+  const server = new RegistrationServer({ socketPath: registrationSocketPath(cfg.snapshot), registrar, log });
   try {
     await server.start();
     if (!stopping) registration = server;

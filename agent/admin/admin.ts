@@ -16,8 +16,8 @@ export type CircuitStateOf = (service: string, lane: string) => CircuitState;
 
 const alwaysClosed: CircuitStateOf = () => 'closed';
 
-/** The `/config` document. */
-export function configView(ctx: AgentContext): Record<string, unknown> {
+/** The `/config` document (`registration`: its state when --register is on, else null). */
+export function configView(ctx: AgentContext, registration?: () => unknown): Record<string, unknown> {
   const t = ctx.table;
   const base = {
     service: ctx.config.service,
@@ -28,6 +28,7 @@ export function configView(ctx: AgentContext): Record<string, unknown> {
     loadedAt: t?.loadedAt ?? null,
     checksum: t?.checksum ?? null,
     draining: ctx.draining,
+    registration: registration?.() ?? null,
   };
   if (t === undefined) return { ...base, lanes: [], services: [], dyeRulesHere: [] };
   const s = t.snapshot;
@@ -77,10 +78,10 @@ export function clustersView(table: RoutingTable | undefined, circuit: CircuitSt
 }
 
 /** Creates the admin server; the caller binds it. */
-export function createAdminListener(ctx: AgentContext, circuit?: CircuitStateOf): Server {
+export function createAdminListener(ctx: AgentContext, circuit?: CircuitStateOf, registration?: () => unknown): Server {
   return createAdminServer(
     {
-      '/config': (_req, res) => sendJson(res, 200, configView(ctx)),
+      '/config': (_req, res) => sendJson(res, 200, configView(ctx, registration)),
       '/clusters': (_req, res) => sendJson(res, 200, clustersView(ctx.table, circuit)),
     },
     ctx.log,

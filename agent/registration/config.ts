@@ -54,8 +54,12 @@ function splitAdvertise(value: string): { host: string; port?: number } | undefi
   return { host, ...(n !== undefined && { port: n }) };
 }
 
-/** Checks the registration flags; undefined when `--register` is off. */
-export function parseRegistrationFlags(flags: RegistrationFlags, appPort: number | undefined): RegistrationConfig | undefined {
+/**
+ * Checks the registration flags; undefined when `--register` is off. With `inbound`, also
+ * that an address to advertise can be told (`--advertise`, `$POD_IP`, or an inbound host that
+ * is not a wildcard).
+ */
+export function parseRegistrationFlags(flags: RegistrationFlags, appPort: number | undefined, inbound?: HostPort, env: NodeJS.ProcessEnv = process.env): RegistrationConfig | undefined {
   if (!parseBoolean(flags.register, '--register')) return undefined;
   if (appPort === undefined) throw new UsageError('--register: needs --app-port (an agent without an inbound listener has nothing to register)');
   const config: RegistrationConfig = { labels: {}, deregisterWaitMs: 1000 };
@@ -78,6 +82,7 @@ export function parseRegistrationFlags(flags: RegistrationFlags, appPort: number
   const n = Number(wait);
   if (!/^\d+$/.test(wait.trim()) || n > 60_000) throw new UsageError(`--deregister-wait-ms: expected an integer 0-60000, got "${wait}"`);
   config.deregisterWaitMs = n;
+  if (inbound !== undefined) registeredInstance(config, { service: 'check', color: 'stable' }, inbound, env);
   return config;
 }
 
