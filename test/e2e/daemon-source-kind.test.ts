@@ -69,7 +69,11 @@ describe('a source kind registered by the test suite only', () => {
     });
     running.push(d);
     const s = await snapshotWhere(snapshot, (x) => x.lanes.length === 1 && x.instances.length === 1, 'the memory source in the snapshot');
-    expect(s.sources).toMatchObject([{ uri: 'memory://demo', kind: 'memory', synced: true }]);
+    // Without a registry among its sources the daemon registers agents into its own snapshot.
+    expect(s.sources).toMatchObject([
+      { uri: 'memory://demo', kind: 'memory', synced: true },
+      { uri: 'registered://node', kind: 'registered', synced: true },
+    ]);
     expect(s.lanes[0]!.provenance).toMatchObject({ source: 'memory://demo', key: 'lanes/canary' });
     expect(s.instances[0]!.document).toMatchObject({ metadata: { name: 'orders-1' }, spec: { service: 'orders', port: 8001, weight: 100 } });
 
