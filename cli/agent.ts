@@ -17,7 +17,7 @@ export function registerAgent(program: Command): void {
     .addOption(option('--max-hops <N>', 'agent hops after which a request is answered 508 (loop guard)', '32'))
     .addOption(option('--connect-timeout-ms <MS>', 'connect timeout to upstream instances', '3000'))
     .addOption(option('--access-log <BOOL>', 'one JSON log line per request, with trace_id, span_id and color (true|false)', 'true'))
-    .addOption(option('--register [BOOL]', 'register this pod\'s instance through the node\'s daemon while the app accepts connections (bare flag: true)'))
+    .addOption(option('--register', 'register this pod\'s instance through the node\'s daemon while the app accepts connections'))
     .addOption(option('--advertise <HOST[:PORT]>', 'the address other agents call (default: $POD_IP and the inbound port)'))
     .addOption(option('--label <K=V>', 'an instance label besides color (repeatable)').argParser(repeatable))
     .addOption(option('--deregister-wait-ms <MS>', 'on SIGTERM, how long the inbound keeps accepting after deregistration', '1000'))

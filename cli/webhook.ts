@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
 import { parseHostPort } from '../shared/net.ts';
-import { defaultImage, legacySidecarOption, parseLegacySidecar } from './inject.ts';
+import { defaultImage } from './inject.ts';
 import { option, subcommand } from './flags.ts';
 
 interface WebhookFlags {
@@ -10,7 +10,7 @@ interface WebhookFlags {
   tlsCert?: string;
   tlsKey?: string;
   image: string;
-  legacySidecar?: boolean | string;
+  legacySidecar?: boolean;
 }
 
 export function registerWebhook(program: Command): void {
@@ -19,7 +19,7 @@ export function registerWebhook(program: Command): void {
     .addOption(option('--tls-cert <FILE>', 'serving certificate (PEM, with its chain); re-read when it changes (required)'))
     .addOption(option('--tls-key <FILE>', 'its private key (PEM); re-read when it changes (required)'))
     .addOption(option('--image <IMAGE>', 'sidecar image', defaultImage))
-    .addOption(legacySidecarOption())
+    .addOption(option('--legacy-sidecar', 'add the agent to containers instead of as a native sidecar (Kubernetes < 1.29)'))
     .action(async (opts: WebhookFlags) => {
       const listen = parseHostPort(opts.listen, '--listen');
       if (!opts.tlsCert) throw new UsageError('--tls-cert: required (PEM certificate file), or set DYELINE_TLS_CERT');
@@ -27,7 +27,7 @@ export function registerWebhook(program: Command): void {
       if (!opts.image.trim()) throw new UsageError('--image: expected an image reference');
       const { runWebhook } = await import('../deploy/webhook/server.ts');
       try {
-        await runWebhook({ listen, certFile: opts.tlsCert, keyFile: opts.tlsKey, inject: { image: opts.image, legacySidecar: parseLegacySidecar(opts.legacySidecar) } });
+        await runWebhook({ listen, certFile: opts.tlsCert, keyFile: opts.tlsKey, inject: { image: opts.image, legacySidecar: opts.legacySidecar === true } });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'EACCES') throw new UsageError(`--tls-cert/--tls-key: cannot read: ${(err as Error).message}`);

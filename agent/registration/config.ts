@@ -13,7 +13,7 @@ import { DocumentName, Labels } from '../../shared/schema/fields.ts';
 
 /** The registration flags as the command line gives them. */
 export interface RegistrationFlags {
-  register?: boolean | string;
+  register?: boolean;
   advertise?: string;
   label?: string[] | string;
   deregisterWaitMs?: string;
@@ -32,14 +32,6 @@ export interface RegistrationConfig {
 }
 
 const HOST = /^[A-Za-z0-9.:_-]+$/;
-
-function parseBoolean(value: boolean | string | undefined, flag: string): boolean {
-  if (value === undefined || typeof value === 'boolean') return value === true;
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  throw new UsageError(`${flag}: expected true or false, got "${value}"`);
-}
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address; undefined when malformed. */
 function splitAdvertise(value: string): { host: string; port?: number } | undefined {
@@ -60,7 +52,7 @@ function splitAdvertise(value: string): { host: string; port?: number } | undefi
  * is not a wildcard).
  */
 export function parseRegistrationFlags(flags: RegistrationFlags, appPort: number | undefined, inbound?: HostPort, env: NodeJS.ProcessEnv = process.env): RegistrationConfig | undefined {
-  if (!parseBoolean(flags.register, '--register')) return undefined;
+  if (flags.register !== true) return undefined;
   if (appPort === undefined) throw new UsageError('--register: needs --app-port (an agent without an inbound listener has nothing to register)');
   const config: RegistrationConfig = { labels: {}, deregisterWaitMs: 1000 };
   const advertise = flags.advertise?.trim();
