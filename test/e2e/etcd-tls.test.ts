@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess, startApp } from '../support/apps.ts';
+import { startRegisteredPod } from '../support/apps.ts';
 import { type TlsSet, tlsSet } from '../support/certs.ts';
 import { daemonStatus, snapshotWhere, statusWhere } from '../support/daemon-state.ts';
 import { EtcdServer } from '../support/etcd.ts';
@@ -87,10 +87,7 @@ describe('etcd over TLS with client certificates', () => {
 
   it('registers an agent over the same TLS connection', async () => {
     const snapshot = join(dir, 'rotating', 'snapshot.json');
-    const app = await startApp('orders', 'canary', 'orders-tls');
-    running.push(app);
-    const agent = await startAgentProcess({ service: 'orders', color: 'canary', appPort: app.port, snapshot, env: { POD_NAME: 'orders-tls' }, extraArgs: ['--register'] });
-    running.push(agent);
+    running.push(await startRegisteredPod({ service: 'orders', color: 'canary', podName: 'orders-tls', snapshot }));
     const key = await waitFor(async () => (await etcd.getPrefix(`${P}instances/orders/`))[`${P}instances/orders/orders-tls`], { what: 'registered over TLS' });
     expect(JSON.parse(key)).toMatchObject({ address: '127.0.0.1', labels: { color: 'canary' } });
     await snapshotWhere(snapshot, (s) => s.instances.some((i) => i.document.metadata.name === 'orders-tls'), 'the registered instance in the snapshot');

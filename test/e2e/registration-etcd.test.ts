@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startAgentProcess, startApp } from '../support/apps.ts';
+import { type RegisteredPod, startRegisteredPod } from '../support/apps.ts';
 import { snapshotWhere } from '../support/daemon-state.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
@@ -34,32 +34,15 @@ let dir: string;
 const nodes: { name: string; snapshot: string; daemon?: DyelineProcess }[] = [];
 const running: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
 
-interface RegisteredPod {
-  app: AppProcess;
-  agent: DyelineProcess;
-  id: string;
-  inbound: string;
-}
-
 function startNodeDaemon(node: (typeof nodes)[number]): Promise<DyelineProcess> {
   return startDaemon({ sources: [`file://${join(dir, 'rules')}`, `etcd://${etcd.endpoint}?prefix=${P}`], snapshot: node.snapshot });
 }
 
 /** An app and its agent with --register on `node`; the pod's name makes the instance id. */
 async function registeredPod(node: (typeof nodes)[number], service: string, color: string, podName: string, extraArgs: string[] = []): Promise<RegisteredPod> {
-  const app = await startApp(service, color, podName);
-  running.push(app);
-  const agent = await startAgentProcess({
-    service,
-    color,
-    appPort: app.port,
-    snapshot: node.snapshot,
-    env: { POD_NAME: podName, POD_NAMESPACE: 'shop' },
-    extraArgs: ['--register', ...extraArgs],
-  });
-  running.push(agent);
-  await app.setOutbound(agent.listeners.get('outbound')!);
-  return { app, agent, id: `${podName}.shop`, inbound: agent.listeners.get('inbound')! };
+  const pod = await startRegisteredPod({ service, color, podName, namespace: 'shop', snapshot: node.snapshot, extraArgs });
+  running.push(pod);
+  return pod;
 }
 
 /** The key of an instance, its value and its lease. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
-import { startAgentProcess, startApp } from '../support/apps.ts';
+import { startRegisteredPod } from '../support/apps.ts';
 import { daemonStatus, snapshotWhere } from '../support/daemon-state.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
 
@@ -21,11 +21,9 @@ const running: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
 const startNodeDaemon = () => startDaemon({ sources: [`file://${join(dir, 'rules')}`], snapshot });
 
 async function pod(name: string) {
-  const app = await startApp('orders', 'stable', name);
-  running.push(app);
-  const agent = await startAgentProcess({ service: 'orders', appPort: app.port, snapshot, env: { POD_NAME: name }, extraArgs: ['--register'] });
-  running.push(agent);
-  return agent;
+  const p = await startRegisteredPod({ service: 'orders', color: 'stable', podName: name, snapshot });
+  running.push(p);
+  return p.agent;
 }
 
 const has = (name: string) => (s: { instances: { document: { metadata: { name: string } }; provenance: { source: string } }[] }) =>

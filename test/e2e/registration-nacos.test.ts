@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, startAgentProcess, startApp } from '../support/apps.ts';
+import { type RegisteredPod, startRegisteredPod } from '../support/apps.ts';
 import { snapshotWhere } from '../support/daemon-state.ts';
 import { NacosTestServer } from '../support/nacos-server.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
@@ -26,13 +26,10 @@ const running: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
 const startNodeDaemon = () =>
   startDaemon({ sources: [`file://${join(dir, 'rules')}`, `nacos://${nacos.address}?services=*`], snapshot });
 
-async function registeredPod(service: string, color: string, podName: string): Promise<{ app: AppProcess; agent: DyelineProcess; inbound: string; port: number }> {
-  const app = await startApp(service, color, podName);
-  running.push(app);
-  const agent = await startAgentProcess({ service, color, appPort: app.port, snapshot, env: { POD_NAME: podName }, extraArgs: ['--register', '--label', 'zone=a'] });
-  running.push(agent);
-  const inbound = agent.listeners.get('inbound')!;
-  return { app, agent, inbound, port: Number(inbound.slice(inbound.lastIndexOf(':') + 1)) };
+async function registeredPod(service: string, color: string, podName: string): Promise<RegisteredPod> {
+  const pod = await startRegisteredPod({ service, color, podName, snapshot, extraArgs: ['--label', 'zone=a'] });
+  running.push(pod);
+  return pod;
 }
 
 

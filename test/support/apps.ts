@@ -95,3 +95,56 @@ export async function startPod(service: string, color: string, snapshot: string,
     },
   };
 }
+
+/** A pod whose agent registers it through the node's daemon (`--register`). */
+export interface RegisteredPod extends Pod {
+  /** The instance id the agent registers: `<podName>[.<namespace>]`. */
+  id: string;
+  /** The inbound listener's port (the registered port). */
+  port: number;
+}
+
+/**
+ * Starts an app and its agent with `--register`, the pod's name (and namespace) in POD_NAME /
+ * POD_NAMESPACE as injection sets them, and wires the app to the agent's outbound listener.
+ */
+export async function startRegisteredPod(opts: {
+  service: string;
+  color: string;
+  podName: string;
+  snapshot: string;
+  namespace?: string;
+  extraArgs?: string[];
+}): Promise<RegisteredPod> {
+  const app = await startApp(opts.service, opts.color, opts.podName);
+  let agent: DyelineProcess;
+  try {
+    agent = await startAgentProcess({
+      service: opts.service,
+      color: opts.color,
+      appPort: app.port,
+      snapshot: opts.snapshot,
+      env: { POD_NAME: opts.podName, ...(opts.namespace !== undefined && { POD_NAMESPACE: opts.namespace }) },
+      extraArgs: ['--register', ...(opts.extraArgs ?? [])],
+    });
+  } catch (err) {
+    await app.stop();
+    throw err;
+  }
+  const outbound = agent.listeners.get('outbound')!;
+  await app.setOutbound(outbound);
+  const inbound = agent.listeners.get('inbound')!;
+  return {
+    app,
+    agent,
+    inbound,
+    outbound,
+    status: agent.listeners.get('status')!,
+    admin: agent.listeners.get('admin')!,
+    id: opts.namespace !== undefined ? `${opts.podName}.${opts.namespace}` : opts.podName,
+    port: Number(inbound.slice(inbound.lastIndexOf(':') + 1)),
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      await Promise.allSettled([agent.stop(signal), app.stop()]);
+    },
+  };
+}
