@@ -19,6 +19,8 @@ COPY daemon ./daemon
 COPY agent ./agent
 COPY deploy/local ./deploy/local
 COPY deploy/inject ./deploy/inject
+# dyeline/propagate: `dyeline inject` copies /app/propagate/propagate.mjs into Node app pods (dyeline.io/propagate: node).
+COPY propagate ./propagate
 # The daemon writes /var/run/dyeline/snapshot.json (a hostPath shared with the node's agents).
 RUN mkdir -p /var/run/dyeline && chown node:node /var/run/dyeline
 USER node

@@ -22,7 +22,8 @@ export function registerInject(program: Command): void {
         '',
         'Annotations on the pod template: dyeline.io/service, dyeline.io/color (or label color), dyeline.io/app-port,',
         'dyeline.io/accept-color (any|mesh), dyeline.io/labels (k=v,k2=v2: instance labels), dyeline.io/register: "false"',
-        '(no self-registration), dyeline.io/inject: "false" to skip. YAML comments are not preserved.',
+        '(no self-registration), dyeline.io/propagate: node (load dyeline/propagate into Node app containers),',
+        'dyeline.io/inject: "false" to skip. YAML comments are not preserved.',
       ].join('\n'),
     )
     .action(async (opts: { file?: string; image: string; legacySidecar?: boolean; keepServices?: boolean }) => {

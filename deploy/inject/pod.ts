@@ -5,6 +5,7 @@
  */
 import { isValidColor } from '../../shared/color.ts';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { addPropagate, PROPAGATE_ANNOTATION, propagateMode } from './propagate.ts';
 
 export const AGENT_CONTAINER = 'dyeline-agent';
 export const INBOUND_PORT = 15006;
@@ -34,6 +35,8 @@ export const ANNOTATIONS = {
   register: 'dyeline.io/register',
   /** Extra instance labels, `k=v,k2=v2`. */
   labels: 'dyeline.io/labels',
+  /** `node`: load dyeline/propagate into the app containers (also on the workload; propagate.ts). */
+  propagate: PROPAGATE_ANNOTATION,
 } as const;
 
 /** How to inject. */
@@ -179,6 +182,8 @@ export function injectPod(pod: PodParts, opts: InjectOptions, where: string, own
   if (apps.length === 0) throw new DyelineError(ErrorCode.BadRequest, `${where}: the pod template has no containers`);
   const settings = readSettings(pod, owner, apps, where);
   const result: InjectedPod = { labels, ...(settings.appPort !== undefined && { appPort: settings.appPort }), namespace: owner.namespace };
+  // Also on a pod injected before: the annotation may have come later (each step runs once).
+  if (propagateMode(pod.metadata, owner.annotations, where) === 'node') addPropagate(pod.spec, apps, opts.image, where);
   if (alreadyInjected(pod)) return result;
 
   const agent: Obj = {
