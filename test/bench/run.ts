@@ -46,6 +46,7 @@ const BENCHES: readonly Bench[] = [
   { file: 'breaker.ts', full: ['1000000'], quick: ['100000'], limitS: 60, nodeArgs: ['--expose-gc'] },
   { file: 'telemetry-micro.ts', full: [], quick: [], limitS: 60 },
   { file: 'propagate-micro.ts', full: [], quick: ['50000'], limitS: 60 },
+  { file: 'lane-memory.ts', full: ['4096', '2000000'], quick: ['4096', '200000'], limitS: 60, nodeArgs: ['--expose-gc'] },
 ];
 
 /** Binaries the benches start, with the Debian package that has each. */

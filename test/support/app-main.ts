@@ -3,15 +3,16 @@
  * every request with who it is and what propagation headers it received, and — the demo
  * pattern — when asked (`?via=svc1,svc2`) calls the next service through its agent's outbound
  * listener, forwarding x-traffic-color / baggage / traceparent / tracestate from its inbound
- * request by hand. Environment: APP_SERVICE, APP_COLOR, APP_INSTANCE. The agent's outbound
- * address arrives later as a JSON line on stdin: {"outbound":"127.0.0.1:PORT"}.
+ * request by hand (APP_FORWARD, a comma list, narrows them: a leaky app). Environment:
+ * APP_SERVICE, APP_COLOR, APP_INSTANCE, APP_FORWARD. The agent's outbound address arrives later
+ * as a JSON line on stdin: {"outbound":"127.0.0.1:PORT"}.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 
 const service = process.env.APP_SERVICE ?? 'app';
 const color = process.env.APP_COLOR ?? 'stable';
 const instance = process.env.APP_INSTANCE ?? `${service}-${color}`;
-const FORWARD = ['x-traffic-color', 'baggage', 'traceparent', 'tracestate'];
+const FORWARD = (process.env.APP_FORWARD ?? 'x-traffic-color,baggage,traceparent,tracestate').split(',').filter(Boolean);
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
 let outbound: { host: string; port: number } | undefined;
 

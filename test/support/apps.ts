@@ -25,8 +25,8 @@ export interface AppProcess {
 }
 
 /** Starts one app process. */
-export async function startApp(service: string, color = 'stable', instance = `${service}-${color}`): Promise<AppProcess> {
-  const child = spawnLines(process.execPath, [APP_MAIN], { env: { APP_SERVICE: service, APP_COLOR: color, APP_INSTANCE: instance }, stdin: true });
+export async function startApp(service: string, color = 'stable', instance = `${service}-${color}`, env: NodeJS.ProcessEnv = {}): Promise<AppProcess> {
+  const child = spawnLines(process.execPath, [APP_MAIN], { env: { APP_SERVICE: service, APP_COLOR: color, APP_INSTANCE: instance, ...env }, stdin: true });
   const listening = await child.waitForLine((l) => l.msg === 'listening', { timeoutMs: 15_000, what: `app ${instance} listening` });
   const address = String(listening.address);
   return {
@@ -71,12 +71,21 @@ export interface Pod {
   stop(): Promise<void>;
 }
 
-/** Starts an app and its agent and wires the app to the agent's outbound listener. */
-export async function startPod(service: string, color: string, snapshot: string, instance = `${service}-${color}`): Promise<Pod> {
-  const app = await startApp(service, color, instance);
+/**
+ * Starts an app and its agent and wires the app to the agent's outbound listener; `opts.appEnv`
+ * is added to the app's environment, `opts.agentArgs` to the agent's flags.
+ */
+export async function startPod(
+  service: string,
+  color: string,
+  snapshot: string,
+  instance = `${service}-${color}`,
+  opts: { appEnv?: NodeJS.ProcessEnv; agentArgs?: string[] } = {},
+): Promise<Pod> {
+  const app = await startApp(service, color, instance, opts.appEnv);
   let agent: DyelineProcess;
   try {
-    agent = await startAgentProcess({ service, color, appPort: app.port, snapshot });
+    agent = await startAgentProcess({ service, color, appPort: app.port, snapshot, extraArgs: opts.agentArgs });
   } catch (err) {
     await app.stop();
     throw err;
