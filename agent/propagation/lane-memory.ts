@@ -4,7 +4,8 @@
  * outbound listener can put a call that lost its colour — an app that forwards `traceparent`
  * only — back into its lane. A ring of `capacity` slots in the order traces were last seen, and a
  * Map from trace id to slot: remembering takes the next slot (dropping the trace that held it),
- * so memory never grows past `capacity` traces whatever the traffic.
+ * so memory never grows past `capacity` traces whatever the traffic. The ring is allocated when
+ * the first coloured trace arrives: an agent that never sees one holds nothing.
  */
 
 /** A fixed-size, time-bounded map from trace id to colour. */
@@ -12,9 +13,9 @@ export class LaneMemory {
   readonly capacity: number;
   readonly windowMs: number;
   readonly #now: () => number;
-  readonly #ids: (string | undefined)[];
-  readonly #colors: (string | undefined)[];
-  readonly #until: Float64Array;
+  #ids: (string | undefined)[] = [];
+  #colors: (string | undefined)[] = [];
+  #until = new Float64Array(0);
   readonly #slots = new Map<string, number>();
   #next = 0;
 
@@ -23,9 +24,6 @@ export class LaneMemory {
     this.capacity = capacity;
     this.windowMs = windowMs;
     this.#now = now;
-    this.#ids = new Array<string | undefined>(capacity).fill(undefined);
-    this.#colors = new Array<string | undefined>(capacity).fill(undefined);
-    this.#until = new Float64Array(capacity);
   }
 
   /** How many traces are held (expired ones count until their slot is taken). */
@@ -35,6 +33,11 @@ export class LaneMemory {
 
   /** Remembers that `traceId` is in lane `color` for the next `windowMs`. */
   remember(traceId: string, color: string): void {
+    if (this.#until.length === 0) {
+      this.#ids = new Array<string | undefined>(this.capacity).fill(undefined);
+      this.#colors = new Array<string | undefined>(this.capacity).fill(undefined);
+      this.#until = new Float64Array(this.capacity);
+    }
     const held = this.#slots.get(traceId);
     if (held !== undefined) {
       this.#ids[held] = undefined;
