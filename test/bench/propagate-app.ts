@@ -1,7 +1,8 @@
 /**
  * The app of test/bench/propagate.ts: every inbound request makes one outbound GET to UPSTREAM
  * (host:port) with BENCH_CLIENT (`http` keep-alive agent | `fetch` | `undici`) and answers with
- * its body. No forwarding code: run with and without `--import propagate/propagate.mjs`.
+ * its body; `GET /__cpu` answers its process.cpuUsage(). No forwarding code: run with and without
+ * `--import propagate/propagate.mjs`.
  */
 import http from 'node:http';
 import { request as undiciRequest } from 'undici';
@@ -25,7 +26,12 @@ function viaHttp(): Promise<string> {
 const call: () => Promise<string> =
   client === 'fetch' ? async () => (await fetch(upstream)).text() : client === 'undici' ? async () => (await undiciRequest(upstream)).body.text() : viaHttp;
 
-const server = http.createServer((_req, res) => {
+const server = http.createServer((req, res) => {
+  if (req.url === '/__cpu') {
+    // The bench reads the app's CPU time here (µs, finer than /proc's 10 ms ticks).
+    res.end(JSON.stringify(process.cpuUsage()));
+    return;
+  }
   call().then(
     (body) => res.end(body),
     (err: unknown) => res.writeHead(502).end(String(err)),

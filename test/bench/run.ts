@@ -38,8 +38,8 @@ const BENCHES: readonly Bench[] = [
   { file: 'telemetry.ts', full: ['4', '32', '3'], quick: ['1', '32', '1'], limitS: 200 },
   // warm-up + 2000 + 2000 + 500 reviews ≈ 10 s
   { file: 'webhook.ts', full: ['2000', '8'], quick: ['300', '8'], limitS: 60 },
-  // 3 clients × 2 (with/without the preload) × 3 rounds × (2 s warm-up + 5 s) ≈ 130 s
-  { file: 'propagate.ts', full: ['5', '32', '3'], quick: ['1', '32', '1'], limitS: 240 },
+  // 3 clients × (2 × 2 s warm-up + 2 set-ups × 10 turns × 2 s) ≈ 130 s
+  { file: 'propagate.ts', full: ['2', '32', '10'], quick: ['1', '32', '2'], limitS: 240 },
   { file: 'etcd-put-to-snapshot.ts', full: ['300', '200'], quick: ['50', '200'], limitS: 90 },
   { file: 'snapshot-build.ts', full: ['10000', '10', '2000'], quick: ['1000', '10', '200'], limitS: 90 },
   { file: 'compile-snapshot.ts', full: ['10000', '10', '20', '100'], quick: ['1000', '10', '20', '100'], limitS: 90 },
