@@ -25,6 +25,8 @@ export interface AgentFlags extends RegistrationFlags {
   maxHops?: string;
   connectTimeoutMs?: string;
   accessLog?: string;
+  leakRecoveryWindowMs?: string;
+  leakRecoveryTraces?: string;
 }
 
 /** A checked agent configuration. */
@@ -55,7 +57,17 @@ export interface AgentConfig {
   accessLog?: boolean;
   /** Self-registration through the node's daemon (--register); undefined: off. */
   registration?: RegistrationConfig;
+  /**
+   * Lane-leak recovery (docs/reference.md#lane-leak-recovery): how long the colour of a trace that
+   * arrived coloured is remembered, ms (undefined: 30000; 0 turns recovery off).
+   */
+  leakRecoveryWindowMs?: number;
+  /** Lane-leak recovery: how many traces are remembered at most (undefined: 4096). */
+  leakRecoveryTraces?: number;
 }
+
+/** Defaults of lane-leak recovery: 30 s, 4096 traces (about 0.8 MiB when full, test/bench/lane-memory.ts). */
+export const LEAK_RECOVERY_DEFAULTS = { windowMs: 30_000, traces: 4096 } as const;
 
 /** Parses a boolean flag: true/false, 1/0, yes/no, on/off. */
 function parseBool(value: string, flag: string): boolean {
@@ -101,5 +113,7 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
     connectTimeoutMs: parseInteger(flags.connectTimeoutMs ?? '3000', '--connect-timeout-ms', 1, 600_000),
     accessLog: parseBool(flags.accessLog ?? 'true', '--access-log'),
     ...(registration && { registration }),
+    leakRecoveryWindowMs: parseInteger(flags.leakRecoveryWindowMs ?? String(LEAK_RECOVERY_DEFAULTS.windowMs), '--leak-recovery-window-ms', 0, 3_600_000),
+    leakRecoveryTraces: parseInteger(flags.leakRecoveryTraces ?? String(LEAK_RECOVERY_DEFAULTS.traces), '--leak-recovery-traces', 1, 1_000_000),
   };
 }

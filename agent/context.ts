@@ -6,6 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/log.ts';
 import type { AgentConfig } from './config.ts';
+import type { LaneMemory } from './propagation/lane-memory.ts';
 import type { Balancer } from './routing/balancer.ts';
 import type { RoutingTable } from './routing/types.ts';
 import type { HopTelemetry } from './telemetry/hop.ts';
@@ -27,4 +28,6 @@ export interface AgentContext {
   draining: boolean;
   /** Client sockets of open tunnels (CONNECT as TCP, Upgrade): closed when the drain times out. */
   readonly tunnels: Set<Duplex>;
+  /** The colours of traces that arrived coloured, for lane-leak recovery (undefined: recovery off). */
+  readonly laneMemory: LaneMemory | undefined;
 }

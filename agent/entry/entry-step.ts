@@ -2,12 +2,14 @@
  * The entry step: what every request meets first on either listener, whether it is served as
  * a request or tunnelled as an upgrade (docs/reference.md#agent):
  *   trace context → loop guard → destination → colour (invalid ones counted; dyed at entry
- *   services) → the headers it is forwarded with.
- * One object per listener; it keeps no state between requests.
+ *   services; lane memory: remembered inbound, recalled outbound for a call that lost its colour,
+ *   docs/reference.md#lane-leak-recovery) → the headers it is forwarded with.
+ * One object per listener; it keeps no state between requests (the lane memory is the agent's).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { DyelineError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
+import type { Direction } from '../telemetry/metrics.ts';
 import { forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { readColor } from '../propagation/color.ts';
@@ -20,18 +22,22 @@ export interface EnteringHop {
   trace: TraceContext;
   /** The request colour; '' when uncoloured. */
   color: string;
+  /** True when the colour was recalled from the lane memory: the app lost it (outbound). */
+  leakHealed: boolean;
 }
 
 /** The entry step of one listener. */
 export class EntryStep {
   readonly #ctx: AgentContext;
+  readonly #inbound: boolean;
+  /** The service whose dye rules colour uncoloured requests here (inbound: the agent's own; outbound: none). */
   readonly #dyeAt: string | undefined;
   readonly #view = new ReusableRequestView();
 
-  /** `dyeAt`: the service whose dye rules colour uncoloured requests here (the inbound listener's own); undefined: none. */
-  constructor(ctx: AgentContext, dyeAt: string | undefined) {
+  constructor(ctx: AgentContext, direction: Direction) {
     this.#ctx = ctx;
-    this.#dyeAt = dyeAt;
+    this.#inbound = direction === 'inbound';
+    this.#dyeAt = this.#inbound ? ctx.config.service : undefined;
   }
 
   /**
@@ -49,7 +55,17 @@ export class EntryStep {
     if (authority instanceof DyelineError) return authority;
     const reading = readColor(headers, url);
     if (reading.kind === 'invalid') ctx.metrics.invalidColor();
-    const color = entryColor(reading, ctx.table, this.#dyeAt, this.#view.reset(headers, url), ctx.random);
+    let color = entryColor(reading, ctx.table, this.#dyeAt, this.#view.reset(headers, url), ctx.random);
+    const memory = ctx.laneMemory;
+    if (memory !== undefined) {
+      if (this.#inbound) {
+        if (color !== undefined) memory.remember(trace.traceId, color);
+      } else if (color === undefined && trace.formats !== 0) {
+        // The call carries a trace it was given but no colour: the app forwarded the one and lost the other.
+        color = memory.recall(trace.traceId);
+        if (color !== undefined) hop.leakHealed = true;
+      }
+    }
     if (color !== undefined) hop.color = color;
     return forwardedHeaders(headers, authority, color, trace, hops + 1);
   }

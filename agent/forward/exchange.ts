@@ -192,6 +192,8 @@ export class Exchange {
   service = '';
   /** The request's colour ('' when uncoloured). */
   color = '';
+  /** True when the colour was recalled from the lane memory (outbound; see EnteringHop). */
+  leakHealed = false;
   /** The lane of the instance that serves ('' when not a known service). */
   servedColor = '';
   /** Why the request is served outside its requested lane ('' when it is not). */

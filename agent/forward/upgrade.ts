@@ -47,6 +47,7 @@ export class UpgradeHop implements Hop {
   readonly startedAt: number;
   trace: TraceContext = NO_TRACE;
   color = '';
+  leakHealed = false;
   servedColor = '';
   fallback = '';
   service = '';

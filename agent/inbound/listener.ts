@@ -40,7 +40,7 @@ class Inbound implements ExchangeSink {
     this.#app = app;
     this.#appKey = `127.0.0.1:${appPort}`;
     this.#appPort = appPort;
-    this.#entry = new EntryStep(ctx, ctx.config.service);
+    this.#entry = new EntryStep(ctx, 'inbound');
     this.#upgraded = (hop) => hopFinished(ctx.telemetry, 'inbound', hop);
   }
 

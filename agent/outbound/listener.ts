@@ -22,6 +22,7 @@ import { OutboundExchange, ResilienceLoop } from '../resilience/resilience-loop.
 import { route } from '../routing/router.ts';
 import type { RouteDecision, ServiceRoutes } from '../routing/types.ts';
 import { hopFinished } from '../telemetry/hop.ts';
+import { PASSTHROUGH_UPSTREAM } from '../telemetry/metrics.ts';
 import { handleConnect, tunnelOf } from './connect.ts';
 import type { EndpointPools } from './endpoint-pools.ts';
 import { parseTarget, type Target } from './target.ts';
@@ -47,7 +48,7 @@ class Outbound implements ExchangeSink {
     this.#ctx = ctx;
     this.#pools = pools;
     this.#resilience = resilience;
-    this.#entry = new EntryStep(ctx, undefined);
+    this.#entry = new EntryStep(ctx, 'outbound');
     this.#upgraded = (hop) => hopFinished(ctx.telemetry, 'outbound', hop);
   }
 
@@ -110,6 +111,7 @@ class Outbound implements ExchangeSink {
     const routes = table !== undefined && target.service !== undefined ? table.service(target.service) : undefined;
     hop.routes = routes;
     hop.service = routes === undefined ? target.host : routes.name;
+    if (hop.leakHealed) this.#ctx.metrics.laneLeak(routes === undefined ? PASSTHROUGH_UPSTREAM : routes.name);
     return out;
   }
 

@@ -31,6 +31,8 @@ export interface AgentMetrics {
   request(direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string, seconds?: number): void;
   /** A request carried an invalid colour. */
   invalidColor(): void;
+  /** An outbound call that had lost its colour was put back in its lane (docs/reference.md#lane-leak-recovery). */
+  laneLeak(upstream: string): void;
   /** A snapshot file was rejected (checksum, JSON or schema). */
   snapshotRejected(): void;
   /** The version of the snapshot in use. */
@@ -73,6 +75,8 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
   let overflow: Series | undefined;
   let known: Set<string> | undefined;
   let invalid = 0;
+  /** Healed lane leaks by upstream label (services of the snapshot, `passthrough`; `_other` past MAX_SERIES). */
+  const leaks = new Map<string, number>();
   let rejected = 0;
   let version = 0;
   let generatedAtMs = NaN;
@@ -85,6 +89,10 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     });
   meter.createObservableCounter('dyeline_invalid_color_total', { description: 'Requests that carried an invalid colour (treated as uncoloured, not forwarded).' })
     .addCallback((r) => r.observe(invalid));
+  meter.createObservableCounter('dyeline_lane_leaks_total', { description: 'Outbound calls that had lost their colour and were put back in the lane their trace arrived in, by upstream service.' })
+    .addCallback((r) => {
+      for (const [upstream, n] of leaks) r.observe(n, { upstream });
+    });
   meter.createObservableCounter('dyeline_snapshot_rejected_total', { description: 'Snapshot files rejected (checksum, JSON or schema); the last good one stays in use.' })
     .addCallback((r) => r.observe(rejected));
   meter.createObservableGauge('dyeline_snapshot_version', { description: 'Version of the snapshot in use (0: none loaded).' })
@@ -126,6 +134,10 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     },
     invalidColor() {
       invalid++;
+    },
+    laneLeak(upstream) {
+      const label = leaks.has(upstream) || leaks.size < MAX_SERIES ? upstream : '_other';
+      leaks.set(label, (leaks.get(label) ?? 0) + 1);
     },
     snapshotRejected() {
       rejected++;

@@ -7,16 +7,15 @@
  * stock a blue one, billing both. Requests enter at edge's inbound listener, as from an ingress.
  * A fifth app, `bare`, is the same plain-http app without the preload: the control.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DocumentInput } from '../../shared/schema/documents.ts';
-import { getJson } from '../support/process.ts';
 import { type ProxiedPod, startProxiedPod } from '../support/proxied-pod.ts';
-import { instance, lane, snapshotText } from '../support/snapshot-builder.ts';
+import { lane } from '../support/snapshot-builder.ts';
+import { publishMesh, publishSnapshot } from '../support/static-mesh.ts';
 import { waitFor } from '../support/wait.ts';
 import type { ZeroCodeHop } from '../support/zero-code-app.ts';
 
@@ -48,11 +47,6 @@ let snapshot: string;
 const pods: ProxiedPod[] = [];
 const entry = new Map<string, Pool>();
 
-async function publish(docs: DocumentInput[], version: number): Promise<void> {
-  await writeFile(`${snapshot}.tmp`, snapshotText(docs, version));
-  await rename(`${snapshot}.tmp`, snapshot);
-}
-
 /** Every hop of a chain answer, depth first. */
 function hops(hop: ZeroCodeHop, out: ZeroCodeHop[] = []): ZeroCodeHop[] {
   out.push(hop);
@@ -74,7 +68,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dyeline-zero-code-'));
   snapshot = join(dir, 'snapshot.json');
   const lanes = [lane('canary'), lane('blue')];
-  await publish(lanes, 1);
+  await publishSnapshot(snapshot, lanes, 1);
   // Two at a time: the machine has two cores.
   for (let i = 0; i < TOPOLOGY.length; i += 2) {
     const started = await Promise.all(
@@ -84,13 +78,8 @@ beforeAll(async () => {
     );
     pods.push(...started);
   }
-  const instances = pods.map((p, i) => {
-    const at = p.inbound.lastIndexOf(':');
-    return instance(`${p.service}-${p.color}-${i}`, p.service, p.inbound.slice(0, at), { port: Number(p.inbound.slice(at + 1)), ...(p.color !== 'stable' && { color: p.color }) });
-  });
-  await publish([...lanes, ...instances], 2);
+  await publishMesh(snapshot, lanes, pods.map((p) => ({ name: `${p.service}-${p.color}`, service: p.service, color: p.color, inbound: p.inbound, admin: p.admin })), 2);
   for (const p of pods) {
-    await waitFor(async () => (await getJson<{ snapshotVersion: number }>(p.admin, '/config')).body.snapshotVersion === 2, { timeoutMs: 20_000, what: `${p.service}-${p.color} on snapshot 2` });
     await waitFor(async () => (await fetch(`http://${p.status}/readyz`)).status === 200, { timeoutMs: 20_000, what: `${p.service}-${p.color} ready` });
   }
   for (const s of ['edge', 'bare']) entry.set(s, new Pool(`http://${pods.find((p) => p.service === s)!.inbound}`, { connections: 8 }));
