@@ -25,8 +25,8 @@ export interface AgentFlags extends RegistrationFlags {
   maxHops?: string;
   connectTimeoutMs?: string;
   accessLog?: string;
-  leakRecoveryWindowMs?: string;
-  leakRecoveryTraces?: string;
+  leakWindowMs?: string;
+  leakTraces?: string;
 }
 
 /** A checked agent configuration. */
@@ -61,13 +61,13 @@ export interface AgentConfig {
    * Lane-leak recovery (docs/reference.md#lane-leak-recovery): how long the colour of a trace that
    * arrived coloured is remembered, ms (undefined: 30000; 0 turns recovery off).
    */
-  leakRecoveryWindowMs?: number;
+  leakWindowMs?: number;
   /** Lane-leak recovery: how many traces are remembered at most (undefined: 4096). */
-  leakRecoveryTraces?: number;
+  leakTraces?: number;
 }
 
 /** Defaults of lane-leak recovery: 30 s, 4096 traces (about 0.8 MiB when full, test/bench/lane-memory.ts). */
-export const LEAK_RECOVERY_DEFAULTS = { windowMs: 30_000, traces: 4096 } as const;
+export const LEAK_DEFAULTS = { windowMs: 30_000, traces: 4096 } as const;
 
 /** Parses a boolean flag: true/false, 1/0, yes/no, on/off. */
 function parseBool(value: string, flag: string): boolean {
@@ -113,7 +113,7 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
     connectTimeoutMs: parseInteger(flags.connectTimeoutMs ?? '3000', '--connect-timeout-ms', 1, 600_000),
     accessLog: parseBool(flags.accessLog ?? 'true', '--access-log'),
     ...(registration && { registration }),
-    leakRecoveryWindowMs: parseInteger(flags.leakRecoveryWindowMs ?? String(LEAK_RECOVERY_DEFAULTS.windowMs), '--leak-recovery-window-ms', 0, 3_600_000),
-    leakRecoveryTraces: parseInteger(flags.leakRecoveryTraces ?? String(LEAK_RECOVERY_DEFAULTS.traces), '--leak-recovery-traces', 1, 1_000_000),
+    leakWindowMs: parseInteger(flags.leakWindowMs ?? String(LEAK_DEFAULTS.windowMs), '--leak-window-ms', 0, 3_600_000),
+    leakTraces: parseInteger(flags.leakTraces ?? String(LEAK_DEFAULTS.traces), '--leak-traces', 1, 1_000_000),
   };
 }

@@ -15,7 +15,7 @@ import { createTracing } from '../shared/telemetry/tracing.ts';
 import { boundAddress, type HostPort, listen } from '../shared/net.ts';
 import { createAdminListener } from './admin/admin.ts';
 import { createStatusServer } from './admin/status.ts';
-import { type AgentConfig, LEAK_RECOVERY_DEFAULTS } from './config.ts';
+import { type AgentConfig, LEAK_DEFAULTS } from './config.ts';
 import type { AgentContext } from './context.ts';
 import { createInboundServer } from './inbound/listener.ts';
 import { EndpointPools } from './outbound/endpoint-pools.ts';
@@ -73,8 +73,8 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     accessLog: config.accessLog ?? true,
     isKnownService: (name) => ctx.table?.service(name) !== undefined,
   };
-  const leakWindowMs = config.leakRecoveryWindowMs ?? LEAK_RECOVERY_DEFAULTS.windowMs;
-  const laneMemory = leakWindowMs > 0 ? new LaneMemory(config.leakRecoveryTraces ?? LEAK_RECOVERY_DEFAULTS.traces, leakWindowMs) : undefined;
+  const leakWindowMs = config.leakWindowMs ?? LEAK_DEFAULTS.windowMs;
+  const laneMemory = leakWindowMs > 0 ? new LaneMemory(config.leakTraces ?? LEAK_DEFAULTS.traces, leakWindowMs) : undefined;
   const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory };
   const pools = new EndpointPools(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.

@@ -21,8 +21,8 @@ export function registerAgent(program: Command): void {
     .addOption(option('--advertise <HOST[:PORT]>', 'the address other agents call (default: $POD_IP and the inbound port)'))
     .addOption(option('--label <K=V>', 'an instance label besides color (repeatable)').argParser(repeatable))
     .addOption(option('--deregister-wait-ms <MS>', 'on SIGTERM, how long the inbound keeps accepting after deregistration', '1000'))
-    .addOption(option('--leak-recovery-window-ms <MS>', 'how long the colour of a trace that arrived coloured is remembered, to re-colour calls that lost it (0: off)', '30000'))
-    .addOption(option('--leak-recovery-traces <N>', 'how many such traces are remembered at most', '4096'))
+    .addOption(option('--leak-window-ms <MS>', 'how long the colour of a trace that arrived coloured is remembered, to re-colour calls that lost it (0: off)', '30000'))
+    .addOption(option('--leak-traces <N>', 'how many such traces are remembered at most', '4096'))
     .action(async (opts: AgentFlags) => {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);

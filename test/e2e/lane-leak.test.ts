@@ -2,7 +2,7 @@
  * Issue 14's acceptance for lane-leak recovery, with real processes: apps (test/support/app-main.ts)
  * behind real agents on a static snapshot. `front` forwards only `traceparent` (the colour and
  * baggage are lost in it), `plain` is the same app behind an agent with recovery off
- * (`--leak-recovery-window-ms 0`), `mute` forwards nothing at all. Each calls orders (stable,
+ * (`--leak-window-ms 0`), `mute` forwards nothing at all. Each calls orders (stable,
  * canary, blue), which forwards everything to payments (stable, canary). Requests enter at the
  * front agents' inbound listeners, as from an ingress.
  */
@@ -55,7 +55,7 @@ beforeAll(async () => {
   await publishSnapshot(snapshot, lanes, 1);
   const topology: [string, string, { appEnv?: NodeJS.ProcessEnv; agentArgs?: string[] }][] = [
     ['front', 'stable', { appEnv: { APP_FORWARD: 'traceparent' } }],
-    ['plain', 'stable', { appEnv: { APP_FORWARD: 'traceparent' }, agentArgs: ['--leak-recovery-window-ms', '0'] }],
+    ['plain', 'stable', { appEnv: { APP_FORWARD: 'traceparent' }, agentArgs: ['--leak-window-ms', '0'] }],
     ['mute', 'stable', { appEnv: { APP_FORWARD: '' } }],
     ['orders', 'stable', {}],
     ['orders', 'canary', {}],

@@ -38,15 +38,15 @@ describe('parseAgentConfig', () => {
       maxHops: 32,
       connectTimeoutMs: 3000,
       accessLog: true,
-      leakRecoveryWindowMs: 30000,
-      leakRecoveryTraces: 4096,
+      leakWindowMs: 30000,
+      leakTraces: 4096,
     });
   });
 
-  it('--leak-recovery-window-ms 0 turns lane-leak recovery off; both flags are bounded integers', () => {
-    expect(parseAgentConfig({ ...defaults, leakRecoveryWindowMs: '0', leakRecoveryTraces: '100' })).toMatchObject({ leakRecoveryWindowMs: 0, leakRecoveryTraces: 100 });
-    expect(usage({ leakRecoveryWindowMs: '-1' })).toMatch(/^--leak-recovery-window-ms: expected an integer 0-3600000/);
-    expect(usage({ leakRecoveryTraces: '0' })).toMatch(/^--leak-recovery-traces: expected an integer 1-1000000/);
+  it('--leak-window-ms 0 turns lane-leak recovery off; both flags are bounded integers', () => {
+    expect(parseAgentConfig({ ...defaults, leakWindowMs: '0', leakTraces: '100' })).toMatchObject({ leakWindowMs: 0, leakTraces: 100 });
+    expect(usage({ leakWindowMs: '-1' })).toMatch(/^--leak-window-ms: expected an integer 0-3600000/);
+    expect(usage({ leakTraces: '0' })).toMatch(/^--leak-traces: expected an integer 1-1000000/);
   });
 
   it('--access-log takes true/false (and 1/0, yes/no, on/off)', () => {

@@ -40,7 +40,7 @@ beforeAll(async () => {
   canary = await startUpstream(echo('orders-canary'));
   outside = await startUpstream(echo('outside'));
   const docs = [lane('canary'), lane('blue'), instance('o-s', 'orders', '127.0.0.1', { port: stable.port }), instance('o-c', 'orders', '127.0.0.1', { port: canary.port, color: 'canary' })];
-  agent = await startTestAgent(docs, { service: 'web', appPort: app.port, leakRecoveryWindowMs: WINDOW_MS, leakRecoveryTraces: 3 });
+  agent = await startTestAgent(docs, { service: 'web', appPort: app.port, leakWindowMs: WINDOW_MS, leakTraces: 3 });
 });
 
 afterAll(async () => {
@@ -81,7 +81,7 @@ describe('lane-leak recovery', () => {
     expect(await leaks('orders')).toBe(before);
   });
 
-  it('forgets a trace after the window, and the oldest trace once more than --leak-recovery-traces arrived', async () => {
+  it('forgets a trace after the window, and the oldest trace once more than --leak-traces arrived', async () => {
     const old = await arrive({ 'x-traffic-color': 'canary' });
     await new Promise((r) => setTimeout(r, WINDOW_MS + 50));
     expect((await callOrders({ traceparent: old })).headers['x-dyeline-served-color']).toBe('stable');
