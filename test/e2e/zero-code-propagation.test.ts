@@ -5,7 +5,8 @@
  * its own `dyeline agent` (tests/support/proxied-pod.ts) and calling the next service with fetch,
  * http.request and undici at once (test/support/zero-code-app.ts). orders has a canary instance,
  * stock a blue one, billing both. Requests enter at edge's inbound listener, as from an ingress.
- * A fifth app, `bare`, is the same plain-http app without the preload: the control.
+ * A fifth app, `bare`, is the same plain-http app without the preload: the control. The agents run
+ * with lane-leak recovery off, so that only the preload can keep a request in its lane.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,8 @@ beforeAll(async () => {
   for (let i = 0; i < TOPOLOGY.length; i += 2) {
     const started = await Promise.all(
       TOPOLOGY.slice(i, i + 2).map(([service, color]) =>
-        startProxiedPod({ service, color, snapshot, command: service === 'bare' ? [APP] : ['--import', PRELOAD, APP], env: { APP_STYLE: STYLES[service] } }),
+        // Lane-leak recovery off: the lane must hold through the preload alone.
+        startProxiedPod({ service, color, snapshot, command: service === 'bare' ? [APP] : ['--import', PRELOAD, APP], env: { APP_STYLE: STYLES[service] }, agentArgs: ['--leak-window-ms', '0'] }),
       ),
     );
     pods.push(...started);
