@@ -182,6 +182,14 @@ describe('dyeline/propagate', () => {
     expect(app.proc.stderr()).toBe('');
   });
 
+  it('is one self-contained file: it imports Node built-ins only', async () => {
+    const source = await readFile(PRELOAD, 'utf8');
+    const specifiers = [...source.matchAll(/^\s*import\b[^'"]*['"]([^'"]+)['"]/gm), ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+    expect(specifiers.length).toBeGreaterThan(0);
+    for (const s of specifiers) expect(s).toMatch(/^node:/);
+    expect(source).not.toMatch(/\brequire\(/);
+  });
+
   it('is the package export dyeline/propagate', async () => {
     const byName = await startApp(['--import', 'dyeline/propagate'], {}, ROOT);
     try {
