@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from '../../deploy/inject/inject.ts';
 import { PRELOAD_IN_IMAGE } from '../../deploy/inject/propagate.ts';
 import { review } from '../../deploy/webhook/review.ts';
+import { schemaErrors } from '../support/k8s-schema.ts';
 
 type Any = Record<string, any>;
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Any);
@@ -16,6 +17,7 @@ const deployment = (annotations: string, env = '') => `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: orders }
 spec:
+  selector: { matchLabels: { app: orders } }
   template:
     metadata:
       labels: { app: orders }
@@ -46,6 +48,11 @@ describe('dyeline inject: dyeline.io/propagate: node', () => {
     // The agent keeps its own options; the app's init containers are left alone.
     expect(spec.initContainers[0].env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=1' });
     expect(spec.initContainers[1]).toEqual({ name: 'migrate', image: 'shop/migrate' });
+  });
+
+  it('emits a Deployment valid against the Kubernetes API schema', async () => {
+    const [dep] = docs(inject(deployment('dyeline.io/propagate: node'), { image: 'dyeline:test' }));
+    expect(await schemaErrors(dep!)).toEqual([]);
   });
 
   it("appends to the container's own NODE_OPTIONS and is idempotent, also on an already injected pod", () => {
