@@ -56,3 +56,68 @@ export async function snapshotWhere(path: string, pred: (s: Snapshot) => boolean
     { timeoutMs, what },
   );
 }
+
+/** What {@link observeSnapshots} saw of a snapshot file over time. */
+export interface SnapshotObservation {
+  /** Each distinct snapshot read, in the order read. */
+  snapshots: Snapshot[];
+  /** Reads that found a file failing verification (checksum, JSON, schema): a torn or partial write. */
+  torn: string[];
+  /** Places where a later read had a version lower than an earlier one. */
+  regressions: string[];
+  /** Number of reads. */
+  reads: number;
+}
+
+/**
+ * Reads the snapshot file at `path` every `intervalMs` (default 5 ms) until `stop()`, keeping every
+ * distinct version read, every read that failed verification, and every version that went backwards.
+ * A missing file is not a failure (the daemon may not have written yet).
+ */
+export function observeSnapshots(path: string, intervalMs = 5): { stop(): Promise<SnapshotObservation> } {
+  const seen: SnapshotObservation = { snapshots: [], torn: [], regressions: [], reads: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      seen.reads++;
+      try {
+        const s = await readSnapshotFile(path);
+        const last = seen.snapshots.at(-1);
+        if (s !== undefined && (last === undefined || s.version !== last.version)) {
+          if (last !== undefined && s.version < last.version) seen.regressions.push(`version ${last.version} then ${s.version}`);
+          seen.snapshots.push(s);
+        }
+      } catch (err) {
+        seen.torn.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/**
+ * Checks that a key → value series never goes back across `snapshots`: for each key `valueOf`
+ * gives a number that must never decrease, and a key that was present never disappears.
+ * Returns the violations (empty when the series is monotonic).
+ */
+export function regressionsOf(snapshots: readonly Snapshot[], valuesOf: (s: Snapshot) => Map<string, number>): string[] {
+  const out: string[] = [];
+  const last = new Map<string, { value: number; version: number }>();
+  for (const s of snapshots) {
+    const now = valuesOf(s);
+    for (const [key, prev] of last) {
+      const v = now.get(key);
+      if (v === undefined) out.push(`${key}: present at version ${prev.version}, gone at ${s.version}`);
+      else if (v < prev.value) out.push(`${key}: ${prev.value} at version ${prev.version}, ${v} at ${s.version}`);
+    }
+    for (const [key, value] of now) last.set(key, { value, version: s.version });
+  }
+  return out;
+}

@@ -11,6 +11,9 @@
  *
  *   const tls = tlsSet(dir);                                   // test/support/certs.ts
  *   const secure = await EtcdServer.start({ tls });            // https, client certificates required
+ *   const cluster = await EtcdCluster.start(3); // three members on loopback, one raft group
+ *   const leader = await cluster.leader();
+ *   await leader.kill9();                       // a new leader is elected among the others
  */
 import { execFileSync, type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -47,6 +50,12 @@ export interface EtcdServerOptions {
   tls?: TlsSet;
 }
 
+/** A member's place in a cluster: its name and the `--initial-cluster` list of every member. */
+interface Membership {
+  name: string;
+  initialCluster: string;
+}
+
 /** One etcd member on loopback, with a client for the test's own puts/deletes/compactions. */
 export class EtcdServer {
   /** `127.0.0.1:<client port>`, stable across stop/start/restart. */
@@ -62,8 +71,12 @@ export class EtcdServer {
   private readonly extraArgs: string[];
   /** The TLS files, when clients connect over TLS (with a client certificate); may be changed while stopped. */
   tls: TlsSet | undefined;
+  /** Member name and initial cluster (a single-member cluster unless made by EtcdCluster). */
+  readonly name: string;
+  private initialCluster: string;
 
-  private constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions) {
+  /** @internal EtcdServer.start or EtcdCluster.start make members. */
+  constructor(clientPort: number, peerPort: number, dataDir: string, opts: EtcdServerOptions, membership?: Membership) {
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = dataDir;
@@ -71,6 +84,8 @@ export class EtcdServer {
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
     this.extraArgs = opts.extraArgs ?? [];
     this.tls = opts.tls;
+    this.name = membership?.name ?? 'test';
+    this.initialCluster = membership?.initialCluster ?? `test=http://127.0.0.1:${peerPort}`;
   }
 
   /** Creates a data dir, picks free ports and starts etcd (retrying with new ports if they were taken). */
@@ -106,13 +121,13 @@ export class EtcdServer {
     const proc = spawn(
       etcdBinary(),
       [
-        '--name', 'test',
+        '--name', this.name,
         '--data-dir', this.dataDir,
         '--listen-client-urls', client,
         '--advertise-client-urls', client,
         '--listen-peer-urls', peer,
         '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `test=${peer}`,
+        '--initial-cluster', this.initialCluster,
         '--initial-cluster-state', 'new',
         '--logger', 'zap',
         '--log-level', 'warn',
@@ -261,5 +276,71 @@ export class EtcdServer {
   async cleanup(): Promise<void> {
     await this.kill9();
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** This member's raft id and the id of the leader it follows (maintenance Status). */
+  async raftStatus(): Promise<{ memberId: string; leaderId: string }> {
+    const st = await this.etcd().maintenance.status();
+    return { memberId: st.header.member_id, leaderId: st.leader };
+  }
+}
+
+/**
+ * Several etcd members on loopback forming one raft group (ports and data dirs of their own).
+ * Members start together: a new cluster is healthy only once a quorum has elected a leader.
+ */
+export class EtcdCluster {
+  readonly members: EtcdServer[];
+
+  private constructor(members: EtcdServer[]) {
+    this.members = members;
+  }
+
+  /** Starts `size` members (default 3) and waits until each reports health (a leader exists). */
+  static async start(size = 3, opts: EtcdServerOptions = {}): Promise<EtcdCluster> {
+    const ports: [number, number][] = [];
+    for (let i = 0; i < size; i++) ports.push([await freePort(), await freePort()]);
+    const initialCluster = ports.map(([, peer], i) => `m${i}=http://127.0.0.1:${peer}`).join(',');
+    const members = ports.map(
+      ([client, peer], i) => new EtcdServer(client, peer, mkdtempSync(join(tmpdir(), `dyeline-etcd-m${i}-`)), opts, { name: `m${i}`, initialCluster }),
+    );
+    const cluster = new EtcdCluster(members);
+    const started = await Promise.allSettled(members.map((m) => m.start()));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await cluster.cleanup();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    return cluster;
+  }
+
+  /** Client endpoints of every member, `host:port,host:port,...` (as an etcd:// URI lists them). */
+  get endpoints(): string {
+    return this.members.map((m) => m.endpoint).join(',');
+  }
+
+  /** The member that is leader now, as a running member sees it (polls through an election). */
+  async leader(timeoutMs = 15_000): Promise<EtcdServer> {
+    return waitFor(
+      async () => {
+        for (const m of this.members) {
+          if (!m.running) continue;
+          const { leaderId } = await m.raftStatus().catch(() => ({ leaderId: '0' }));
+          if (leaderId === '0') continue;
+          for (const candidate of this.members) {
+            if (!candidate.running) continue;
+            const st = await candidate.raftStatus().catch(() => undefined);
+            if (st?.memberId === leaderId) return candidate;
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 50, what: 'an etcd leader' },
+    );
+  }
+
+  /** Kills every member and removes their data dirs. */
+  async cleanup(): Promise<void> {
+    await Promise.allSettled(this.members.map((m) => m.cleanup()));
   }
 }
