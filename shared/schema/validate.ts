@@ -9,11 +9,15 @@ import { API_VERSION, Document, KINDS } from './documents.ts';
 /** The outcome of validating one document. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
 
-/** Dotted path of a zod issue: `spec.dye.match[0].headers.x-user`. */
+/** A key that reads unambiguously after a dot; others (empty, with dots, brackets, quotes, spaces) are quoted. */
+const PLAIN_KEY = /^[^.[\]"\s]+$/;
+
+/** Dotted path of a zod issue: `spec.dye.match[0].headers.x-user`; odd keys as `[""]`. */
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
+    else if (!PLAIN_KEY.test(String(p))) out += `[${JSON.stringify(String(p))}]`;
     else out += out === '' ? String(p) : `.${String(p)}`;
   }
   return out;
@@ -26,7 +30,7 @@ export function toIssues(error: z.ZodError, prefix = ''): Issue[] {
     const base = formatPath(issue.path);
     const join = (p: string) => (prefix && p ? `${prefix}.${p}` : prefix || p);
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: join(base ? `${base}.${key}` : key), message: 'unknown field' });
+      for (const key of issue.keys) out.push({ path: join(formatPath([...issue.path, key])), message: 'unknown field' });
     } else if (issue.code === 'invalid_key' && Array.isArray(issue.issues) && issue.issues.length > 0) {
       // A bad record key (header name, lane colour): say why the key is bad.
       out.push({ path: join(base), message: `key ${issue.issues.map((s) => s.message).join('; ')}` });

@@ -34,6 +34,8 @@ const cases: [string, unknown, string, RegExp][] = [
   ['missing name', { ...lane({}), metadata: {} }, 'metadata.name', /string/],
   ['bad name', { ...lane({}), metadata: { name: '-x-' } }, 'metadata.name', /must be a name/],
   ['unknown top-level field', lane({}, { status: {} }), 'status', /unknown field/],
+  ['unknown field with an empty name (found by the rule fuzzer)', lane({}, { '': 1 }), '[""]', /unknown field/],
+  ['unknown field with a dot in its name', lane({ 'a.b': 1 }), 'spec["a.b"]', /unknown field/],
   ['unknown metadata field', { ...lane({}), metadata: { name: 'canary', namespace: 3 } }, 'metadata.namespace', /unknown field/],
   ['missing spec', { apiVersion: 'dyeline.io/v1', kind: 'Lane', metadata: { name: 'x' } }, 'spec', /object/],
   ['colour with capitals', lane({ color: 'Canary' }), 'spec.color', /must be a colour/],
@@ -52,7 +54,7 @@ const cases: [string, unknown, string, RegExp][] = [
   ['bad regex', lane({ dye: { match: [{ headers: { 'x-a': { regex: '([a-z' } } }] } }), 'spec.dye.match[0].headers.x-a.regex', /not a valid regular expression/],
   ['hashPercent over 100', lane({ dye: { match: [{ headers: { 'x-user-id': { hashPercent: 150 } } }] } }), 'spec.dye.match[0].headers.x-user-id.hashPercent', /100/],
   ['negative percent', lane({ dye: { match: [{ percent: -1 }] } }), 'spec.dye.match[0].percent', /0/],
-  ['bad header name', lane({ dye: { match: [{ headers: { 'bad header': { exact: 'x' } } }] } }), 'spec.dye.match[0].headers.bad header', /token/],
+  ['bad header name', lane({ dye: { match: [{ headers: { 'bad header': { exact: 'x' } } }] } }), 'spec.dye.match[0].headers["bad header"]', /token/],
   ['entry not a list', lane({ dye: { entry: 'frontend', match: [{ percent: 5 }] } }), 'spec.dye.entry', /array/],
   ['bad entry service name', lane({ dye: { entry: ['Front End'], match: [{ percent: 5 }] } }), 'spec.dye.entry[0]', /service name/],
   ['split not summing to 100', service({ split: { stable: 90, canary: 20 } }), 'spec.split', /sum to 100/],
@@ -118,6 +120,12 @@ describe('rule document mistakes', () => {
     expect(docs).toHaveLength(2);
     expect(docs[0]!.value).toBeUndefined();
     expect(docs[0]!.issues?.[0]?.message).toMatch(/^YAML: .*[Aa]lias/);
+    expect(docs[1]!.value).toEqual({ apiVersion: 'dyeline.io/v1' });
+  });
+
+  it('reports an alias to no anchor as a YAML issue of its document, never throwing (found by the rule fuzzer)', () => {
+    const docs = parseDocumentsText('*nothing\n---\napiVersion: dyeline.io/v1\n');
+    expect(docs[0]!.issues?.[0]?.message).toMatch(/^YAML: Unresolved alias/);
     expect(docs[1]!.value).toEqual({ apiVersion: 'dyeline.io/v1' });
   });
 
