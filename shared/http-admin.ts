@@ -20,9 +20,17 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
   res.end(text);
 }
 
+/**
+ * How long a client may take to send a whole request to a status or admin port (they take no
+ * bodies), ms; a slower one (a slowloris) gets 408 and the connection closed. Checked every
+ * second.
+ */
+export const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+
 /** A server for `routes` (path → handler, GET/HEAD only); unknown paths 404 with the list of known ones. */
 export function createAdminServer(routes: Record<string, Route>, log: Logger): Server {
-  const server = createServer((req, res) => {
+  const options = { headersTimeout: ADMIN_REQUEST_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+  const server = createServer(options, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const route = routes[path];
     if (!route) {
