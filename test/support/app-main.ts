@@ -3,11 +3,13 @@
  * every request with who it is and what propagation headers it received, and — the demo
  * pattern — when asked (`?via=svc1,svc2`) calls the next service through its agent's outbound
  * listener, forwarding x-traffic-color / baggage / traceparent / tracestate from its inbound
- * request by hand (APP_FORWARD, a comma list, narrows them: a leaky app). Environment:
+ * request by hand (APP_FORWARD, a comma list, narrows them: a leaky app). An Upgrade request (any
+ * protocol) is answered 101 and echoes every byte back. Environment:
  * APP_SERVICE, APP_COLOR, APP_INSTANCE, APP_FORWARD. The agent's outbound address arrives later
  * as a JSON line on stdin: {"outbound":"127.0.0.1:PORT"}.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 const service = process.env.APP_SERVICE ?? 'app';
 const color = process.env.APP_COLOR ?? 'stable';
@@ -86,6 +88,12 @@ const server = createServer((req, res) => {
   req.on('end', () => void handle(req, res));
 });
 server.keepAliveTimeout = 10_000;
+server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+  socket.on('error', () => socket.destroy());
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${req.headers.upgrade}\r\nx-app-instance: ${instance}\r\n\r\n`);
+  if (head.length > 0) socket.write(head);
+  socket.pipe(socket);
+});
 server.listen(0, '127.0.0.1', () => {
   const a = server.address();
   const port = typeof a === 'object' && a !== null ? a.port : 0;
