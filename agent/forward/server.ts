@@ -14,6 +14,12 @@ import { shouldTunnelUpgrade } from './upgrade.ts';
 export const MAX_HEADER_BYTES = 16 * 1024;
 
 /**
+ * Longest a client may take to send a request head, ms; a slower one (a slowloris) gets 408 and
+ * the connection is closed. Checked every second. Bodies have no deadline (they may stream).
+ */
+export const HEAD_TIMEOUT_MS = 10_000;
+
+/**
  * A data-plane server calling `handler` for each request and `upgrade` for Upgrade requests
  * other than h2c (those are served as plain HTTP/1.1 requests, the upgrade declined).
  */
@@ -24,7 +30,15 @@ export function createProxyServer(
   name: string,
 ): Server {
   const server = createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, noDelay: true, shouldUpgradeCallback: shouldTunnelUpgrade },
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: 0,
+      headersTimeout: HEAD_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000,
+      noDelay: true,
+      shouldUpgradeCallback: shouldTunnelUpgrade,
+    },
     handler,
   );
   server.on('upgrade', upgrade);
@@ -42,6 +56,9 @@ export function createProxyServer(
         ? new DyelineError(ErrorCode.HeadersTooLarge, `request headers exceed ${MAX_HEADER_BYTES} bytes`)
         : new DyelineError(ErrorCode.BadRequest, `malformed HTTP request (${code || err.message})`),
     );
+    // The answer is on its way: release the connection then, whether or not the client ever
+    // reads it or closes its side (a slowloris does neither).
+    if (!socket.destroyed) socket.once('finish', () => socket.destroy());
   });
   return server;
 }
