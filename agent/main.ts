@@ -78,7 +78,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory };
   const pools = new EndpointPools(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
-  const resilience = new ResilienceLoop({ log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep), meter: metrics.meter });
+  const resilience = new ResilienceLoop({ log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep), metrics });
 
   // The watcher swaps tables and prunes endpoint state; here the agent follows the swap
   // (breakers are bound to the new table's subsets before any request can see it).

@@ -1,6 +1,7 @@
 /**
  * The resilience metrics (docs/reference.md#agent-metrics), on the agent's meter:
- *   dyeline_circuit_state{upstream,subset}          0 closed, 1 half-open, 2 open (read at scrape time)
+ *   dyeline_circuit_state{upstream,subset}          0 closed, 1 half-open, 2 open (read at scrape time;
+ *                                                   only the breakers that exist now: current-gauge.ts)
  *   dyeline_fallbacks_total{upstream,from,to,reason} requests served outside their requested lane
  *   dyeline_retries_total{upstream,reason}           retries sent (reason: connect-failure, reset, timeout, status code)
  *   dyeline_ejections_total{upstream}                instances ejected by outlier detection
@@ -9,6 +10,8 @@
  * (observable instruments), like agent/telemetry/metrics.ts: nothing is hashed per request.
  */
 import type { Meter } from '@opentelemetry/api';
+import type { Metrics } from '../../shared/metrics.ts';
+import { CurrentGauge } from '../../shared/telemetry/current-gauge.ts';
 import type { Breakers } from './breakers.ts';
 
 /**
@@ -65,17 +68,23 @@ class SeriesMap {
   }
 }
 
-/** Registers the resilience instruments on `meter`; the circuit gauge reads `breakers` at scrape time. */
-export function createResilienceMetrics(meter: Meter, breakers: Breakers): ResilienceMetrics {
+/**
+ * Registers the resilience instruments on the process's metrics; the circuit gauge reads
+ * `breakers` at scrape time and shows the breakers that exist then (a removed lane's circuit
+ * leaves the exposition with it).
+ */
+export function createResilienceMetrics(metrics: Metrics, breakers: Breakers): ResilienceMetrics {
+  const meter: Meter = metrics.meter;
   const fallbacks = new SeriesMap();
   const retries = new SeriesMap();
   const ejections = new SeriesMap();
   const capped = new SeriesMap();
 
-  meter.createObservableGauge('dyeline_circuit_state', { description: 'Circuit state per upstream service and subset (lane): 0 closed, 1 half-open, 2 open.' })
-    .addCallback((r) => {
-      for (const b of breakers.values()) r.observe(b.stateValue, { upstream: b.service, subset: b.lane });
-    });
+  metrics.addProducer(
+    new CurrentGauge('dyeline_circuit_state', 'Circuit state per upstream service and subset (lane): 0 closed, 1 half-open, 2 open.', (emit) => {
+      for (const b of breakers.values()) emit(b.stateValue, { upstream: b.service, subset: b.lane });
+    }),
+  );
   const observe = (s: SeriesMap) => (r: { observe(v: number, a: Record<string, string>): void }) => {
     for (const x of s.values()) r.observe(x.value, x.attrs);
   };

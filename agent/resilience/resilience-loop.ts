@@ -4,10 +4,10 @@
  * timeout inside the deadline, the outcome feeds the breaker and outlier detection, and a failure
  * is retried when it may be sent again (docs/resilience.md#the-resilience-loop).
  */
-import type { Meter } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { classify, ERRORS, FailureClass, noInstanceError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { Metrics } from '../../shared/metrics.ts';
 import { Exchange, hasBody } from '../forward/exchange.ts';
 import type { Balancer } from '../routing/balancer.ts';
 import { UNKNOWN_COLOR } from '../telemetry/metrics.ts';
@@ -61,8 +61,8 @@ export interface ResilienceLoopOptions {
   balancer: Balancer;
   /** The connection pool of an endpoint. */
   pool(ep: Endpoint): Dispatcher;
-  /** Meter to register the resilience metrics on (metrics.ts); absent: nothing is counted. */
-  meter?: Meter;
+  /** The process metrics to register the resilience metrics on (metrics.ts); absent: nothing is counted. */
+  metrics?: Metrics;
   /** Largest body buffered for replay, bytes (default 64 KiB). */
   maxReplayBodyBytes?: number;
 }
@@ -85,7 +85,7 @@ export class ResilienceLoop {
     this.#pool = opts.pool;
     this.#maxReplay = opts.maxReplayBodyBytes ?? MAX_REPLAY_BODY_BYTES;
     this.breakers = new Breakers((t) => this.#transition(t));
-    this.#metrics = opts.meter === undefined ? noResilienceMetrics : createResilienceMetrics(opts.meter, this.breakers);
+    this.#metrics = opts.metrics === undefined ? noResilienceMetrics : createResilienceMetrics(opts.metrics, this.breakers);
   }
 
   /** Router hook: true when a subset's circuit takes no traffic now. */

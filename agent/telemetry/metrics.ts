@@ -4,6 +4,7 @@
  * (docs/telemetry.md#request-metrics).
  */
 import type { Meter } from '@opentelemetry/api';
+import { CurrentGauge } from '../../shared/telemetry/current-gauge.ts';
 import type { Metrics } from '../../shared/metrics.ts';
 import type { RoutingTable } from '../routing/types.ts';
 import { HistogramFamily, type HistogramSeries, LATENCY_BUCKETS_SECONDS } from './histogram.ts';
@@ -101,10 +102,11 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     .addCallback((r) => {
       if (!Number.isNaN(generatedAtMs)) r.observe(Math.max(0, (Date.now() - generatedAtMs) / 1000));
     });
-  meter.createObservableGauge('dyeline_snapshot_info', { description: 'Always 1; the checksum label names the snapshot in use (same checksum, same rules).' })
-    .addCallback((r) => {
-      if (checksum !== '') r.observe(1, { checksum });
-    });
+  // Current state only: the checksums of earlier snapshots must not stay (current-gauge.ts).
+  const info = new CurrentGauge('dyeline_snapshot_info', 'Always 1; the checksum label names the snapshot in use (same checksum, same rules).', (emit) => {
+    if (checksum !== '') emit(1, { checksum });
+  });
+  if ('addProducer' in m) m.addProducer(info);
 
   function create(key: string, direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): Series {
     if (series.size >= MAX_SERIES) {

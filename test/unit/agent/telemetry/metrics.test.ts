@@ -79,6 +79,18 @@ describe('agent metrics (contract §7)', () => {
     expect(find(s, 'dyeline_invalid_color_total')[0]?.value).toBe(2);
   });
 
+  it('dyeline_snapshot_info names only the snapshot in use, however many were loaded before', async () => {
+    const { agent, scrape } = await serve();
+    const first = table();
+    agent.snapshotLoaded(first);
+    await scrape(); // the first checksum has been exported once
+    const second = compileSnapshot(buildSnapshot([lane('canary'), instance('o1', 'orders', '10.0.0.9')], 43), new EndpointStates());
+    agent.snapshotLoaded(second);
+    const s = await scrape();
+    expect(second.checksum).not.toBe(first.checksum);
+    expect(find(s, 'dyeline_snapshot_info')).toEqual([{ name: 'dyeline_snapshot_info', labels: { checksum: second.checksum }, value: 1 }]);
+  });
+
   it('bounds cardinality: unknown colours become _unknown once a snapshot is known; passthrough is one upstream', async () => {
     const { agent, scrape } = await serve();
     agent.snapshotLoaded(table());
