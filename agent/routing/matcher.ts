@@ -4,6 +4,7 @@
  * of (name, predicate) pairs checked in order, all of which must hold.
  */
 import type { MatchRule, ValueMatcher } from '../../shared/schema/fields.ts';
+import { compileWholeMatch } from '../../shared/schema/regex.ts';
 import { hashBucket } from './hash.ts';
 import type { RequestView } from './types.ts';
 
@@ -13,7 +14,7 @@ export type ValueTest = (value: string | undefined) => boolean;
 /**
  * Compiles one value matcher (the schema guarantees exactly one field is set):
  * - `exact`: equal strings; `prefix`: starts with;
- * - `regex`: the WHOLE value matches (`^(?:re)$`, no flags);
+ * - `regex`: the WHOLE value matches (RE2 syntax, linear time: shared/schema/regex.ts);
  * - `present: true|false`: present with any value | absent;
  * - `hashPercent: P`: the value's FNV-1a bucket (0..99) is below P; absent never matches.
  * Every matcher but `present: false` fails on an absent value.
@@ -28,8 +29,8 @@ export function compileValueMatcher(m: ValueMatcher): ValueTest {
     return (v) => v !== undefined && v.startsWith(want);
   }
   if (m.regex !== undefined) {
-    const re = new RegExp(`^(?:${m.regex})$`);
-    return (v) => v !== undefined && re.test(v);
+    const whole = compileWholeMatch(m.regex);
+    return (v) => v !== undefined && whole(v);
   }
   if (m.present !== undefined) {
     return m.present ? (v) => v !== undefined : (v) => v === undefined;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { COLOR_PATTERN } from '../color.ts';
+import { regexProblem } from './regex.ts';
 
 /** A lane colour, e.g. `canary`. */
 export const Color = z
@@ -53,19 +54,11 @@ export const ValueMatcher = z
       .min(1)
       .max(1024)
       .optional()
-      .refine(
-        (s) => {
-          if (s === undefined) return true;
-          try {
-            new RegExp(s);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { message: 'is not a valid regular expression' },
-      )
-      .describe('The whole value matches this ECMAScript regular expression (anchored).'),
+      .superRefine((s, ctx) => {
+        const why = s === undefined ? undefined : regexProblem(s);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: `is not an RE2 regular expression (no backreferences or lookaround): ${why}` });
+      })
+      .describe('The whole value matches this regular expression, in RE2 syntax (no backreferences or lookaround); matched in time linear in the length of the value.'),
     present: z.boolean().optional().describe('true: the value is present (any value); false: it is absent.'),
     hashPercent: Percent.optional().describe(
       'Sticky percentage: the value is hashed (FNV-1a) into 0-99 and matches when below this number. Same value, same answer, on every node.',

@@ -39,6 +39,28 @@ describe('value matchers', () => {
     expect(t(undefined)).toBe(false);
   });
 
+  it('regex matching takes time linear in the value: a pattern that backtracks exponentially is harmless on a 16 KiB header', () => {
+    const t = vm({ regex: '(a+)+$' });
+    // Before: ECMAScript backtracking, ~2^n steps (n = 28: seconds; 16 KiB: forever).
+    for (const n of [28, 16 * 1024]) {
+      const v = `${'a'.repeat(n)}!`;
+      const t0 = performance.now();
+      expect(t(v)).toBe(false);
+      expect({ n, fast: performance.now() - t0 < 100 }).toEqual({ n, fast: true });
+    }
+    expect(t('aaaa')).toBe(true);
+  });
+
+  it('regex syntax is RE2: backreferences and lookaround are rejected at validation with the field path', () => {
+    for (const regex of ['(a)\\1', '(?=a)b', '(?<!x)y', 'a{1001}']) {
+      const r = MatchRule.safeParse({ headers: { 'x-user': { regex } } });
+      expect({ regex, ok: r.success }).toEqual({ regex, ok: false });
+      expect(r.error!.issues[0]!.path.join('.')).toBe('headers.x-user.regex');
+      expect(r.error!.issues[0]!.message).toMatch(/RE2/);
+    }
+    expect(MatchRule.safeParse({ headers: { 'x-user': { regex: '(?:beta|gamma)-[a-z]*' } } }).success).toBe(true);
+  });
+
   it('present true/false', () => {
     expect(vm({ present: true })('')).toBe(true);
     expect(vm({ present: true })(undefined)).toBe(false);
