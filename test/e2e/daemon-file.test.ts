@@ -3,7 +3,7 @@
  * validated snapshot; invalid documents reported and contained; restarts keep content.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -136,6 +136,34 @@ describe('dyeline daemon (file source)', () => {
     await writeFile(join(rules, 'blue.yaml'), lane('blue', 'blue'));
     const s2 = await snapshotWhere((s) => s.lanes.length === 2, 'caught up');
     expect(s2.version).toBeGreaterThan(s1.version);
+  });
+
+  it('a rule file that cannot be read (EACCES) keeps its last content instead of being treated as deleted', async () => {
+    // The daemon runs as nobody, so file permissions bind it (the tests run as root).
+    const NOBODY = 65534;
+    await chmod(dir, 0o755);
+    await chmod(rules, 0o755);
+    await mkdir(join(dir, 'run'));
+    await chown(join(dir, 'run'), NOBODY, NOBODY);
+    const file = join(rules, 'lanes.yaml');
+    await writeFile(file, lane('canary', 'canary'));
+    await writeFile(join(rules, 'other.yaml'), lane('blue', 'blue'));
+    const d = await startDaemon({ sources: [`file://${rules}`], snapshot: snapshotPath, uid: NOBODY, gid: NOBODY });
+    running.push(d);
+    await snapshotWhere((s) => s.lanes.length === 2, 'first snapshot');
+    // Rewritten with permissions the daemon cannot read (a new mtime: the daemon must read it again).
+    await chmod(file, 0o000);
+    await utimes(file, new Date(), new Date(Date.now() + 5_000));
+    // A change elsewhere makes the daemon rescan and write: the unreadable file must still count.
+    await writeFile(join(rules, 'other.yaml'), lane('blue', 'blue', ', priority: 3'));
+    const s = await snapshotWhere((x) => x.lanes.some((l) => l.document.spec.priority === 3), 'the other change applied');
+    expect(names(s)).toEqual(['blue', 'canary']);
+    const st = await statusWhere(d, (src) => Boolean(src.error) || src.rejected.length > 0, 'the unreadable file reported', 10_000);
+    expect(JSON.stringify(st.sources[0])).toMatch(/lanes\.yaml.*(EACCES|permission denied)/i);
+    // Readable again (unchanged): still there, and the problem is gone.
+    await chmod(file, 0o644);
+    await statusWhere(d, (src) => !src.error && src.rejected.length === 0, 'problem cleared', 10_000);
+    expect(names((await readSnapshotFile(snapshotPath))!)).toEqual(['blue', 'canary']);
   });
 
   it('continues the version sequence past a damaged snapshot file', async () => {

@@ -40,6 +40,9 @@ export interface SpawnLinesOptions {
   stdin?: boolean;
   /** Called with each stdout line as it is parsed, after it is added to `lines`. */
   onLine?: (line: Record<string, unknown>) => void;
+  /** Run as this user and group (the tests run as root; file permissions bind other users only). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Spawns `command args` with stdout read as JSON lines and stderr kept. */
@@ -47,6 +50,8 @@ export function spawnLines(command: string, args: readonly string[], opts: Spawn
   const proc = spawn(command, args, {
     env: { ...process.env, ...opts.env },
     stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined && { uid: opts.uid }),
+    ...(opts.gid !== undefined && { gid: opts.gid }),
   });
   const lines: Record<string, unknown>[] = [];
   let buf = '';

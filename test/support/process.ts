@@ -29,10 +29,12 @@ export interface DyelineProcess {
 /** Spawns `dyeline <args>` and waits until `listeners` are all bound. */
 export async function startDyeline(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; listeners?: string[]; timeoutMs?: number; nodeArgs?: string[] } = {},
+  opts: { env?: NodeJS.ProcessEnv; listeners?: string[]; timeoutMs?: number; nodeArgs?: string[]; uid?: number; gid?: number } = {},
 ): Promise<DyelineProcess> {
   const listeners = new Map<string, string>();
   const child = spawnLines(process.execPath, [...(opts.nodeArgs ?? []), DYELINE_BIN, ...args], {
+    uid: opts.uid,
+    gid: opts.gid,
     env: { DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
     onLine: (line) => {
       if (line.msg === 'listening') listeners.set(String(line.listener), String(line.address));
@@ -63,9 +65,9 @@ export async function startDyeline(
 }
 
 /** Starts `dyeline daemon` with its status/admin listeners on free loopback ports; `nodeArgs` go to node (e.g. `--import`). */
-export function startDaemon(opts: { sources: string[]; snapshot: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[] }): Promise<DyelineProcess> {
+export function startDaemon(opts: { sources: string[]; snapshot: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[]; uid?: number; gid?: number }): Promise<DyelineProcess> {
   const args = ['daemon', ...opts.sources.flatMap((s) => ['--source', s]), '--snapshot', opts.snapshot, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
-  return startDyeline(args, { env: opts.env, listeners: ['status', 'admin'], timeoutMs: opts.timeoutMs, nodeArgs: opts.nodeArgs });
+  return startDyeline(args, { env: opts.env, listeners: ['status', 'admin'], timeoutMs: opts.timeoutMs, nodeArgs: opts.nodeArgs, uid: opts.uid, gid: opts.gid });
 }
 
 /** GET http://<address><path> and parse JSON. */
