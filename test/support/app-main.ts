@@ -28,7 +28,7 @@ interface Answer {
   next?: { status: number; servedColor: string | null; fallback: string | null; body: unknown };
 }
 
-function callNext(next: string, rest: string, from: IncomingMessage): Promise<Answer['next']> {
+function callNext(next: string, path: string, from: IncomingMessage): Promise<Answer['next']> {
   return new Promise((resolve) => {
     if (outbound === undefined) {
       resolve({ status: 0, servedColor: null, fallback: null, body: 'no outbound address yet' });
@@ -39,7 +39,7 @@ function callNext(next: string, rest: string, from: IncomingMessage): Promise<An
       const v = from.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    const req = request({ host: outbound.host, port: outbound.port, path: `/chain?via=${rest}`, headers, agent: keepAlive }, (res) => {
+    const req = request({ host: outbound.host, port: outbound.port, path, headers, agent: keepAlive }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => {
@@ -77,7 +77,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     },
   };
   const via = (url.searchParams.get('via') ?? '').split(',').filter(Boolean);
-  if (via.length > 0) answer.next = await callNext(via[0]!, via.slice(1).join(','), req);
+  if (via.length > 0) answer.next = await callNext(via[0]!, `/chain?via=${via.slice(1).join(',')}`, req);
+  // `?bounce=a,b`: call a with `?bounce=b,a` — two apps told so call each other forever (a loop
+  // through apps, which forward trace and colour headers but not x-dyeline-hops).
+  const bounce = (url.searchParams.get('bounce') ?? '').split(',').filter(Boolean);
+  if (bounce.length > 0) answer.next = await callNext(bounce[0]!, `/chain?bounce=${[...bounce.slice(1), bounce[0]].join(',')}`, req);
   const body = JSON.stringify(answer);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-app-instance': instance });
   res.end(body);
