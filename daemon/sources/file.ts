@@ -35,6 +35,13 @@ interface Seen {
   mtimeMs: number;
   size: number;
   text: string;
+  /** Why the file could not be read at the last scan (its last content stays in effect). */
+  unreadable?: string;
+}
+
+/** The item reporting a file that exists but cannot be read: the store keeps what it held. */
+function unreadableItem(key: string, why: string): SourceItem {
+  return { key, problems: [{ path: '', message: `${why} (last content kept)` }] };
 }
 
 /** Tuning of the file source; the defaults suit production. */
@@ -137,18 +144,24 @@ export class FileSource implements Source {
       let text: string;
       try {
         text = await readFile(path, 'utf8');
-      } catch {
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed between stat and read
+        // Unreadable (EACCES, EIO, ...) is not deleted: its last content stays in effect and the
+        // problem is reported, until it reads again (tried at every scan: no mtime to compare).
+        const unreadable = `cannot read ${path}: ${errorMessage(err)}`;
+        next.set(path, { mtimeMs: NaN, size: -1, text: prev?.text ?? '', unreadable });
+        if (prev?.unreadable !== unreadable) changed.push(unreadableItem(path, unreadable));
         continue;
       }
       next.set(path, { mtimeMs: st.mtimeMs, size: st.size, text });
-      if (prev?.text === text) continue;
+      if (prev?.text === text && prev.unreadable === undefined) continue;
       changed.push({ key: path, text, revision: String(Math.trunc(st.mtimeMs)) });
     }
     const removed = [...this.seen.keys()].filter((k) => !next.has(k));
     this.seen = next;
     if (!this.synced) {
       this.synced = true;
-      sink.replaceAll([...next].map(([key, s]) => ({ key, text: s.text, revision: String(Math.trunc(s.mtimeMs)) })));
+      sink.replaceAll([...next].map(([key, s]) => (s.unreadable !== undefined ? unreadableItem(key, s.unreadable) : { key, text: s.text, revision: String(Math.trunc(s.mtimeMs)) })));
     } else {
       for (const item of changed) sink.put(item);
       for (const key of removed) sink.delete(key);
