@@ -334,12 +334,10 @@ export class EtcdSource implements Source {
               return;
             }
             if (!created) return;
-            if (res.events.length === 0) {
-              // Progress notification: every change up to the header revision has been sent.
-              const rev = BigInt(res.header.revision);
-              if (rev > this.revision) this.revision = rev;
-              return;
-            }
+            // A response without events (a progress notification) never moves the resume
+            // revision: before etcd 3.4.26 / 3.5.8 (etcd issue 15220) its revision may be ahead of
+            // events not delivered yet, and resuming from it would skip them (docs/sources.md#etcd).
+            if (res.events.length === 0) return;
             for (const ev of res.events) {
               const key = ev.kv.key.toString('utf8');
               if (ev.type === 'Delete') {
@@ -364,7 +362,6 @@ export class EtcdSource implements Source {
             key: this.range!.start,
             range_end: this.range!.end,
             start_revision: (this.revision + 1n).toString(),
-            progress_notify: true,
           },
         });
       });

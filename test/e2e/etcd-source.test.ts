@@ -10,7 +10,9 @@ import { pino } from 'pino';
 import type { Logger } from '../../shared/log.ts';
 import { EtcdServer, freePort } from '../support/etcd.ts';
 import { RecordingSink } from '../support/recording-sink.ts';
+import { memoryLog } from '../support/memory-log.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 const LANE = `apiVersion: dyeline.io/v1
 kind: Lane
@@ -174,6 +176,39 @@ describe('etcd source', () => {
     ]);
     expect(Object.keys(sink.snapshot()).sort()).toEqual([`${p}instances/orders/b`, `${p}rules/Lane/canary`, `${p}rules/Service/orders`]);
   });
+
+  it('never moves its resume revision past the last event delivered, whatever progress notifications say (etcd issue 15220)', async () => {
+    // An etcd that sends a progress notification every 100 ms to watches that ask. Before etcd
+    // 3.4.26 / 3.5.8 a notification may carry a revision ahead of events a catching-up watch has
+    // not delivered yet; resuming from it would skip them. The resume point follows events only.
+    const noisy = await EtcdServer.start({ extraArgs: ['--experimental-watch-progress-notify-interval', '100ms'] });
+    try {
+      const px = await TcpProxy.start(noisy.endpoint);
+      proxies.push(px);
+      const p = prefix();
+      const last = await noisy.put(`${p}rules/Lane/canary`, LANE);
+      const mem = memoryLog();
+      const { sink } = await startSource([px.endpoint], p, { log: mem.log });
+      await sink.until((x) => x.connected === true && x.content.size === 1, 'initial sync');
+      // The store moves on outside the prefix; notifications report its revision.
+      let storeRevision = last;
+      for (let i = 0; i < 20; i++) storeRevision = await noisy.put(`/elsewhere/${i}`, 'x');
+      await new Promise((r) => setTimeout(r, 600));
+      const mark = mem.lines.length;
+      px.cut();
+      await sink.until((x) => x.connected === false, 'disconnected', 5_000);
+      px.restore();
+      const line = await waitFor(() => mem.lines.slice(mark).find((l) => l.msg === 'etcd connected'), { timeoutMs: 15_000, what: 'reconnected' });
+      expect(storeRevision).toBeGreaterThan(last);
+      expect(line.revision).toBe(last.toString());
+      // Nothing was lost or read twice: the resumed watch goes on from there.
+      const r = await noisy.put(`${p}rules/Service/orders`, SERVICE);
+      await sink.until((x) => x.content.has(`${p}rules/Service/orders`), 'a put after the resume');
+      expect(sink.calls.filter((c) => c.op === 'put').map((c) => c.revision)).toEqual([r.toString()]);
+    } finally {
+      await noisy.cleanup();
+    }
+  }, 60_000);
 
   it('re-reads the prefix in full when history was compacted past its revision while disconnected', async () => {
     const p = prefix();

@@ -6,8 +6,6 @@
  * Zero lost updates is the bar: every put etcd acknowledged is in the final snapshot; the
  * snapshot file read every few ms always verifies (never torn), its version only grows (also
  * across the daemon's restart), and no key's value ever goes back to an older one.
- * etcd sends progress notifications every 100 ms here, so the watch's resume revision is
- * exercised by them too.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,7 +32,7 @@ const running: DyelineProcess[] = [];
 const figures: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  cluster = await EtcdCluster.start(3, { extraArgs: ['--experimental-watch-progress-notify-interval', '100ms'] });
+  cluster = await EtcdCluster.start(3);
   dir = await mkdtemp(join(tmpdir(), 'dyeline-faults-cp-'));
 }, 60_000);
 
