@@ -108,7 +108,9 @@ const LOW_LEVEL: ReadonlyMap<string, ErrorCode> = new Map<string, ErrorCode>([
   ['EAI_AGAIN', ErrorCode.Connect],
   ['EADDRNOTAVAIL', ErrorCode.Connect],
   ['UND_ERR_CONNECT_TIMEOUT', ErrorCode.Connect],
-  ['ETIMEDOUT', ErrorCode.Connect], ['ECONNABORTED', ErrorCode.Connect],
+  // ETIMEDOUT and ECONNABORTED are not here: they also end connections that already carried the
+  // request (TCP retransmission or keepalive timeouts), so they are Resets (maybe reached).
+  // undici reports a connect that timed out as UND_ERR_CONNECT_TIMEOUT.
   ['UND_ERR_HEADERS_TIMEOUT', ErrorCode.Timeout],
   ['UND_ERR_BODY_TIMEOUT', ErrorCode.Timeout],
 ]);

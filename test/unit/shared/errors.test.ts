@@ -1,5 +1,7 @@
 /** The error catalogue and its one classifier (shared/errors.ts). */
 import { describe, expect, it } from 'vitest';
+import { type FailureKind, RetryPolicy } from '../../../agent/resilience/retry.ts';
+import { ServiceSpec } from '../../../shared/schema/documents.ts';
 import { asDyelineError, classify, ClientClosedError, DroppedAnswerError, DyelineError, ERRORS, ErrorCode, FailureClass, noInstanceError } from '../../../shared/errors.ts';
 
 const withCode = (code: unknown) => Object.assign(new Error(String(code)), { code });
@@ -32,13 +34,23 @@ describe('error catalogue', () => {
 
 describe('classify', () => {
   it('maps Node and undici codes to the catalogue; anything else broke the exchange', () => {
-    for (const c of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'ECONNABORTED']) {
+    for (const c of ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']) {
       expect(classify(withCode(c)), c).toBe(ErrorCode.Connect);
     }
     for (const c of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) expect(classify(withCode(c)), c).toBe(ErrorCode.Timeout);
     for (const c of ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED', '', 'constructor', 42, undefined]) expect(classify(withCode(c)), String(c)).toBe(ErrorCode.Reset);
     expect(classify(null)).toBe(ErrorCode.Reset);
     expect(classify('boom')).toBe(ErrorCode.Reset);
+  });
+
+  it('ETIMEDOUT and ECONNABORTED may come from a connection already carrying the request: maybe reached, so a POST is never sent again', () => {
+    const policy = new RetryPolicy(ServiceSpec.parse({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
+    for (const c of ['ETIMEDOUT', 'ECONNABORTED']) {
+      const failure = ERRORS[classify(withCode(c))].failure;
+      expect({ c, failure }).toEqual({ c, failure: FailureClass.MaybeReached });
+      expect(policy.retries(failure as FailureKind, 0, 'POST')).toBe(false);
+      expect(policy.retries(failure as FailureKind, 0, 'GET')).toBe(true);
+    }
   });
 
   it('keeps the codes of dyeline errors, the client-closed and dropped-answer ones included', () => {
