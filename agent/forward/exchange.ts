@@ -25,6 +25,8 @@ export interface ExchangeSink {
    * this answer and retry: the try is aborted with a DroppedAnswerError and `failed` follows.
    */
   upstreamStatus?(ex: Exchange, status: number): boolean;
+  /** Optional: the current try has been in flight for its `slowMs` (TryOptions) without an answer head. */
+  trySlow?(ex: Exchange): void;
   /**
    * The exchange (or its current try) failed with `err`: from the upstream, the deadline, or
    * routing. Either send another try (`ex.dispatch` again) and return true — the exchange goes
@@ -52,6 +54,11 @@ export interface TryOptions {
    * client's request stream when the request has a body.
    */
   body?: Buffer | null;
+  /**
+   * Optional: ms from dispatch after which a try still waiting for its answer head is reported
+   * slow (`sink.trySlow`), once; ignored unless below `timeoutMs`. The same timer serves both.
+   */
+  slowMs?: number;
 }
 
 const kExchange = Symbol('dyeline.exchange');
@@ -74,6 +81,14 @@ function onDeadline(a: Attempt, ms: number): void {
   a.deadline = undefined;
   if (a.over) return;
   const ex = a.ex;
+  if (a.slowLeftMs > 0) {
+    // The slow mark came first: report it, then wait out the rest of the timeout.
+    const left = a.slowLeftMs;
+    a.slowLeftMs = 0;
+    if (a === ex.attempt) ex.sink.trySlow?.(ex);
+    if (!a.over) a.deadline = setTimeout(onDeadline, left, a, ms);
+    return;
+  }
   const err = new DyelineError(ErrorCode.Timeout, `${ex.endpointKey || ex.service} did not answer within ${ms} ms`);
   if (a.controller !== null) a.controller.abort(err);
   else ex.attemptFailed(a, err); // not started yet (queued, connecting): fail now, abort when it starts
@@ -107,6 +122,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   deadline: NodeJS.Timeout | undefined = undefined;
   /** True once this try ended (answered, failed, or superseded). */
   over = false;
+  /** While the timer is set for the slow mark: what is left of the timeout after it, ms (else 0). */
+  slowLeftMs = 0;
 
   constructor(ex: Exchange, state: EndpointState | undefined) {
     this.ex = ex;
@@ -246,7 +263,14 @@ export class Exchange {
       this.attemptFailed(a, err as Error);
       return;
     }
-    if (!a.over) a.deadline = setTimeout(onDeadline, opts.timeoutMs, a, opts.timeoutMs);
+    if (a.over) return;
+    const slow = opts.slowMs;
+    if (slow !== undefined && slow > 0 && slow < opts.timeoutMs) {
+      a.slowLeftMs = opts.timeoutMs - slow;
+      a.deadline = setTimeout(onDeadline, slow, a, opts.timeoutMs);
+    } else {
+      a.deadline = setTimeout(onDeadline, opts.timeoutMs, a, opts.timeoutMs);
+    }
   }
 
   /** A try failed: release it, then let the sink retry or answer (see ExchangeSink.failed). */

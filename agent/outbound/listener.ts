@@ -135,6 +135,10 @@ class Outbound implements ExchangeSink {
     return this.#resilience.upstreamStatus(ex as OutboundExchange, status);
   }
 
+  trySlow(ex: Exchange): void {
+    this.#resilience.trySlow(ex as OutboundExchange);
+  }
+
   failed(ex: Exchange, err: Error): boolean {
     if (this.#resilience.failed(ex as OutboundExchange, err)) return true;
     const e = asDyelineError(err, ex.endpointKey || ex.service || 'upstream');

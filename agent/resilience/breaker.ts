@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { Service } from '../../shared/schema/documents.ts';
+import { LatencyProfile } from './latency.ts';
 import { RollingWindow } from './window.ts';
 
 /** The breaker settings of a Service spec (defaults applied by the schema). */
@@ -114,6 +115,17 @@ export class Breaker {
     this.#cb.on('close', () => this.#moved(CLOSED));
   }
 
+  /** The lane's observed latency (latency.ts): the timings derived when the Service sets none. */
+  readonly latency = new LatencyProfile();
+
+  /**
+   * The slow-call threshold at `now`, ms: `slowCallMs` when the Service sets it, else derived
+   * from the lane's latency (bounded by the service's `timeoutMs`).
+   */
+  slowCallMs(now: number, timeoutMs: number): number {
+    return this.#settings.slowCallMs ?? this.latency.derivedTimeoutMs(now, timeoutMs);
+  }
+
   /** The current state. */
   get state(): CircuitState {
     return STATE_NAMES[this.#state];
@@ -156,11 +168,12 @@ export class Breaker {
    * @param token what `admit()` returned.
    * @param now epoch ms of the outcome (window time).
    * @param failed true for a 5xx answer, connect failure, reset or timeout.
-   * @param durationMs time to response headers (or to the failure).
+   * @param slow true when the call took longer than the slow-call threshold (`slowCallMs`, or the
+   *   one derived from `latency`): to its answer head or failure, or still in flight, or when
+   *   the client gave up past it.
    */
-  record(token: number, now: number, failed: boolean, durationMs: number): void {
+  record(token: number, now: number, failed: boolean, slow: boolean): void {
     if (token === REJECTED || this.#dead) return;
-    const slow = durationMs > this.#settings.slowCallMs;
     if (token === ADMITTED) {
       if (this.#state !== CLOSED) return; // admitted before the circuit opened: no say any more
       const w = this.#window;

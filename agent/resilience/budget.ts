@@ -1,18 +1,23 @@
 /**
  * The retry budget of one upstream service (Finagle's RetryBudget, Linkerd's retry budget):
  * retries may add at most `budgetPercent` % on top of the first tries sent over the last
- * `windowMs` (default 10 s), plus a small floor of `minRetriesPerSecond` (default 10 per second,
- * Finagle's and Linkerd's default) so a quiet service can still retry at all. During an outage,
- * when every first try fails, the load on the upstream therefore grows by at most that share
- * instead of multiplying by the number of attempts. `budgetPercent: 0` disables retries
- * (floor included).
+ * `windowMs` (default 10 s), plus a floor of ONE retry per window, so a quiet service can still
+ * retry a sporadic failure. The floor is fleet-aware: across N agents calling a service that is
+ * down, the floors add at most N retries per window — never a multiple of the traffic (a
+ * per-agent floor of 10 retries/s, as Finagle and Linkerd have, adds up to 10 × N per second).
+ * `budgetPercent: 0` disables the retries it governs, floor included.
+ *
+ * What it governs is the resilience loop's to say (docs/resilience.md#retry-budget): retries
+ * that send a request again to a lane that already received it. A retry after a connect failure
+ * (the request reached no one) and the one try a lane request makes on its fallback lane add no
+ * second copy to any lane, so they do not draw on it.
  */
 import { RollingWindow } from './window.ts';
 
 /** Default length of the budget window, in ms. */
 export const BUDGET_WINDOW_MS = 10_000;
-/** Default floor of retries allowed whatever the ratio, per second of the window. */
-export const MIN_RETRIES_PER_SECOND = 10;
+/** Retries allowed per window whatever the ratio (per agent and service). */
+export const MIN_RETRIES_PER_WINDOW = 1;
 
 const FIRST = 0;
 const RETRY = 1;
@@ -21,8 +26,8 @@ const RETRY = 1;
 export interface BudgetOptions {
   /** Window over which first tries and retries are counted, ms (default 10000). */
   windowMs?: number;
-  /** Retries allowed per second whatever the ratio (default 10). */
-  minRetriesPerSecond?: number;
+  /** Retries allowed per window whatever the ratio (default 1). */
+  minRetries?: number;
 }
 
 /** The retry budget of one service. */
@@ -33,10 +38,9 @@ export class RetryBudget {
 
   /** @param budgetPercent the Service's `retry.budgetPercent`. */
   constructor(budgetPercent: number, options: BudgetOptions = {}) {
-    const windowMs = options.windowMs ?? BUDGET_WINDOW_MS;
     this.#percent = budgetPercent;
-    this.#floor = ((options.minRetriesPerSecond ?? MIN_RETRIES_PER_SECOND) * windowMs) / 1000;
-    this.#window = new RollingWindow(2, windowMs);
+    this.#floor = options.minRetries ?? MIN_RETRIES_PER_WINDOW;
+    this.#window = new RollingWindow(2, options.windowMs ?? BUDGET_WINDOW_MS);
   }
 
   /** The percentage in use. */
@@ -58,8 +62,7 @@ export class RetryBudget {
   tryRetry(now: number): boolean {
     if (this.#percent <= 0) return false;
     const w = this.#window;
-    const allowed = this.#floor + (w.total(now, FIRST) * this.#percent) / 100;
-    if (w.total(now, RETRY) + 1 > allowed) return false;
+    if ((w.total(now, RETRY) + 1) * 100 > w.total(now, FIRST) * this.#percent + this.#floor * 100) return false;
     w.add(now, RETRY);
     return true;
   }

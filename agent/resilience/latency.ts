@@ -1,23 +1,21 @@
 /**
  * The observed latency of one (service, lane) — time to the answer head of its successful tries
- * over the last ~30 s — and the timings dyeline derives from it when the Service sets none
- * (docs/resilience.md#defaults):
- *   - hedge delay: 2 × p99, within [50 ms, 1 s] (1 s before 8 answers were seen);
- *   - per-try timeout of a request that can be retried, and the slow-call threshold of the
- *     breaker: 5 × p99, within [1 s, the service's timeoutMs] (timeoutMs before 8 answers).
- * A log-bucketed histogram (ratio 2^¼, 0.5 ms to ~9 min) in two halves of the window, so
- * recording is O(1) and allocation-free, and the p99 is recomputed at most every 250 ms.
+ * over the last ~30 s — and the timing dyeline derives from it when the Service sets none
+ * (docs/resilience.md#defaults): the per-try timeout of a request that can move on to a fallback
+ * lane, and the breaker's slow-call threshold, are 2 × the p95 latency, within [250 ms, the
+ * service's timeoutMs] (timeoutMs until the lane has answered 8 times). The p95 rather than the
+ * p99: a few latency spikes of a busy node do not move it. A log-bucketed histogram (ratio 2^¼,
+ * 0.5 ms to ~9 min) in two halves of the window: recording is O(1) and allocation-free, and the
+ * percentile is recomputed at most every 250 ms.
  */
 
 /** Answers needed before the lane's own latency is trusted. */
 export const MIN_SAMPLES = 8;
-/** Hedge delay: p99 × this, within [HEDGE_FLOOR_MS, HEDGE_CEILING_MS]; HEDGE_CEILING_MS when cold. */
-export const HEDGE_FACTOR = 2;
-export const HEDGE_FLOOR_MS = 50;
-export const HEDGE_CEILING_MS = 1000;
-/** Derived per-try timeout and slow-call threshold: p99 × this, within [TIMEOUT_FLOOR_MS, timeoutMs]. */
-export const TIMEOUT_FACTOR = 5;
-export const TIMEOUT_FLOOR_MS = 1000;
+/** The percentile the derived timing starts from. */
+export const PERCENTILE = 0.95;
+/** Derived per-try timeout and slow-call threshold: the percentile × this, within [TIMEOUT_FLOOR_MS, timeoutMs]. */
+export const TIMEOUT_FACTOR = 2;
+export const TIMEOUT_FLOOR_MS = 250;
 /** Length of the window the latency is observed over, ms. */
 export const LATENCY_WINDOW_MS = 30_000;
 
@@ -45,7 +43,7 @@ export class LatencyProfile {
   #totals = [0, 0];
   /** Number of the half-window (floor(now / halfMs)) the current half belongs to. */
   #epoch = -1;
-  #p99: number | undefined = undefined;
+  #value: number | undefined = undefined;
   #computedAt = -Infinity;
 
   constructor(windowMs: number = LATENCY_WINDOW_MS) {
@@ -81,36 +79,30 @@ export class LatencyProfile {
     return this.#totals[0]! + this.#totals[1]!;
   }
 
-  /** The 99th percentile at `now` (bucket upper bound, ms), or undefined with fewer than MIN_SAMPLES answers. */
-  p99(now: number): number | undefined {
+  /** The PERCENTILE latency at `now` (bucket upper bound, ms), or undefined with fewer than MIN_SAMPLES answers. */
+  percentile(now: number): number | undefined {
     this.#rotate(now);
-    if (now - this.#computedAt < REFRESH_MS) return this.#p99;
-    this.#computedAt = now;
+    if (now - this.#computedAt < REFRESH_MS) return this.#value;
     const total = this.#totals[0]! + this.#totals[1]!;
-    if (total < MIN_SAMPLES) return (this.#p99 = undefined);
+    if (total < MIN_SAMPLES) return undefined; // not cached: the next answer may be the one that warms it
+    this.#computedAt = now;
     const c = this.#counts;
     let above = 0;
-    const allowed = total * 0.01;
+    const allowed = total * (1 - PERCENTILE);
     for (let i = BUCKETS - 1; i >= 0; i--) {
       above += c[i]! + c[BUCKETS + i]!;
-      if (above > allowed) return (this.#p99 = upperOf(i));
+      if (above > allowed) return (this.#value = upperOf(i));
     }
-    return (this.#p99 = upperOf(0));
-  }
-
-  /** How long an idempotent request waits on this lane before it is also sent to the fallback lane, ms. */
-  hedgeDelayMs(now: number): number {
-    const p = this.p99(now);
-    if (p === undefined) return HEDGE_CEILING_MS;
-    return Math.min(HEDGE_CEILING_MS, Math.max(HEDGE_FLOOR_MS, Math.round(p * HEDGE_FACTOR)));
+    return (this.#value = upperOf(0));
   }
 
   /**
-   * The per-try timeout of a request that can be retried, and the slow-call threshold, when the
-   * Service sets none: 5 × p99 within [1 s, `timeoutMs`]; `timeoutMs` while the lane is cold.
+   * The per-try timeout of a request that can move on to a fallback lane, and the slow-call
+   * threshold, when the Service sets none: 2 × p95 within [250 ms, `timeoutMs`]; `timeoutMs`
+   * while the lane is cold.
    */
   derivedTimeoutMs(now: number, timeoutMs: number): number {
-    const p = this.p99(now);
+    const p = this.percentile(now);
     if (p === undefined) return timeoutMs;
     return Math.min(timeoutMs, Math.max(TIMEOUT_FLOOR_MS, Math.round(p * TIMEOUT_FACTOR)));
   }

@@ -9,15 +9,15 @@ import { classify, ERRORS, FailureClass, noInstanceError } from '../../shared/er
 import type { Logger } from '../../shared/log.ts';
 import type { Metrics } from '../../shared/metrics.ts';
 import { Exchange, hasBody } from '../forward/exchange.ts';
-import type { Balancer } from '../routing/balancer.ts';
+import { type Balancer, hasAvailable } from '../routing/balancer.ts';
 import { UNKNOWN_COLOR } from '../telemetry/metrics.ts';
 import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } from '../routing/types.ts';
 import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
 import { Breakers } from './breakers.ts';
-import { RetryBudget } from './budget.ts';
+import { type BudgetOptions, RetryBudget } from './budget.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
-import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS } from './retry.ts';
+import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
 
 /** Largest request body read whole so that an idempotent request can be retried (64 KiB). */
 export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
@@ -43,6 +43,8 @@ export class OutboundExchange extends Exchange {
   judged = false;
   /** performance.now() when the current try was sent. */
   tryStartedAt = 0;
+  /** The current try's slow-call threshold, ms (Infinity: none). */
+  slowMs = Infinity;
   /** Keys of the instances tried (made on the first retry). */
   tried: Set<string> | undefined = undefined;
   /** Request target and headers sent upstream. */
@@ -71,6 +73,7 @@ export interface ResilienceLoopOptions {
 export class ResilienceLoop {
   readonly breakers: Breakers;
   readonly #budgets = new Map<string, RetryBudget>();
+  #budgetOptions: BudgetOptions = {};
   /** Lane colours of the last table bound (bounds the `from` label of fallbacks). */
   #lanes: ReadonlySet<string> = new Set();
   readonly #log: Logger;
@@ -107,6 +110,15 @@ export class ResilienceLoop {
       if (svc === undefined) this.#budgets.delete(name);
       else b.configure(svc.spec.retry.budgetPercent);
     }
+  }
+
+  /**
+   * Forgets every retry budget's counts; budgets made from now on use `options` (tests that
+   * study the loop itself widen the floor so the budget stays out of their way).
+   */
+  resetBudgets(options: BudgetOptions = {}): void {
+    this.#budgets.clear();
+    this.#budgetOptions = options;
   }
 
   /** Stops every breaker timer (agent stop). */
@@ -161,26 +173,59 @@ export class ResilienceLoop {
     // A client that goes away ends the exchange through the response's close event.
   }
 
-  /** Sends a try to `candidates[k]`; false when no instance can take it (none left, circuit, deadline). */
+  /**
+   * Sends a try to `candidates[k]`; false when no instance can take it (none left, circuit,
+   * deadline). Timings the Service leaves unset come from the lane's observed latency
+   * (docs/resilience.md#defaults): the slow-call threshold always, and the per-try timeout of a
+   * request that could still move on to a fallback lane.
+   */
   #send(ex: OutboundExchange, k: number): boolean {
     const subset = ex.decision!.candidates[k];
     const now = Date.now();
     const ep = this.#balancer.pick(subset, ex.tried, now);
     if (ep === undefined) return false;
-    const timeoutMs = ex.policy!.tryTimeout(ex.startedAt, performance.now());
+    const policy = ex.policy!;
+    let timeoutMs = policy.tryTimeout(ex.startedAt, performance.now());
     if (timeoutMs === 0) return false;
     const breaker = this.breakers.forSubset(subset);
     const token = breaker === undefined ? ADMITTED : breaker.admit();
     if (token === REJECTED) return false;
+    let slowMs = Infinity;
+    if (breaker !== undefined) {
+      slowMs = breaker.slowCallMs(now, policy.timeoutMs);
+      if (!policy.perTryConfigured && this.#canMoveOn(ex, k, now)) timeoutMs = Math.min(timeoutMs, breaker.latency.derivedTimeoutMs(now, policy.timeoutMs));
+    }
     ex.candidate = k;
     ex.endpoint = ep;
     ex.breaker = breaker;
     ex.token = breaker === undefined ? 0 : token;
     ex.judged = false;
+    ex.slowMs = slowMs;
     ex.servedColor = subset.lane;
     ex.tryStartedAt = performance.now();
-    ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body });
+    ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body, slowMs: slowMs === Infinity ? undefined : slowMs });
     return true;
+  }
+
+  /**
+   * True when a try on `candidates[k]` that timed out could be sent on to a later lane of the
+   * chain: the method is idempotent, the body can be sent again, a retry is left and the policy
+   * retries timeouts, and a later lane has an instance and a circuit that takes traffic.
+   */
+  #canMoveOn(ex: OutboundExchange, k: number, now: number): boolean {
+    const policy = ex.policy!;
+    if (ex.retries >= policy.attempts || !policy.retries(TIMEOUT, 0, ex.req.method) || !this.#replayable(ex, TIMEOUT)) return false;
+    const cands = ex.decision!.candidates;
+    const isOpen = this.breakers.isOpen;
+    for (let j = k + 1; j < cands.length; j++) if (hasAvailable(cands[j], now) && !isOpen(cands[j])) return true;
+    return false;
+  }
+
+  /** Exchange hook: the current try has been in flight past its slow-call threshold: the breaker counts it slow now. */
+  trySlow(ex: OutboundExchange): void {
+    if (ex.token === 0) return;
+    ex.breaker!.record(ex.token, Date.now(), false, true);
+    ex.token = 0;
   }
 
   /**
@@ -191,6 +236,7 @@ export class ResilienceLoop {
   upstreamStatus(ex: OutboundExchange, status: number): boolean {
     if (ex.routes === undefined) return false;
     const failed = status >= 500;
+    if (!failed && ex.breaker !== undefined) ex.breaker.latency.record(Date.now(), performance.now() - ex.tryStartedAt);
     this.#judge(ex, failed);
     if (!ex.policy!.retriesStatus(status)) return false;
     const k = this.#plan(ex, STATUS, status);
@@ -221,10 +267,14 @@ export class ResilienceLoop {
     return this.#retry(ex, k, KIND_NAMES[kind]);
   }
 
-  /** Exchange hook: the request ended. Gives back an unused breaker token, counts a fallback. */
+  /**
+   * Exchange hook: the request ended. An unused breaker token is given back — or, when the client
+   * gave up after the slow-call threshold, counted as a slow call. Counts a fallback.
+   */
   finished(ex: OutboundExchange): void {
     if (ex.token !== 0) {
-      ex.breaker?.release(ex.token);
+      if (ex.clientClosed && performance.now() - ex.tryStartedAt > ex.slowMs) ex.breaker?.record(ex.token, Date.now(), false, true);
+      else ex.breaker?.release(ex.token);
       ex.token = 0;
     }
     const routes = ex.routes;
@@ -241,7 +291,7 @@ export class ResilienceLoop {
     ex.judged = true;
     const now = Date.now();
     if (ex.token !== 0) {
-      ex.breaker!.record(ex.token, now, failed, performance.now() - ex.tryStartedAt);
+      ex.breaker!.record(ex.token, now, failed, performance.now() - ex.tryStartedAt > ex.slowMs);
       ex.token = 0;
     }
     const ep = ex.endpoint!;
@@ -276,7 +326,10 @@ export class ResilienceLoop {
     let k = nextCandidate(cands, ex.candidate, isOpen, now);
     if (k === ex.candidate && this.#balancer.pick(cands[k], tried, now) === undefined) k = nextCandidate(cands, ex.candidate, isOpen, now, true);
     if (k < 0 || isOpen(cands[k])) return -1;
-    if (!this.#budget(ex.routes!).tryRetry(now)) {
+    // The budget governs retries that send the request again to a lane that already received it;
+    // after a connect failure nobody received it, and a later lane never did (docs/resilience.md#retry-budget).
+    const resends = kind !== CONNECT_FAILURE && k === ex.candidate;
+    if (resends && !this.#budget(ex.routes!).tryRetry(now)) {
       this.#log.debug({ upstream: ex.routes!.name }, 'retry budget spent');
       return -1;
     }
@@ -313,7 +366,7 @@ export class ResilienceLoop {
   #budget(routes: ServiceRoutes): RetryBudget {
     let b = this.#budgets.get(routes.name);
     if (b === undefined) {
-      b = new RetryBudget(routes.spec.retry.budgetPercent);
+      b = new RetryBudget(routes.spec.retry.budgetPercent, this.#budgetOptions);
       this.#budgets.set(routes.name, b);
     }
     return b;

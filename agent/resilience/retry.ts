@@ -45,6 +45,8 @@ export class RetryPolicy {
   readonly attempts: number;
   /** Timeout of one try, ms. */
   readonly perTryTimeoutMs: number;
+  /** True when the Service sets `perTryTimeoutMs` (else the loop may derive one: latency.ts). */
+  readonly perTryConfigured: boolean;
   /** Overall deadline of the request, retries included, ms. */
   readonly timeoutMs: number;
   /** Retry budget share, percent. */
@@ -58,6 +60,7 @@ export class RetryPolicy {
     this.attempts = r.attempts;
     this.timeoutMs = spec.timeoutMs;
     this.perTryTimeoutMs = Math.min(r.perTryTimeoutMs ?? spec.timeoutMs, spec.timeoutMs);
+    this.perTryConfigured = r.perTryTimeoutMs !== undefined;
     this.budgetPercent = r.budgetPercent;
     let on = 0;
     const codes = new Uint8Array(600);

@@ -57,11 +57,18 @@ const RetryOn = z.union([
 
 export const RetrySpec = z.strictObject({
   attempts: z.int().min(0).max(10).default(2).describe('Retries after the first try (0 disables retries).'),
-  perTryTimeoutMs: z.int().min(1).max(3_600_000).optional().describe('Timeout of each try. Absent: the service timeoutMs.'),
+  perTryTimeoutMs: z
+    .int()
+    .min(1)
+    .max(3_600_000)
+    .optional()
+    .describe(
+      "Timeout of each try. Absent: the service timeoutMs, except for a request that can be retried on a fallback lane: there 2 × the lane's observed p95 latency, within [250 ms, timeoutMs].",
+    ),
   on: z
     .array(RetryOn)
     .min(1)
-    .default(['connect-failure', 'reset', '503'])
+    .default(['connect-failure', 'reset', 'timeout', '5xx'])
     .describe('Failures that are retried. Non-idempotent methods are retried only on connect-failure.'),
   budgetPercent: z
     .number()
@@ -73,11 +80,17 @@ export const RetrySpec = z.strictObject({
 
 export const CircuitBreakerSpec = z.strictObject({
   errorThresholdPercentage: z.number().min(1).max(100).default(50).describe('Error percentage over the window that opens the circuit.'),
-  volumeThreshold: z.int().min(1).default(20).describe('Minimum calls in the window before the circuit may open.'),
+  volumeThreshold: z.int().min(1).default(10).describe('Minimum calls in the window before the circuit may open.'),
   windowMs: z.int().min(100).default(10_000).describe('Rolling window over which errors are counted.'),
   resetTimeoutMs: z.int().min(100).default(10_000).describe('Time the circuit stays open before a half-open probe.'),
-  slowCallMs: z.int().min(1).default(60_000).describe('Calls slower than this count as slow.'),
-  slowCallPercentage: z.number().min(1).max(100).default(100).describe('Slow-call percentage over the window that opens the circuit.'),
+  slowCallMs: z
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "Calls slower than this count as slow, also while still in flight and when the client gave up. Absent: 2 × the lane's observed p95 latency, within [250 ms, timeoutMs] (timeoutMs until the lane has answered 8 times).",
+    ),
+  slowCallPercentage: z.number().min(1).max(100).default(50).describe('Slow-call percentage over the window that opens the circuit.'),
 });
 
 export const OutlierDetectionSpec = z.strictObject({

@@ -97,7 +97,7 @@ await measure('dyeline Breaker admit() + record()', () => {
   const t0 = Date.now();
   for (let i = 0; i < N; i++) {
     const token = b.admit();
-    b.record(token, t0 + (i >> 8), i % 100 === 0, 3);
+    b.record(token, t0 + (i >> 8), i % 100 === 0, false);
   }
   if (b.state !== 'closed') throw new Error('should not open');
   b.shutdown();

@@ -65,10 +65,14 @@ beforeAll(async () => {
       instance('orders-1', 'orders', '127.0.0.1', { port: echoPort }),
     ]),
   );
-  [meshAgent, anyAgent] = await Promise.all([
+  const started = await Promise.allSettled([
     startAgentProcess({ service: 'web', appPort: echoPort, snapshot, extraArgs: ['--accept-color', 'mesh'] }),
     startAgentProcess({ service: 'web', appPort: echoPort, snapshot }),
   ]);
+  // Whatever started is stopped in afterAll, even when the other failed to start.
+  if (started[0].status === 'fulfilled') meshAgent = started[0].value;
+  if (started[1].status === 'fulfilled') anyAgent = started[1].value;
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
 }, 30_000);
 
 afterAll(async () => {

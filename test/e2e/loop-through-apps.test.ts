@@ -28,7 +28,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dyeline-loop-'));
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('ping')], 1));
-  [ping, pong] = await Promise.all([startPod('ping', 'stable', snapshot), startPod('pong', 'stable', snapshot)]);
+  const started = await Promise.allSettled([startPod('ping', 'stable', snapshot), startPod('pong', 'stable', snapshot)]);
+  if (started[0].status === 'fulfilled') ping = started[0].value;
+  if (started[1].status === 'fulfilled') pong = started[1].value;
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
   const port = (p: Pod) => Number(p.inbound.slice(p.inbound.lastIndexOf(':') + 1));
   await writeFile(snapshot, snapshotText([service('ping'), service('pong'), instance('ping-1', 'ping', '127.0.0.1', { port: port(ping) }), instance('pong-1', 'pong', '127.0.0.1', { port: port(pong) })], 2));
   for (const p of [ping, pong]) {

@@ -44,10 +44,13 @@ beforeAll(async () => {
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('orders'), instance('orders-1', 'orders', '127.0.0.1', { port: app.port })]));
   await mkdir(join(dir, 'rules'));
-  [agent, daemon] = await Promise.all([
+  const started = await Promise.allSettled([
     startAgentProcess({ service: 'web', appPort: app.port, snapshot }),
     startDaemon({ sources: [`file://${join(dir, 'rules')}`], snapshot: join(dir, 'daemon', 'snapshot.json') }),
   ]);
+  if (started[0].status === 'fulfilled') agent = started[0].value;
+  if (started[1].status === 'fulfilled') daemon = started[1].value;
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
   const get = (path: string, host = 'x') => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
   listeners.push(
     { name: 'agent inbound', address: agent.listeners.get('inbound')!, good: get('/'), goodStatus: 200 },

@@ -99,8 +99,8 @@ describe('rule document mistakes', () => {
     expect(s.kind).toBe('Service');
     if (s.kind !== 'Service') return;
     expect(s.spec.timeoutMs).toBe(15_000);
-    expect(s.spec.retry).toEqual({ attempts: 2, on: ['connect-failure', 'reset', '503'], budgetPercent: 20 });
-    expect(s.spec.circuitBreaker.errorThresholdPercentage).toBe(50);
+    expect(s.spec.retry).toEqual({ attempts: 2, on: ['connect-failure', 'reset', 'timeout', '5xx'], budgetPercent: 20 });
+    expect(s.spec.circuitBreaker).toEqual({ errorThresholdPercentage: 50, volumeThreshold: 10, windowMs: 10_000, resetTimeoutMs: 10_000, slowCallPercentage: 50 });
     expect(s.spec.outlierDetection.maxEjectionPercent).toBe(50);
     const l = parseDocument(lane({}));
     if (l.kind !== 'Lane') throw new Error('not a lane');

@@ -11,11 +11,11 @@ function breaker(over: Partial<BreakerSettings> = {}): { b: Breaker; seen: Trans
   return { b, seen };
 }
 
-/** One admitted call ending at `now`. */
+/** One admitted call ending at `now`, slow when it took over the breaker's slow-call threshold. */
 function call(b: Breaker, now: number, failed: boolean, ms = 5): void {
   const t = b.admit();
   expect(t).toBe(ADMITTED);
-  b.record(t, now, failed, ms);
+  b.record(t, now, failed, ms > b.slowCallMs(now, 15_000));
 }
 
 describe('Breaker', () => {
@@ -93,7 +93,7 @@ describe('Breaker', () => {
     // Every probe handed out: no more traffic until they answer.
     expect(b.isOpen()).toBe(true);
     expect(b.admit()).toBe(REJECTED);
-    for (const t of probes) b.record(t, Date.now(), false, 5);
+    for (const t of probes) b.record(t, Date.now(), false, false);
     expect(b.state).toBe('closed');
     expect(seen.map((t) => `${t.from}>${t.to}:${t.cause}`)).toEqual(['closed>open:error-rate', 'open>half-open:reset-timeout', 'half-open>closed:probes-succeeded']);
     // Closed with an empty window: one failure does not reopen it.
@@ -108,18 +108,18 @@ describe('Breaker', () => {
     vi.advanceTimersByTime(500);
     const p1 = b.admit();
     const p2 = b.admit();
-    b.record(p1, Date.now(), false, 5);
-    b.record(p2, Date.now(), false, 101); // slow probe
+    b.record(p1, Date.now(), false, false);
+    b.record(p2, Date.now(), false, true); // slow probe
     expect(b.state).toBe('open');
     vi.advanceTimersByTime(500);
     expect(b.state).toBe('half-open');
     const p3 = b.admit();
-    b.record(p3, Date.now(), true, 5);
+    b.record(p3, Date.now(), true, false);
     expect(b.state).toBe('open');
     expect(seen.filter((t) => t.cause === 'probe-failed')).toHaveLength(2);
     // A late answer of a probe of the earlier half-open phase changes nothing.
     vi.advanceTimersByTime(500);
-    b.record(p1, Date.now(), false, 5);
+    b.record(p1, Date.now(), false, false);
     expect(b.state).toBe('half-open');
   });
 
@@ -132,7 +132,7 @@ describe('Breaker', () => {
     b.release(tokens[0]);
     expect(b.isOpen()).toBe(false);
     const again = b.admit();
-    for (const t of [again, ...tokens.slice(1)]) b.record(t, Date.now(), false, 1);
+    for (const t of [again, ...tokens.slice(1)]) b.record(t, Date.now(), false, false);
     expect(b.state).toBe('closed');
   });
 
@@ -143,7 +143,7 @@ describe('Breaker', () => {
     expect(b.state).toBe('open');
     vi.advanceTimersByTime(500);
     expect(b.state).toBe('half-open');
-    b.record(late, Date.now(), false, 1); // not a probe: cannot close it
+    b.record(late, Date.now(), false, false); // not a probe: cannot close it
     expect(b.state).toBe('half-open');
   });
 
@@ -168,7 +168,7 @@ describe('Breaker', () => {
     b.shutdown();
     vi.advanceTimersByTime(10_000);
     expect(seen).toHaveLength(1);
-    b.record(ADMITTED, Date.now(), true, 1);
+    b.record(ADMITTED, Date.now(), true, false);
     expect(vi.getTimerCount()).toBe(0);
   });
 

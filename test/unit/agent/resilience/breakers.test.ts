@@ -27,7 +27,7 @@ const subsetOf = (t: RoutingTable, svc: string, laneName: string) => t.service(s
 /** Four failed calls on (svc, lane) of table `t`: opens its circuit (volumeThreshold 4). */
 function trip(breakers: Breakers, t: RoutingTable, svc: string, laneName: string): void {
   const b = breakers.forSubset(subsetOf(t, svc, laneName))!;
-  for (let i = 0; i < 4; i++) b.record(b.admit(), Date.now(), true, 1);
+  for (let i = 0; i < 4; i++) b.record(b.admit(), Date.now(), true, false);
 }
 
 describe('Breakers', () => {
@@ -115,7 +115,7 @@ describe('Breakers', () => {
     expect(breakers.get('orders', 'canary')).toBeUndefined();
     expect(breakers.stateOf('orders', 'canary')).toBe('closed');
     // The old breaker's reset timer is gone, and late outcomes are ignored.
-    old.record(ADMITTED, Date.now(), true, 1);
+    old.record(ADMITTED, Date.now(), true, false);
     expect(vi.getTimerCount()).toBe(0);
     expect([...breakers.values()].map((b) => `${b.service}/${b.lane}`)).toEqual(['orders/stable']);
     breakers.close();

@@ -34,7 +34,7 @@ describe('resilience metrics', () => {
     );
     breakers.bind(withCanary);
     const b = breakers.forSubset(withCanary.service('orders')!.subsets.get('canary')!)!;
-    for (let i = 0; i < 2; i++) b.record(b.admit(), Date.now(), true, 1);
+    for (let i = 0; i < 2; i++) b.record(b.admit(), Date.now(), true, false);
     expect(b.state).toBe('open');
     expect(find(await scrape(address), 'dyeline_circuit_state')).toEqual([{ name: 'dyeline_circuit_state', labels: { upstream: 'orders', subset: 'canary' }, value: 2 }]);
 

@@ -55,13 +55,21 @@ const [s1, s2, s3, c1] = ['s1', 's2', 's3', 'c1'];
 const up = (n: string) => ups.find((u) => u.name === n)!;
 
 /**
- * The mesh; breakers and outlier ejection are kept out of the way (huge thresholds) unless a
- * test turns them on, so each test sees only the retry loop.
+ * The mesh; breakers and outlier ejection are kept out of the way (huge thresholds) and so is
+ * the retry budget (a floor of 1,000 retries, reset after each test) unless a test says
+ * otherwise, so each test sees only the retry loop. The retry policy is the one these tests
+ * were written for (connect-failure, reset, 503): the default retries every 5xx.
  */
 function docs(spec: Extract<DocumentInput, { kind: 'Service' }>['spec'] = {}): DocumentInput[] {
   return [
     lane('canary'),
-    service('orders', { timeoutMs: 3000, circuitBreaker: { volumeThreshold: 1_000_000 }, outlierDetection: { consecutiveFailures: 1_000_000 }, ...spec }),
+    service('orders', {
+      timeoutMs: 3000,
+      circuitBreaker: { volumeThreshold: 1_000_000 },
+      outlierDetection: { consecutiveFailures: 1_000_000 },
+      ...spec,
+      retry: { on: ['connect-failure', 'reset', '503'], ...spec.retry },
+    }),
     instance('o-s1', 'orders', '127.0.0.1', { port: up(s1).port }),
     instance('o-s2', 'orders', '127.0.0.1', { port: up(s2).port }),
     instance('o-s3', 'orders', '127.0.0.1', { port: up(s3).port }),
@@ -77,6 +85,7 @@ const total = () => ups.reduce((n, u) => n + u.seen.length, 0);
 beforeAll(async () => {
   ups = await Promise.all([s1, s2, s3, c1].map((n) => upstream(n)));
   agent = await startTestAgent(docs());
+  agent.agent.resilience.resetBudgets({ minRetries: 1000 });
 });
 
 afterEach(async () => {
@@ -85,6 +94,7 @@ afterEach(async () => {
     u.seen.length = 0;
   }
   await agent.publish(docs());
+  agent.agent.resilience.resetBudgets({ minRetries: 1000 });
   for (const b of agent.agent.resilience.breakers.values()) b.reset();
   for (const ep of agent.agent.ctx.table!.service('orders')!.endpoints) Object.assign(ep.state, { ejectedUntil: 0, consecutiveFailures: 0, ejections: 0 });
 });
@@ -94,7 +104,7 @@ afterAll(async () => {
   await Promise.all(ups.map((u) => u.close()));
 });
 
-describe('outbound retries (default policy: connect-failure, reset, 503; 2 attempts)', () => {
+describe('outbound retries (policy: connect-failure, reset, 503; 2 attempts)', () => {
   it('drops a 503 answer and retries on another instance; relays the last answer when every instance fails', async () => {
     up(s1).set('503');
     up(s2).set('503');
@@ -247,5 +257,71 @@ describe('outbound retries (default policy: connect-failure, reset, 503; 2 attem
     up(c1).set('ok');
     for (let i = 0; i < 3; i++) expect((await call({ headers: { 'x-traffic-color': 'canary' } })).headers['x-dyeline-served-color']).toBe('canary');
     expect(breaker.state).toBe('closed');
+  });
+});
+
+describe('timings derived from the lane when the Service sets none (docs/resilience.md#defaults)', () => {
+  /** Sends a request and gives up (closes it) after `ms`; resolves when closed. */
+  function giveUpAfter(ms: number, headers: Record<string, string>): Promise<void> {
+    const [host, port] = agent.address('outbound').split(':');
+    const req = httpRequest({ host, port: Number(port), path: '/x', headers: { host: 'orders', ...headers }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    return new Promise((r) => setTimeout(() => (req.destroy(), r()), ms));
+  }
+
+  it('a canary try gets 2 × the lane p95 (at least 250 ms) before the request moves on to stable; a POST keeps the whole deadline', async () => {
+    await agent.publish(docs({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
+    for (let i = 0; i < 20; i++) expect((await call({ headers: { 'x-traffic-color': 'canary' } })).headers['x-dyeline-served-color']).toBe('canary');
+    up(c1).set('hang');
+    const t0 = performance.now();
+    const r = await call({ headers: { 'x-traffic-color': 'canary' } });
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(ms).toBeGreaterThanOrEqual(240);
+    expect(ms).toBeLessThan(1000);
+    // A POST cannot move on after reaching the canary: it keeps the service deadline (3 s here).
+    const p0 = performance.now();
+    const post = await call({ method: 'POST', headers: { 'x-traffic-color': 'canary' }, body: 'x' });
+    expect(post.status).toBe(504);
+    expect(performance.now() - p0).toBeGreaterThanOrEqual(2900);
+  });
+
+  it('a try still in flight past the slow-call threshold counts as slow: the breaker opens before any of them ends', async () => {
+    await agent.publish(docs({ timeoutMs: 5000, retry: { attempts: 0 }, circuitBreaker: { volumeThreshold: 3, slowCallMs: 100, slowCallPercentage: 50, windowMs: 10_000 } }));
+    up(c1).set('hang');
+    const pending = Array.from({ length: 3 }, () => giveUpAfter(2000, { 'x-traffic-color': 'canary' }));
+    const breaker = () => agent.agent.resilience.breakers.get('orders', 'canary');
+    await waitFor(() => breaker()?.state === 'open', { timeoutMs: 1500, what: 'canary circuit open while its calls hang' });
+    expect(up(c1).seen.length).toBe(3);
+    await Promise.all(pending);
+  });
+
+  it('a client that gave up past the slow-call threshold counts as a slow call; one that gave up before it does not', async () => {
+    await agent.publish(docs({ timeoutMs: 5000, retry: { attempts: 0 }, circuitBreaker: { volumeThreshold: 1000, slowCallMs: 300 } }));
+    up(c1).set('hang');
+    await giveUpAfter(100, { 'x-traffic-color': 'canary' });
+    const b = agent.agent.resilience.breakers.get('orders', 'canary')!;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.counts(Date.now())).toMatchObject({ calls: 0, slow: 0 });
+    // In flight past 300 ms: counted slow by then (still in flight); giving up later changes nothing.
+    await giveUpAfter(600, { 'x-traffic-color': 'canary' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.counts(Date.now())).toMatchObject({ calls: 1, slow: 1 });
+  });
+
+  it('a move to the fallback lane does not draw on the retry budget: with budgetPercent 0 the canary failure still goes to stable', async () => {
+    await agent.publish(docs({ retry: { budgetPercent: 0, on: ['5xx'] } }));
+    agent.agent.resilience.resetBudgets();
+    up(c1).set('500');
+    up(s1).set('500');
+    up(s2).set('500');
+    up(s3).set('500');
+    const r = await call({ headers: { 'x-traffic-color': 'canary' } });
+    // canary (500) → stable once (free: a new lane); no second try on stable (budget 0).
+    expect(r.status).toBe(500);
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(total()).toBe(2);
   });
 });

@@ -10,18 +10,24 @@ type SpecInput = Extract<DocumentInput, { kind: 'Service' }>['spec'];
 const policy = (spec: SpecInput = {}) => new RetryPolicy(ServiceSpec.parse(spec));
 
 describe('RetryPolicy', () => {
-  it('takes the schema defaults: 2 attempts, connect-failure/reset/503, per-try = service timeout', () => {
+  it('takes the schema defaults: 2 attempts; connect failures, resets, timeouts and 5xx answers; per-try = service timeout unless derived', () => {
     const p = policy();
     expect(p.attempts).toBe(2);
     expect(p.timeoutMs).toBe(15_000);
     expect(p.perTryTimeoutMs).toBe(15_000);
+    expect(p.perTryConfigured).toBe(false);
     expect(p.budgetPercent).toBe(20);
     expect(p.retries(CONNECT_FAILURE, 0, 'POST')).toBe(true);
     expect(p.retries(RESET, 0, 'GET')).toBe(true);
-    expect(p.retries(TIMEOUT, 0, 'GET')).toBe(false);
+    expect(p.retries(RESET, 0, 'POST')).toBe(false);
+    expect(p.retries(TIMEOUT, 0, 'GET')).toBe(true);
+    expect(p.retries(TIMEOUT, 0, 'POST')).toBe(false);
     expect(p.retries(STATUS, 503, 'GET')).toBe(true);
-    expect(p.retries(STATUS, 500, 'GET')).toBe(false);
+    expect(p.retries(STATUS, 500, 'GET')).toBe(true);
+    expect(p.retries(STATUS, 500, 'POST')).toBe(false);
+    expect(p.retries(STATUS, 404, 'GET')).toBe(false);
     expect(p.retries(STATUS, 200, 'GET')).toBe(false);
+    expect(policy({ retry: { perTryTimeoutMs: 100 } }).perTryConfigured).toBe(true);
   });
 
   it('never retries a non-idempotent request that may have reached the upstream', () => {
