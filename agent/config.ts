@@ -27,6 +27,7 @@ export interface AgentFlags extends RegistrationFlags {
   accessLog?: string;
   leakWindowMs?: string;
   leakTraces?: string;
+  acceptColor?: string;
 }
 
 /** A checked agent configuration. */
@@ -64,6 +65,17 @@ export interface AgentConfig {
   leakWindowMs?: number;
   /** Lane-leak recovery: how many traces are remembered at most (undefined: 4096). */
   leakTraces?: number;
+  /**
+   * Whose colour the inbound listener honours: `any` caller (default), or only peers whose
+   * address is an instance address of the snapshot (`mesh`; docs/reference.md#entry-trust-and-header-hygiene).
+   */
+  acceptColor?: 'any' | 'mesh';
+}
+
+function parseAcceptColor(value: string): 'any' | 'mesh' {
+  const v = value.trim().toLowerCase();
+  if (v === 'any' || v === 'mesh') return v;
+  throw new UsageError(`--accept-color: expected any or mesh, got ${JSON.stringify(value)}`);
 }
 
 /** Defaults of lane-leak recovery: 30 s, 4096 traces (about 0.8 MiB when full, test/bench/lane-memory.ts). */
@@ -115,5 +127,6 @@ export function parseAgentConfig(flags: AgentFlags): AgentConfig {
     ...(registration && { registration }),
     leakWindowMs: parseInteger(flags.leakWindowMs ?? String(LEAK_DEFAULTS.windowMs), '--leak-window-ms', 0, 3_600_000),
     leakTraces: parseInteger(flags.leakTraces ?? String(LEAK_DEFAULTS.traces), '--leak-traces', 1, 1_000_000),
+    acceptColor: parseAcceptColor(flags.acceptColor ?? 'any'),
   };
 }

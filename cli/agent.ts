@@ -23,6 +23,7 @@ export function registerAgent(program: Command): void {
     .addOption(option('--deregister-wait-ms <MS>', 'on SIGTERM, how long the inbound keeps accepting after deregistration', '1000'))
     .addOption(option('--leak-window-ms <MS>', 'how long the colour of a trace that arrived coloured is remembered, to re-colour calls that lost it (0: off)', '30000'))
     .addOption(option('--leak-traces <N>', 'how many such traces are remembered at most', '4096'))
+    .addOption(option('--accept-color <any|mesh>', 'whose colour the inbound listener honours: any caller, or only mesh instances of the snapshot (others\' is removed and counted)', 'any'))
     .action(async (opts: AgentFlags) => {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);

@@ -12,7 +12,7 @@ import type { AgentContext } from '../context.ts';
 import type { Direction } from '../telemetry/metrics.ts';
 import { forwardedHeaders } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
-import { readColor } from '../propagation/color.ts';
+import { NO_COLOR, readColor } from '../propagation/color.ts';
 import { continueTrace, type TraceContext } from '../propagation/trace.ts';
 import { entryColor } from './entry-color.ts';
 import { hopCount, loopError } from './loop-guard.ts';
@@ -24,6 +24,16 @@ export interface EnteringHop {
   color: string;
   /** True when the colour was recalled from the lane memory: the app lost it (outbound). */
   leakHealed: boolean;
+  /**
+   * True when the colour the request carried was removed (invalid, or untrusted): the caller
+   * forwards the request target without its `traffic_color` parameter (carriers.ts withoutColorQuery).
+   */
+  scrubbed: boolean;
+}
+
+/** A peer address as the snapshot writes it: an IPv4 peer on a dual-stack socket without its `::ffff:`. */
+function plainAddress(peer: string): string {
+  return peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
 }
 
 /** The entry step of one listener. */
@@ -45,7 +55,7 @@ export class EntryStep {
    * authority` (or refused with `authority` when its destination is unusable). Sets the hop's
    * trace and colour; returns the flat header list to forward, or the error to answer with.
    */
-  enter(hop: EnteringHop, headers: IncomingHttpHeaders, url: string, authority: string | DyelineError): string[] | DyelineError {
+  enter(hop: EnteringHop, headers: IncomingHttpHeaders, url: string, authority: string | DyelineError, peer?: string): string[] | DyelineError {
     const ctx = this.#ctx;
     const trace = continueTrace(headers, ctx.telemetry.tracing.sampler);
     hop.trace = trace;
@@ -53,8 +63,16 @@ export class EntryStep {
     const loop = loopError(hops, ctx.config.maxHops);
     if (loop !== undefined) return loop;
     if (authority instanceof DyelineError) return authority;
-    const reading = readColor(headers, url);
-    if (reading.kind === 'invalid') ctx.metrics.invalidColor();
+    let reading = readColor(headers, url);
+    if (reading.kind === 'invalid') {
+      ctx.metrics.invalidColor();
+      hop.scrubbed = true;
+    } else if (reading.kind === 'valid' && peer !== undefined && ctx.config.acceptColor === 'mesh' && !ctx.table?.isInstanceAddress(plainAddress(peer))) {
+      // Not a mesh peer: its colour is removed before the dye rules run (which still apply).
+      ctx.metrics.untrustedColor();
+      hop.scrubbed = true;
+      reading = NO_COLOR;
+    }
     let color = entryColor(reading, ctx.table, this.#dyeAt, this.#view.reset(headers, url), ctx.random);
     const memory = ctx.laneMemory;
     if (memory !== undefined) {
@@ -67,6 +85,6 @@ export class EntryStep {
       }
     }
     if (color !== undefined) hop.color = color;
-    return forwardedHeaders(headers, authority, color, trace, hops + 1);
+    return forwardedHeaders(headers, authority, color, trace, hops + 1, hop.scrubbed);
   }
 }

@@ -211,6 +211,8 @@ export class Exchange {
   color = '';
   /** True when the colour was recalled from the lane memory (outbound; see EnteringHop). */
   leakHealed = false;
+  /** The colour the request carried was removed (entry-step.ts): its query parameter goes too. */
+  scrubbed = false;
   /** The lane of the instance that serves ('' when not a known service). */
   servedColor = '';
   /** Why the request is served outside its requested lane ('' when it is not). */

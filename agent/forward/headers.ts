@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { HOPS_HEADER } from '../entry/loop-guard.ts';
-import { CARRIER_HEADERS } from '../propagation/carriers.ts';
+import { CARRIER_HEADERS, withoutColorCookie } from '../propagation/carriers.ts';
 import { writeColor } from '../propagation/color.ts';
 import { TRACE_HEADERS, type TraceContext, writeTrace } from '../propagation/trace.ts';
 
@@ -36,8 +36,10 @@ function connectionNamed(connection: string | undefined): string[] | undefined {
 /**
  * The header list (flat [name, value, ...]) to send upstream: `host` first, every end-to-end
  * header of `src`, then colour (x-traffic-color + baggage), trace context, and the hop count.
+ * `scrub`: the colour the request carried was removed (invalid or untrusted), so the
+ * `traffic_color` cookie goes too (x-traffic-color and baggage are always rewritten).
  */
-export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number): string[] {
+export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number, scrub = false): string[] {
   const out: string[] = ['host', host];
   const named = connectionNamed(src.connection);
   for (const name in src) {
@@ -45,6 +47,11 @@ export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: 
     if (named !== undefined && named.includes(name)) continue;
     const v = src[name];
     if (v === undefined) continue;
+    if (scrub && name === 'cookie') {
+      const kept = withoutColorCookie(v as string);
+      if (kept !== undefined) out.push(name, kept);
+      continue;
+    }
     if (typeof v === 'string') out.push(name, v);
     else for (const one of v) out.push(name, one);
   }
@@ -54,7 +61,11 @@ export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: 
   return out;
 }
 
-/** Removes hop-by-hop headers from an upstream response's header object, in place. */
+/**
+ * Removes hop-by-hop headers, and every `x-dyeline-*` header (those are the agents' own: an
+ * upstream cannot make an answer claim a fallback or an error), from an upstream response's
+ * header object, in place.
+ */
 export function stripResponseHeaders(headers: OutgoingHttpHeaders): void {
   const connection = headers.connection;
   if (connection !== undefined) {
@@ -62,4 +73,8 @@ export function stripResponseHeaders(headers: OutgoingHttpHeaders): void {
     if (named !== undefined) for (const n of named) delete headers[n];
   }
   for (const h of RESPONSE_SKIP) if (headers[h] !== undefined) delete headers[h];
+  for (const h in headers) if (h.charCodeAt(0) === 120 && h.startsWith(AGENT_HEADER_PREFIX)) delete headers[h];
 }
+
+/** Prefix of the response headers only agents write. */
+const AGENT_HEADER_PREFIX = 'x-dyeline-';

@@ -48,6 +48,7 @@ export class UpgradeHop implements Hop {
   trace: TraceContext = NO_TRACE;
   color = '';
   leakHealed = false;
+  scrubbed = false;
   servedColor = '';
   fallback = '';
   service = '';

@@ -10,6 +10,7 @@ import type { Pool } from 'undici';
 import { asDyelineError, DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { EntryStep } from '../entry/entry-step.ts';
+import { withoutColorQuery } from '../propagation/carriers.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
@@ -50,13 +51,13 @@ class Inbound implements ExchangeSink {
     const ex = new Exchange(req, res, this, performance.now());
     ex.service = ctx.config.service;
     const url = originForm(req.url ?? '/');
-    const out = this.#entry.enter(ex, req.headers, url, req.headers.host ?? this.#appKey);
+    const out = this.#entry.enter(ex, req.headers, url, req.headers.host ?? this.#appKey, req.socket.remoteAddress);
     if (out instanceof DyelineError) {
       ex.end(out);
       return;
     }
     const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
-    ex.dispatch(this.#app, this.#appKey, undefined, { path: url, headers: out, timeoutMs });
+    ex.dispatch(this.#app, this.#appKey, undefined, { path: ex.scrubbed ? withoutColorQuery(url) : url, headers: out, timeoutMs });
   };
 
   /** Tunnels one Upgrade (WebSocket) request to the app (the server's 'upgrade' listener). */
@@ -64,12 +65,13 @@ class Inbound implements ExchangeSink {
     const hop = new UpgradeHop(req, performance.now());
     hop.service = this.#ctx.config.service;
     const url = originForm(req.url ?? '/');
-    const out = this.#entry.enter(hop, req.headers, url, req.headers.host ?? this.#appKey);
+    const out = this.#entry.enter(hop, req.headers, url, req.headers.host ?? this.#appKey, req.socket.remoteAddress);
     if (out instanceof DyelineError) {
       refuseUpgrade(socket, hop, out, this.#upgraded);
       return;
     }
-    tunnelUpgrade(this.#ctx, hop, socket, head, { host: '127.0.0.1', port: this.#appPort, path: url, headers: out, state: undefined }, this.#upgraded);
+    const path = hop.scrubbed ? withoutColorQuery(url) : url;
+    tunnelUpgrade(this.#ctx, hop, socket, head, { host: '127.0.0.1', port: this.#appPort, path, headers: out, state: undefined }, this.#upgraded);
   };
 
   responseHeaders(_ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {

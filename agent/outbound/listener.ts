@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { asDyelineError, DyelineError, ErrorCode, noInstanceError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { EntryStep, type EnteringHop } from '../entry/entry-step.ts';
+import { withoutColorQuery } from '../propagation/carriers.ts';
 import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError } from '../forward/respond.ts';
@@ -63,12 +64,12 @@ class Outbound implements ExchangeSink {
     }
     const t = target as Target;
     if (ex.routes === undefined) {
-      ex.dispatch(this.#pools.passthrough(t.key, t.host, t.port), t.key, undefined, { path: t.path, headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
+      ex.dispatch(this.#pools.passthrough(t.key, t.host, t.port), t.key, undefined, { path: pathOf(ex, t), headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
       return;
     }
     const decision = this.#route(ex, ex.routes, req, Date.now());
     if (decision instanceof DyelineError) ex.end(decision);
-    else this.#resilience.start(ex, ex.routes, decision, t.path, out);
+    else this.#resilience.start(ex, ex.routes, decision, pathOf(ex, t), out);
   };
 
   /** Tunnels one Upgrade (WebSocket) request, routed like any other request (the server's 'upgrade' listener). */
@@ -82,7 +83,7 @@ class Outbound implements ExchangeSink {
     }
     const t = target as Target;
     if (hop.routes === undefined) {
-      tunnelUpgrade(this.#ctx, hop, socket, head, { host: t.host, port: t.port, path: t.path, headers: out, state: undefined }, this.#upgraded);
+      tunnelUpgrade(this.#ctx, hop, socket, head, { host: t.host, port: t.port, path: pathOf(hop, t), headers: out, state: undefined }, this.#upgraded);
       return;
     }
     const now = Date.now();
@@ -96,7 +97,7 @@ class Outbound implements ExchangeSink {
     hop.servedColor = d.candidates[0].lane;
     hop.fallback = d.fallback ?? '';
     hop.endpoint = ep;
-    tunnelUpgrade(this.#ctx, hop, socket, head, { host: ep.address, port: ep.port, path: t.path, headers: out, state: ep.state }, this.#upgraded);
+    tunnelUpgrade(this.#ctx, hop, socket, head, { host: ep.address, port: ep.port, path: pathOf(hop, t), headers: out, state: ep.state }, this.#upgraded);
   };
 
   /**
@@ -153,6 +154,11 @@ class Outbound implements ExchangeSink {
     this.#resilience.finished(ex as OutboundExchange);
     hopFinished(this.#ctx.telemetry, 'outbound', ex);
   }
+}
+
+/** The request target sent upstream: without its `traffic_color` parameter when the hop's colour was removed. */
+function pathOf(hop: EnteringHop, t: Target): string {
+  return hop.scrubbed ? withoutColorQuery(t.path) : t.path;
 }
 
 /** A hop on the outbound side: its colour, its upstream service and that service's routes (undefined: passed through). */

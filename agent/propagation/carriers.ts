@@ -202,3 +202,26 @@ export type CarrierName = Carrier['name'];
 
 /** Request headers some carrier rewrites (the plain copy of a forwarded request skips them). */
 export const CARRIER_HEADERS: readonly string[] = COLOR_CARRIERS.flatMap((c) => (c.header === undefined ? [] : [c.header]));
+
+/**
+ * A `cookie` header without its `traffic_color` cookie(s), or undefined when nothing is left
+ * (an invalid or untrusted colour is removed from every carrier: docs/reference.md#entry-trust-and-header-hygiene).
+ */
+export function withoutColorCookie(cookie: string): string | undefined {
+  if (!cookie.includes(COLOR_KEY)) return cookie;
+  const kept = cookie
+    .split(';')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0 && c.slice(0, c.indexOf('=') < 0 ? c.length : c.indexOf('=')).trim() !== COLOR_KEY);
+  return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/** A request target without its `traffic_color` query parameter(s) (the `?` goes when nothing is left). */
+export function withoutColorQuery(target: string): string {
+  const q = target.indexOf('?');
+  if (q < 0 || !target.includes(COLOR_KEY, q)) return target;
+  const h = target.indexOf('#', q);
+  const query = target.slice(q + 1, h < 0 ? target.length : h);
+  const kept = query.split('&').filter((p) => p.length > 0 && p.slice(0, p.indexOf('=') < 0 ? p.length : p.indexOf('=')) !== COLOR_KEY);
+  return `${target.slice(0, q)}${kept.length === 0 ? '' : `?${kept.join('&')}`}${h < 0 ? '' : target.slice(h)}`;
+}

@@ -48,6 +48,14 @@ export class CompiledTable implements RoutingTable {
     return this.#services.get(name);
   }
 
+  /** Instance addresses, made on first use (once per table: only agents with --accept-color mesh ask). */
+  #addresses: ReadonlySet<string> | undefined = undefined;
+
+  isInstanceAddress(address: string): boolean {
+    this.#addresses ??= new Set(this.snapshot.instances.map((e) => e.document.spec.address));
+    return this.#addresses.has(address);
+  }
+
   lane(color: string): CompiledLane | undefined {
     return this.#lanes.get(color);
   }

@@ -126,6 +126,8 @@ export interface RoutingTable {
   readonly snapshot: Snapshot;
   /** Every service the snapshot knows (Service documents and services of Instance documents). */
   services(): Iterable<ServiceRoutes>;
+  /** True when `address` is the address of an Instance document (a mesh peer: --accept-color mesh). */
+  isInstanceAddress(address: string): boolean;
   /** Every lane: Lane documents plus the implicit `stable`. */
   lanes(): Iterable<CompiledLane>;
   /** Routes for a service, or undefined when the snapshot does not know it (pass-through). */

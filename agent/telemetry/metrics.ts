@@ -34,6 +34,8 @@ export interface AgentMetrics {
   invalidColor(): void;
   /** An outbound call that had lost its colour was put back in its lane (docs/reference.md#lane-leak-recovery). */
   laneLeak(upstream: string): void;
+  /** A colour from a peer that is not a mesh instance was removed (--accept-color mesh). */
+  untrustedColor(): void;
   /** A snapshot file was rejected (checksum, JSON or schema). */
   snapshotRejected(): void;
   /** The version of the snapshot in use. */
@@ -78,6 +80,7 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
   let invalid = 0;
   /** Healed lane leaks by upstream label (services of the snapshot, `passthrough`; `_other` past MAX_SERIES). */
   const leaks = new Map<string, number>();
+  let untrusted = 0;
   let rejected = 0;
   let version = 0;
   let generatedAtMs = NaN;
@@ -94,6 +97,8 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     .addCallback((r) => {
       for (const [upstream, n] of leaks) r.observe(n, { upstream });
     });
+  meter.createObservableCounter('dyeline_untrusted_color_total', { description: 'Colours removed from inbound requests whose peer is not a mesh instance (--accept-color mesh).' })
+    .addCallback((r) => r.observe(untrusted));
   meter.createObservableCounter('dyeline_snapshot_rejected_total', { description: 'Snapshot files rejected (checksum, JSON or schema); the last good one stays in use.' })
     .addCallback((r) => r.observe(rejected));
   meter.createObservableGauge('dyeline_snapshot_version', { description: 'Version of the snapshot in use (0: none loaded).' })
@@ -140,6 +145,9 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     laneLeak(upstream) {
       const label = leaks.has(upstream) || leaks.size < MAX_SERIES ? upstream : '_other';
       leaks.set(label, (leaks.get(label) ?? 0) + 1);
+    },
+    untrustedColor() {
+      untrusted++;
     },
     snapshotRejected() {
       rejected++;

@@ -8,7 +8,7 @@
  *   - the outbound listener never relays `x-dyeline-*` headers an upstream set;
  *   - an invalid colour is removed from every carrier (header, baggage, cookie, query) before
  *     the request is forwarded, on both listeners.
- * Mesh peers are 127.0.0.2 (the instance address in the snapshot); outsiders 127.0.0.1.
+ * Mesh peers are 127.0.0.2 (an instance address in the snapshot); outsiders 127.0.0.1 (none).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
@@ -52,7 +52,8 @@ beforeAll(async () => {
       res.end(body);
     });
   });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  // On every loopback address: the app of the agents (127.0.0.1) and the orders instance (127.0.0.3).
+  await new Promise<void>((r) => echo.listen(0, '0.0.0.0', r));
   echoPort = (echo.address() as { port: number }).port;
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(
@@ -62,7 +63,7 @@ beforeAll(async () => {
       service('orders'),
       // The mesh: an instance at the peer address (its port does not matter for trust).
       instance('peer-1', 'payments', MESH_PEER, { port: 15006 }),
-      instance('orders-1', 'orders', '127.0.0.1', { port: echoPort }),
+      instance('orders-1', 'orders', '127.0.0.3', { port: echoPort }),
     ]),
   );
   const started = await Promise.allSettled([
