@@ -40,6 +40,7 @@ describe('parseAgentConfig', () => {
       accessLog: true,
       leakWindowMs: 30000,
       leakTraces: 4096,
+      acceptColor: 'any',
     });
   });
 
@@ -47,6 +48,12 @@ describe('parseAgentConfig', () => {
     expect(parseAgentConfig({ ...defaults, leakWindowMs: '0', leakTraces: '100' })).toMatchObject({ leakWindowMs: 0, leakTraces: 100 });
     expect(usage({ leakWindowMs: '-1' })).toMatch(/^--leak-window-ms: expected an integer 0-3600000/);
     expect(usage({ leakTraces: '0' })).toMatch(/^--leak-traces: expected an integer 1-1000000/);
+  });
+
+  it('--accept-color takes any or mesh', () => {
+    expect(parseAgentConfig({ ...defaults, acceptColor: 'mesh' }).acceptColor).toBe('mesh');
+    expect(parseAgentConfig({ ...defaults, acceptColor: 'ANY' }).acceptColor).toBe('any');
+    expect(usage({ acceptColor: 'all' })).toMatch(/^--accept-color: expected any or mesh/);
   });
 
   it('--access-log takes true/false (and 1/0, yes/no, on/off)', () => {
