@@ -2,9 +2,11 @@
  * HTTP/1.1 Upgrade (WebSocket) through the agent: the request head is rewritten like any
  * forwarded request (the entry step: colour, baggage, trace, hop count) plus `Connection:
  * upgrade` and the client's `Upgrade` value, written on a new TCP connection to the chosen
- * instance; from there bytes flow both ways untouched (the 101 answer included). The hop ends,
- * for telemetry, at the upstream's answer head. `Upgrade: h2c` is not tunnelled: the listeners
- * serve such requests as plain HTTP/1.1 (the upgrade is declined, as RFC 9113 allows).
+ * instance. Only once the upstream answered 101 do bytes flow both ways untouched; any other
+ * answer is relayed to the client and both connections are closed, so nothing the client sends
+ * after a refused handshake reaches the upstream unrouted. The hop ends, for telemetry, at the
+ * upstream's answer head. `Upgrade: h2c` is not tunnelled: the listeners serve such requests as
+ * plain HTTP/1.1 (the upgrade is declined, as RFC 9113 allows).
  */
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
@@ -91,6 +93,39 @@ export function answerStatus(first: Buffer): number {
   return Number.isInteger(status) ? status : 0;
 }
 
+/** Longest upstream answer head to an upgrade, bytes. */
+const MAX_ANSWER_HEAD_BYTES = 64 * 1024;
+
+/**
+ * Relays an upstream's refusal of an upgrade (`answer`: the bytes read so far, the body starting
+ * at `bodyAt`) to the client, then closes both connections: the body as long as its
+ * Content-Length says, else until the upstream closes. The client's side is never read again.
+ */
+function relayRefusal(socket: Duplex, remote: Duplex, answer: Buffer, bodyAt: number): void {
+  socket.pause();
+  const m = /\r\ncontent-length:[ \t]*(\d+)/i.exec(answer.toString('latin1', 0, bodyAt));
+  const length = m === null ? -1 : Number(m[1]);
+  const close = (): void => {
+    socket.end();
+    remote.destroy();
+  };
+  if (length >= 0 && answer.length >= bodyAt + length) {
+    socket.write(answer.subarray(0, bodyAt + length));
+    close();
+    return;
+  }
+  socket.write(answer);
+  let left = length < 0 ? Infinity : bodyAt + length - answer.length;
+  remote.on('data', (c: Buffer) => {
+    if (left <= 0) return;
+    const part = c.length > left ? c.subarray(0, left) : c;
+    left -= part.length;
+    socket.write(part);
+    if (left <= 0) close();
+  });
+  remote.once('end', close);
+}
+
 /** Answers an upgrade the agent refuses (loop, bad request, no instance) on the raw socket. */
 export function refuseUpgrade(socket: Duplex, hop: UpgradeHop, err: DyelineError, finished: UpgradeFinished): void {
   socket.on('error', ignore);
@@ -141,11 +176,29 @@ export function tunnelUpgrade(ctx: AgentContext, hop: UpgradeHop, socket: Duplex
     connected = true;
     remote.setTimeout(0);
     remote.write(upgradeHead(req.method ?? 'GET', t, String(req.headers.upgrade)));
-    if (head.length > 0) remote.write(head);
-    socket.pipe(remote);
-    remote.pipe(socket);
   });
-  remote.once('data', (first: Buffer) => end(answerStatus(first)));
+  // The answer head decides: 101 opens the tunnel; anything else is relayed and both sides close.
+  let answer: Buffer = Buffer.alloc(0);
+  const onAnswer = (chunk: Buffer): void => {
+    answer = answer.length === 0 ? chunk : Buffer.concat([answer, chunk]);
+    const headEnd = answer.indexOf('\r\n\r\n');
+    if (headEnd < 0) {
+      if (answer.length > MAX_ANSWER_HEAD_BYTES) fail(new Error('upgrade answer head too large'));
+      return;
+    }
+    remote.off('data', onAnswer);
+    const status = answerStatus(answer);
+    end(status);
+    if (status === 101) {
+      socket.write(answer);
+      if (head.length > 0) remote.write(head);
+      socket.pipe(remote);
+      remote.pipe(socket);
+      return;
+    }
+    relayRefusal(socket, remote, answer, headEnd + 4);
+  };
+  remote.on('data', onAnswer);
   socket.once('close', () => {
     ctx.tunnels.delete(socket);
     release();
