@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../shared/log.ts';
 import type { AgentConfig } from './config.ts';
 import type { LaneMemory } from './propagation/lane-memory.ts';
+import type { InboundTraces } from './entry/loop-guard.ts';
 import type { Balancer } from './routing/balancer.ts';
 import type { RoutingTable } from './routing/types.ts';
 import type { HopTelemetry } from './telemetry/hop.ts';
@@ -30,4 +31,6 @@ export interface AgentContext {
   readonly tunnels: Set<Duplex>;
   /** The colours of traces that arrived coloured, for lane-leak recovery (undefined: recovery off). */
   readonly laneMemory: LaneMemory | undefined;
+  /** Hop counts of inbound requests in flight by trace id, for the loop guard (entry/loop-guard.ts). */
+  readonly inboundTraces: InboundTraces;
 }

@@ -22,6 +22,7 @@ import { EndpointPools } from './outbound/endpoint-pools.ts';
 import { LaneMemory } from './propagation/lane-memory.ts';
 import { createOutboundServer } from './outbound/listener.ts';
 import { ResilienceLoop } from './resilience/resilience-loop.ts';
+import { InboundTraces } from './entry/loop-guard.ts';
 import { P2CBalancer } from './routing/balancer.ts';
 import type { AgentRegistration } from './registration/client.ts';
 import { registeredInstance } from './registration/config.ts';
@@ -75,7 +76,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   };
   const leakWindowMs = config.leakWindowMs ?? LEAK_DEFAULTS.windowMs;
   const laneMemory = leakWindowMs > 0 ? new LaneMemory(config.leakTraces ?? LEAK_DEFAULTS.traces, leakWindowMs) : undefined;
-  const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory };
+  const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory, inboundTraces: new InboundTraces() };
   const pools = new EndpointPools(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
   const resilience = new ResilienceLoop({ log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep), metrics });

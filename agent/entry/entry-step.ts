@@ -29,6 +29,8 @@ export interface EnteringHop {
    * forwards the request target without its `traffic_color` parameter (carriers.ts withoutColorQuery).
    */
   scrubbed: boolean;
+  /** The hop count the request is forwarded with (`x-dyeline-hops`). */
+  forwardedHops: number;
 }
 
 /** A peer address as the snapshot writes it: an IPv4 peer on a dual-stack socket without its `::ffff:`. */
@@ -59,7 +61,12 @@ export class EntryStep {
     const ctx = this.#ctx;
     const trace = continueTrace(headers, ctx.telemetry.tracing.sampler);
     hop.trace = trace;
-    const hops = hopCount(headers);
+    let hops = hopCount(headers);
+    if (!this.#inbound) {
+      // The app may not forward x-dyeline-hops: its calls count from the request of the same trace in flight on the inbound side.
+      const inbound = ctx.inboundTraces.hopsOf(trace.traceId);
+      if (inbound > hops) hops = inbound;
+    }
     const loop = loopError(hops, ctx.config.maxHops);
     if (loop !== undefined) return loop;
     if (authority instanceof DyelineError) return authority;
@@ -85,6 +92,7 @@ export class EntryStep {
       }
     }
     if (color !== undefined) hop.color = color;
+    hop.forwardedHops = hops + 1;
     return forwardedHeaders(headers, authority, color, trace, hops + 1, hop.scrubbed);
   }
 }

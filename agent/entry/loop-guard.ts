@@ -20,3 +20,44 @@ export function hopCount(src: IncomingHttpHeaders): number {
 export function loopError(hops: number, max: number): DyelineError | undefined {
   return hops < max ? undefined : new DyelineError(ErrorCode.Loop, `request went through ${hops} agent hops (limit ${max}): routing loop`);
 }
+
+/**
+ * Hop counts of the requests in flight on the inbound listener, by trace id: what the app was
+ * sent in `x-dyeline-hops`. An app that forwards the trace (`traceparent`, by hand or with
+ * OpenTelemetry) but not `x-dyeline-hops` still carries the count into its outbound calls: the
+ * outbound side takes the largest count in flight for the request's trace id (docs/reference.md#hop-count).
+ * A loop through apps that forward neither is not detected. Entries live only while their
+ * requests are in flight; the map is bounded by MAX_TRACES (beyond it, nothing new is recorded).
+ */
+export class InboundTraces {
+  /** Most traces remembered at once. */
+  static readonly MAX_TRACES = 100_000;
+  readonly #hops = new Map<string, { hops: number; inflight: number }>();
+
+  /** An inbound request of trace `traceId` was forwarded to the app with `hops`. */
+  enter(traceId: string, hops: number): void {
+    const e = this.#hops.get(traceId);
+    if (e !== undefined) {
+      e.inflight++;
+      if (hops > e.hops) e.hops = hops;
+    } else if (this.#hops.size < InboundTraces.MAX_TRACES) {
+      this.#hops.set(traceId, { hops, inflight: 1 });
+    }
+  }
+
+  /** That request ended. */
+  leave(traceId: string): void {
+    const e = this.#hops.get(traceId);
+    if (e !== undefined && --e.inflight <= 0) this.#hops.delete(traceId);
+  }
+
+  /** The largest hop count the app was sent for a request of `traceId` still in flight; 0 when none. */
+  hopsOf(traceId: string): number {
+    return this.#hops.get(traceId)?.hops ?? 0;
+  }
+
+  /** Traces in flight. */
+  get size(): number {
+    return this.#hops.size;
+  }
+}

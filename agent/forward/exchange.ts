@@ -213,6 +213,10 @@ export class Exchange {
   leakHealed = false;
   /** The colour the request carried was removed (entry-step.ts): its query parameter goes too. */
   scrubbed = false;
+  /** The hop count it is forwarded with (entry-step.ts). */
+  forwardedHops = 0;
+  /** Recorded in the agent's inbound traces (loop-guard.ts InboundTraces) until it ends. */
+  traced = false;
   /** The lane of the instance that serves ('' when not a known service). */
   servedColor = '';
   /** Why the request is served outside its requested lane ('' when it is not). */

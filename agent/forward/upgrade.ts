@@ -51,6 +51,7 @@ export class UpgradeHop implements Hop {
   color = '';
   leakHealed = false;
   scrubbed = false;
+  forwardedHops = 0;
   servedColor = '';
   fallback = '';
   service = '';

@@ -56,6 +56,9 @@ class Inbound implements ExchangeSink {
       ex.end(out);
       return;
     }
+    // The app's calls made for this request carry its hop count even when the app does not forward it.
+    ctx.inboundTraces.enter(ex.trace.traceId, ex.forwardedHops);
+    ex.traced = true;
     const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
     ex.dispatch(this.#app, this.#appKey, undefined, { path: ex.scrubbed ? withoutColorQuery(url) : url, headers: out, timeoutMs });
   };
@@ -88,6 +91,7 @@ class Inbound implements ExchangeSink {
   }
 
   finished(ex: Exchange): void {
+    if (ex.traced) this.#ctx.inboundTraces.leave(ex.trace.traceId);
     hopFinished(this.#ctx.telemetry, 'inbound', ex);
   }
 }
