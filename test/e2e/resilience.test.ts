@@ -239,7 +239,8 @@ describe('auto-degradation under steady load (real agent process, real upstream 
   for (const [mode, delayMs, cause] of [
     ['500', 0, 'error-rate'],
     ['refuse', 0, 'error-rate'],
-    ['hang', 0, 'error-rate'],
+    // A hung try counts as slow once in flight past slowCallMs (150 ms), before its 400 ms timeout.
+    ['hang', 0, 'slow-calls'],
     ['slow', 250, 'slow-calls'],
   ] as const) {
     it(`a canary that starts failing (${mode}) costs the client nothing; the lane comes back within resetTimeoutMs`, async () => {
