@@ -38,34 +38,59 @@
  *   `Authorization: Bearer`, the `accessToken` parameter, or — as Nacos's resolveToken does, and as
  *   the node client relies on — `username`/`password` parameters; 403 otherwise.
  *   `operator/metrics` is open.
+ * - Nacos 3: `v3Login: true` serves `POST /nacos/v3/auth/user/login` (username in the query,
+ *   password in the form) besides the v1 login; `v1Api: false` (Nacos 3.2+ without the legacy
+ *   adapter plugin) answers 404 on every `/nacos/v1/` path.
  * - Beat expiry (Nacos ClientBeatCheckTask), only when `heartbeatTimeoutMs` is given: an
  *   ephemeral instance with no beat (or registration) for `heartbeatTimeoutMs` (Nacos: 15 s) turns
  *   unhealthy, for `deleteTimeoutMs` (Nacos: 30 s) is removed; a beat makes it healthy again.
- *   Beats are answered with `clientBeatInterval` = `clientBeatIntervalMs` (Nacos: 5 s).
+ *   Beats are answered with `clientBeatInterval` = `clientBeatIntervalMs` (Nacos: 5 s). Instances
+ *   a gRPC connection registered are not beat-checked (they leave with their connection).
  * Not served: the address server (endpoint mode), v2 APIs, beta/tag configs, beat expiry unless
  * asked for (instances stay until deregistered), empty-service cleanup (a service stays listed).
+ *
+ * The data lives in a NacosState (nacos-state.ts), which a gRPC front-end (nacos-grpc-server.ts)
+ * can share, so one test Nacos is served over both protocols.
  *
  * Test controls: publishConfig/removeConfig/registerInstance/deregisterInstance/setHealthy act as
  * the API would (waking long polls, pushing); stop() drops the listener and every open connection
  * (held long polls included) to simulate Nacos going down; start() binds the same port again with
  * the data kept; `requests` logs every call.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  DEFAULT_CLUSTER,
+  DEFAULT_GROUP,
+  type InstanceInput,
+  type NacosInstance,
+  NacosState,
+  NacosStateError as HttpError,
+  type NamingScope,
+  configKey,
+  groupedServiceName as grouped,
+  nacosMd5,
+  namingNamespace,
+  normTenant,
+} from './nacos-state.ts';
+
+export { type InstanceInput, type NacosInstance, type NamingScope, nacosMd5 } from './nacos-state.ts';
 
 const WORD = '\x02';
 const LINE = '\x01';
-const DEFAULT_GROUP = 'DEFAULT_GROUP';
-const DEFAULT_NAMESPACE = 'public';
-const DEFAULT_CLUSTER = 'DEFAULT';
 const VALID_NAME = /^[a-zA-Z0-9_.:-]+$/;
 const PUSH_CLIENT_TTL_MS = 10_000;
 
 /** Options of the test server; every default is Nacos's own. */
 export interface NacosTestServerOptions {
-  /** Enables auth with this one user. Default: auth off. */
+  /** The data to serve (shared with other front-ends); default a new one from the options below. */
+  state?: NacosState;
+  /** Serve the v1 API (default true); false answers 404 on `/nacos/v1/`, as Nacos 3.2+ without the legacy adapter. */
+  v1Api?: boolean;
+  /** Serve Nacos 3's login path `/nacos/v3/auth/user/login` (default false, as Nacos 2). */
+  v3Login?: boolean;
+  /** Enables auth with this one user (when no `state` is given). Default: auth off. */
   username?: string;
   password?: string;
   /** Lower bound of a held long poll (Nacos: 10000 ms). */
@@ -96,45 +121,6 @@ export interface NacosRequestLog {
   at: number;
 }
 
-/** A Nacos instance as stored and listed. */
-export interface NacosInstance {
-  instanceId: string;
-  ip: string;
-  port: number;
-  weight: number;
-  healthy: boolean;
-  enabled: boolean;
-  ephemeral: boolean;
-  clusterName: string;
-  serviceName: string;
-  metadata: Record<string, string>;
-}
-
-/** Fields of an instance a test registers; the rest take Nacos defaults. */
-export interface InstanceInput {
-  ip: string;
-  port: number;
-  weight?: number;
-  healthy?: boolean;
-  enabled?: boolean;
-  ephemeral?: boolean;
-  clusterName?: string;
-  metadata?: Record<string, string>;
-}
-
-/** Where a naming call points: namespace (default public) and group (default DEFAULT_GROUP). */
-export interface NamingScope {
-  namespaceId?: string;
-  groupName?: string;
-}
-
-interface StoredConfig {
-  content: string;
-  md5: string;
-  type: string;
-  lastModified: number;
-}
-
 interface HeldPoll {
   keys: Set<string>;
   res: http.ServerResponse;
@@ -150,19 +136,6 @@ interface PushTarget {
   refreshedAt: number;
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-/** Hex md5 of the UTF-8 bytes, as Nacos's MD5Utils.md5Hex(content, "UTF-8"). */
-export function nacosMd5(content: string): string {
-  return createHash('md5').update(content, 'utf8').digest('hex');
-}
-
 /** Java's URLEncoder.encode(s, "UTF-8"): space → `+`, and `!'()~` escaped too. */
 export function javaUrlEncode(s: string): string {
   return encodeURIComponent(s)
@@ -173,15 +146,6 @@ export function javaUrlEncode(s: string): string {
 /** Java's URLDecoder.decode(s, "UTF-8"): `+` → space, then %XX. */
 function javaUrlDecode(s: string): string {
   return decodeURIComponent(s.replace(/\+/g, ' '));
-}
-
-function configKey(dataId: string, group: string, tenant: string): string {
-  return [dataId, group, tenant].join(WORD);
-}
-
-function normTenant(tenant: string | undefined): string {
-  const t = (tenant ?? '').trim();
-  return t === DEFAULT_NAMESPACE ? '' : t;
 }
 
 /** Nacos MD5Util.getClientMd5Map: `dataId^2group^2md5[^2tenant]^1...` → key → md5. */
@@ -219,18 +183,11 @@ function changedKeysBody(keys: string[]): string {
 }
 
 function groupedServiceName(params: Record<string, string>): string {
-  const name = (params.serviceName ?? '').trim();
-  if (!name) throw new HttpError(400, "Param 'serviceName' is required.");
-  const grouped = name.includes('@@') ? name : `${(params.groupName ?? '').trim() || DEFAULT_GROUP}@@${name}`;
-  const parts = grouped.split('@@');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new HttpError(400, "Param 'serviceName' is illegal, it should be format as 'groupName@@serviceName'");
-  }
-  return grouped;
+  return grouped(params.serviceName, params.groupName);
 }
 
 function namespaceOf(params: Record<string, string>): string {
-  return (params.namespaceId ?? '').trim() || DEFAULT_NAMESPACE;
+  return namingNamespace(params.namespaceId);
 }
 
 function bool(value: string | undefined, dflt: boolean): boolean {
@@ -270,17 +227,22 @@ export class NacosTestServer {
   readonly requests: NacosRequestLog[] = [];
   /** `push-ack` packets received from naming clients. */
   pushAcks = 0;
+  /** The data served. */
+  readonly state: NacosState;
 
-  readonly #opts: Required<Omit<NacosTestServerOptions, 'username' | 'password' | 'heartbeatTimeoutMs'>> & { username?: string; password?: string; heartbeatTimeoutMs?: number };
-  /** `ip#port#cluster` key of an ephemeral instance (with namespace and service) → its last beat (or registration). */
+  readonly #opts: {
+    minLongPollMs: number;
+    longPollMarginMs: number;
+    v1Api: boolean;
+    v3Login: boolean;
+    clientBeatIntervalMs: number;
+    heartbeatTimeoutMs?: number;
+    deleteTimeoutMs: number;
+  };
+  /** `namespace|grouped|ip#port#cluster` of an ephemeral instance → its last beat (or registration). */
   readonly #lastBeat = new Map<string, number>();
   #expiry: NodeJS.Timeout | undefined;
-  readonly #configs = new Map<string, StoredConfig>();
-  /** namespace → grouped service → `ip#port#cluster` → instance. */
-  readonly #services = new Map<string, Map<string, Map<string, NacosInstance>>>();
-  readonly #serviceRefTime = new Map<string, number>();
   readonly #held = new Set<HeldPoll>();
-  readonly #tokens = new Map<string, number>();
   readonly #sockets = new Set<Socket>();
   readonly #pushTargets = new Map<string, PushTarget>();
   #server: http.Server | undefined;
@@ -289,15 +251,20 @@ export class NacosTestServer {
   #host = '127.0.0.1';
 
   constructor(opts: NacosTestServerOptions = {}) {
+    this.state =
+      opts.state ?? new NacosState({ username: opts.username, password: opts.password, tokenTtlSeconds: opts.tokenTtlSeconds, cacheMillis: opts.cacheMillis });
+    if (opts.state && opts.cacheMillis !== undefined) this.state.cacheMillis = opts.cacheMillis;
     this.#opts = {
-      minLongPollMs: 10_000,
-      longPollMarginMs: 500,
-      cacheMillis: 3000,
-      tokenTtlSeconds: 18_000,
-      clientBeatIntervalMs: 5000,
-      deleteTimeoutMs: 30_000,
-      ...opts,
+      minLongPollMs: opts.minLongPollMs ?? 10_000,
+      longPollMarginMs: opts.longPollMarginMs ?? 500,
+      v1Api: opts.v1Api ?? true,
+      v3Login: opts.v3Login ?? false,
+      clientBeatIntervalMs: opts.clientBeatIntervalMs ?? 5000,
+      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+      deleteTimeoutMs: opts.deleteTimeoutMs ?? 30_000,
     };
+    this.state.onConfigChange((key) => this.#configChanged(key));
+    this.state.onServiceChange((ns, grouped) => this.#push(ns, grouped));
   }
 
   /** `127.0.0.1:<port>` once started. */
@@ -314,9 +281,10 @@ export class NacosTestServer {
     return this.#server !== undefined;
   }
 
-  /** Listens on 127.0.0.1 — a free port the first time, the same port after stop(). */
-  async start(): Promise<this> {
+  /** Listens on 127.0.0.1 — on `port` (default: a free one) the first time, the same port after stop(). */
+  async start(port?: number): Promise<this> {
     if (this.#server) return this;
+    if (port !== undefined) this.#port = port;
     const server = http.createServer((req, res) => void this.#handle(req, res));
     server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
@@ -354,24 +322,25 @@ export class NacosTestServer {
   /** Nacos's beat check: unhealthy past `timeout` without a beat, removed past deleteTimeoutMs. */
   #expire(timeout: number): void {
     const now = Date.now();
-    for (const [ns, svcs] of this.#services) {
-      for (const [grouped, insts] of svcs) {
-        for (const [key, inst] of insts) {
-          if (!inst.ephemeral) continue;
-          const at = `${ns}|${grouped}|${key}`;
-          const last = this.#lastBeat.get(at) ?? now;
-          this.#lastBeat.set(at, last);
-          if (now - last > this.#opts.deleteTimeoutMs) {
-            insts.delete(key);
-            this.#lastBeat.delete(at);
-            this.#serviceChanged(ns, grouped);
-          } else if (now - last > timeout && inst.healthy) {
-            inst.healthy = false;
-            this.#serviceChanged(ns, grouped);
-          }
-        }
+    for (const { namespaceId: ns, grouped, instance: inst, connectionBound } of this.state.everyInstance()) {
+      if (!inst.ephemeral || connectionBound) continue;
+      const at = `${ns}|${grouped}|${inst.ip}#${inst.port}#${inst.clusterName}`;
+      const last = this.#lastBeat.get(at) ?? now;
+      this.#lastBeat.set(at, last);
+      if (now - last > this.#opts.deleteTimeoutMs) {
+        this.#lastBeat.delete(at);
+        this.state.removeInstance(ns, grouped, inst.ip, inst.port, inst.clusterName);
+      } else if (now - last > timeout && inst.healthy) {
+        this.state.setHealthy(ns, grouped, inst.ip, inst.port, false, inst.clusterName);
       }
     }
+  }
+
+  /** Registers an instance as a client's registration or beat does: its beat clock starts now. */
+  #put(namespaceId: string, grouped: string, input: InstanceInput): NacosInstance {
+    const inst = this.state.putInstance(namespaceId, grouped, input);
+    this.#lastBeat.set(`${namespaceId}|${grouped}|${inst.ip}#${inst.port}#${inst.clusterName}`, Date.now());
+    return inst;
   }
 
   /** Nacos goes down: stops listening and drops every connection, held long polls included. */
@@ -398,21 +367,17 @@ export class NacosTestServer {
 
   /** Publishes a config as POST /cs/configs would; wakes long polls on it. */
   publishConfig(dataId: string, group: string, content: string, tenant = '', type = 'yaml'): void {
-    const key = configKey(dataId, group, normTenant(tenant));
-    this.#configs.set(key, { content, md5: nacosMd5(content), type, lastModified: Date.now() });
-    this.#configChanged(key);
+    this.state.publishConfig(dataId, group, content, tenant, type);
   }
 
   /** Removes a config as DELETE /cs/configs would; wakes long polls on it. */
   removeConfig(dataId: string, group: string, tenant = ''): void {
-    const key = configKey(dataId, group, normTenant(tenant));
-    this.#configs.delete(key);
-    this.#configChanged(key);
+    this.state.removeConfig(dataId, group, tenant);
   }
 
   /** The stored content, or undefined. */
   getConfig(dataId: string, group: string, tenant = ''): string | undefined {
-    return this.#configs.get(configKey(dataId, group, normTenant(tenant)))?.content;
+    return this.state.config(dataId, group, tenant)?.content;
   }
 
   /** Long polls currently held. */
@@ -424,30 +389,22 @@ export class NacosTestServer {
 
   /** Registers (or replaces) an instance as POST /ns/instance would. */
   registerInstance(service: string, input: InstanceInput, scope: NamingScope = {}): NacosInstance {
-    const grouped = groupedServiceName({ serviceName: service, groupName: scope.groupName ?? '' });
-    return this.#putInstance(scope.namespaceId?.trim() || DEFAULT_NAMESPACE, grouped, input);
+    return this.#put(namingNamespace(scope.namespaceId), grouped(service, scope.groupName), input);
   }
 
   /** Deregisters an instance as DELETE /ns/instance would. */
   deregisterInstance(service: string, ip: string, port: number, scope: NamingScope & { clusterName?: string } = {}): void {
-    const grouped = groupedServiceName({ serviceName: service, groupName: scope.groupName ?? '' });
-    this.#removeInstance(scope.namespaceId?.trim() || DEFAULT_NAMESPACE, grouped, ip, port, scope.clusterName || DEFAULT_CLUSTER);
+    this.state.removeInstance(namingNamespace(scope.namespaceId), grouped(service, scope.groupName), ip, port, scope.clusterName || DEFAULT_CLUSTER);
   }
 
   /** Marks an instance healthy or not (what Nacos's health checks do). */
   setHealthy(service: string, ip: string, port: number, healthy: boolean, scope: NamingScope & { clusterName?: string } = {}): void {
-    const ns = scope.namespaceId?.trim() || DEFAULT_NAMESPACE;
-    const grouped = groupedServiceName({ serviceName: service, groupName: scope.groupName ?? '' });
-    const inst = this.#services.get(ns)?.get(grouped)?.get(`${ip}#${port}#${scope.clusterName || DEFAULT_CLUSTER}`);
-    if (!inst) throw new Error(`no instance ${ip}:${port} in ${grouped}`);
-    inst.healthy = healthy;
-    this.#serviceChanged(ns, grouped);
+    this.state.setHealthy(namingNamespace(scope.namespaceId), grouped(service, scope.groupName), ip, port, healthy, scope.clusterName || DEFAULT_CLUSTER);
   }
 
   /** The instances of a service (all, enabled or not). */
   instances(service: string, scope: NamingScope = {}): NacosInstance[] {
-    const grouped = groupedServiceName({ serviceName: service, groupName: scope.groupName ?? '' });
-    return [...(this.#services.get(scope.namespaceId?.trim() || DEFAULT_NAMESPACE)?.get(grouped)?.values() ?? [])];
+    return this.state.instances(namingNamespace(scope.namespaceId), grouped(service, scope.groupName));
   }
 
   /** Requests whose path is `path` (e.g. `/nacos/v1/ns/instance/list`). */
@@ -478,6 +435,8 @@ export class NacosTestServer {
 
   #route(req: http.IncomingMessage, res: http.ServerResponse, path: string, params: Record<string, string>): void {
     const method = req.method ?? 'GET';
+    if (path === '/nacos/v3/auth/user/login' && method === 'POST' && this.#opts.v3Login) return this.#login(res, params);
+    if (path.startsWith('/nacos/v1/') && !this.#opts.v1Api) throw new HttpError(404, `no handler for ${method} ${path}`);
     if ((path === '/nacos/v1/auth/login' || path === '/nacos/v1/auth/users/login') && method === 'POST') return this.#login(res, params);
     if (path === '/nacos/v1/ns/operator/metrics' && method === 'GET') return this.#metrics(res);
     if (path.startsWith('/nacos/v1/cs/') || path.startsWith('/nacos/v1/ns/')) this.#authorize(req, params);
@@ -491,12 +450,12 @@ export class NacosTestServer {
       case 'POST /nacos/v1/cs/configs/listener':
         return this.#listen(req, res, params);
       case 'POST /nacos/v1/ns/instance':
-        this.#putInstance(namespaceOf(params), groupedServiceName(params), instanceFromParams(params));
+        this.#put(namespaceOf(params), groupedServiceName(params), instanceFromParams(params));
         return send(res, 200, 'ok');
       case 'PUT /nacos/v1/ns/instance':
         return this.#updateInstance(res, params);
       case 'DELETE /nacos/v1/ns/instance':
-        this.#removeInstance(
+        this.state.removeInstance(
           namespaceOf(params),
           groupedServiceName(params),
           requireParam(params, 'ip'),
@@ -516,36 +475,21 @@ export class NacosTestServer {
   }
 
   #authorize(req: http.IncomingMessage, params: Record<string, string>): void {
-    if (this.#opts.username === undefined) return;
+    if (!this.state.authEnabled) return;
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer || params.accessToken;
-    if (token) {
-      const exp = this.#tokens.get(token);
-      if (exp === undefined) throw new HttpError(403, 'token invalid!');
-      if (exp < Date.now()) throw new HttpError(403, 'token expired!');
-      return;
-    }
-    if (params.username === this.#opts.username && params.password === this.#opts.password) return;
+    if (token) return this.state.checkToken(token);
+    if (params.username === this.state.username && params.password === this.state.password) return;
     throw new HttpError(403, params.username ? 'unknown user!' : 'user not found!');
   }
 
   #login(res: http.ServerResponse, params: Record<string, string>): void {
-    if (this.#opts.username === undefined || params.username !== this.#opts.username || params.password !== this.#opts.password) {
-      throw new HttpError(403, 'unknown user!');
-    }
-    const token = randomBytes(24).toString('base64url');
-    this.#tokens.set(token, Date.now() + this.#opts.tokenTtlSeconds * 1000);
-    sendJson(res, 200, { accessToken: token, tokenTtl: this.#opts.tokenTtlSeconds, globalAdmin: true, username: params.username });
+    const { accessToken, tokenTtl } = this.state.login(params.username, params.password);
+    sendJson(res, 200, { accessToken, tokenTtl, globalAdmin: true, username: params.username });
   }
 
   #metrics(res: http.ServerResponse): void {
-    let instanceCount = 0;
-    let serviceCount = 0;
-    for (const svcs of this.#services.values()) {
-      serviceCount += svcs.size;
-      for (const insts of svcs.values()) instanceCount += insts.size;
-    }
-    sendJson(res, 200, { status: 'UP', serviceCount, instanceCount, load: 0, mem: 0, cpu: 0 });
+    sendJson(res, 200, { status: 'UP', ...this.state.counts(), load: 0, mem: 0, cpu: 0 });
   }
 
   // ------------------------------------------------------------------ config
@@ -560,7 +504,7 @@ export class NacosTestServer {
 
   #getConfig(res: http.ServerResponse, params: Record<string, string>): void {
     const { dataId, group, tenant } = this.#configParams(params);
-    const cfg = this.#configs.get(configKey(dataId, group, tenant));
+    const cfg = this.state.config(dataId, group, tenant);
     if (!cfg) return send(res, 404, 'config data not exist\n');
     res.writeHead(200, {
       'Content-Type': 'text/plain;charset=UTF-8',
@@ -589,7 +533,7 @@ export class NacosTestServer {
 
   #changedKeys(clientMd5: Map<string, string>): string[] {
     const out: string[] = [];
-    for (const [key, md5] of clientMd5) if ((this.#configs.get(key)?.md5 ?? '') !== md5) out.push(key);
+    for (const [key, md5] of clientMd5) if (this.state.md5Of(key) !== md5) out.push(key);
     return out;
   }
 
@@ -636,71 +580,24 @@ export class NacosTestServer {
 
   // ------------------------------------------------------------------ naming
 
-  #putInstance(namespaceId: string, grouped: string, input: InstanceInput): NacosInstance {
-    const weight = input.weight ?? 1;
-    if (!(weight >= 0 && weight <= 10_000)) throw new HttpError(400, 'instance format invalid: The weights range from 0.0 to 10000.0');
-    if (!Number.isInteger(input.port) || input.port < 0 || input.port > 65535) throw new HttpError(400, `instance format invalid: port ${input.port}`);
-    const clusterName = input.clusterName || DEFAULT_CLUSTER;
-    const inst: NacosInstance = {
-      instanceId: `${input.ip}#${input.port}#${clusterName}#${grouped}`,
-      ip: input.ip,
-      port: input.port,
-      weight,
-      healthy: input.healthy ?? true,
-      enabled: input.enabled ?? true,
-      ephemeral: input.ephemeral ?? true,
-      clusterName,
-      serviceName: grouped,
-      metadata: { ...(input.metadata ?? {}) },
-    };
-    let svcs = this.#services.get(namespaceId);
-    if (!svcs) this.#services.set(namespaceId, (svcs = new Map()));
-    let insts = svcs.get(grouped);
-    if (!insts) svcs.set(grouped, (insts = new Map()));
-    insts.set(`${inst.ip}#${inst.port}#${clusterName}`, inst);
-    this.#lastBeat.set(`${namespaceId}|${grouped}|${inst.ip}#${inst.port}#${clusterName}`, Date.now());
-    this.#serviceChanged(namespaceId, grouped);
-    return inst;
-  }
-
-  #removeInstance(namespaceId: string, grouped: string, ip: string, port: number, clusterName: string): void {
-    const insts = this.#services.get(namespaceId)?.get(grouped);
-    if (insts?.delete(`${ip}#${port}#${clusterName}`)) this.#serviceChanged(namespaceId, grouped);
-  }
-
   #updateInstance(res: http.ServerResponse, params: Record<string, string>): void {
     const ns = namespaceOf(params);
     const grouped = groupedServiceName(params);
     const input = instanceFromParams(params);
-    const existing = this.#services.get(ns)?.get(grouped)?.get(`${input.ip}#${input.port}#${input.clusterName}`);
+    const existing = this.state.instance(ns, grouped, input.ip, input.port, input.clusterName);
     if (!existing) throw new HttpError(400, `instance not exist: ${input.ip}:${input.port}`);
-    this.#putInstance(ns, grouped, { ...input, healthy: existing.healthy });
+    this.#put(ns, grouped, { ...input, healthy: existing.healthy });
     send(res, 200, 'ok');
   }
 
-  #serviceChanged(namespaceId: string, grouped: string): void {
-    this.#serviceRefTime.set(`${namespaceId}|${grouped}`, Date.now());
-    this.#push(namespaceId, grouped);
-  }
-
   #listBody(namespaceId: string, grouped: string, clusters: string, healthyOnly: boolean): Record<string, unknown> {
-    const wanted = new Set(clusters.split(',').map((c) => c.trim()).filter(Boolean));
-    const insts = this.#services.get(namespaceId)?.get(grouped);
-    const base = { name: grouped, groupName: grouped.split('@@')[0], clusters, cacheMillis: this.#opts.cacheMillis };
-    if (!insts) return { ...base, hosts: [] };
-    const hosts = [...insts.values()]
-      .filter((i) => i.enabled && (!healthyOnly || i.healthy) && (wanted.size === 0 || wanted.has(i.clusterName)))
-      .map((i) => ({
-        ...i,
-        instanceHeartBeatInterval: 5000,
-        instanceIdGenerator: 'simple',
-        instanceHeartBeatTimeOut: 15000,
-        ipDeleteTimeout: 30000,
-      }));
+    const base = { name: grouped, groupName: grouped.split('@@')[0], clusters, cacheMillis: this.state.cacheMillis };
+    if (!this.state.hasService(namespaceId, grouped)) return { ...base, hosts: [] };
+    const hosts = this.state.hosts(namespaceId, grouped, clusters, healthyOnly);
     return {
       ...base,
       hosts,
-      lastRefTime: this.#serviceRefTime.get(`${namespaceId}|${grouped}`) ?? Date.now(),
+      lastRefTime: this.state.refTime(namespaceId, grouped),
       checksum: nacosMd5(JSON.stringify(hosts)),
       allIPs: false,
       reachProtectionThreshold: false,
@@ -760,18 +657,14 @@ export class NacosTestServer {
     const ip = beat.ip ?? requireParam(params, 'ip');
     const port = beat.port ?? portOf(params.port);
     const clusterName = beat.cluster || params.clusterName || DEFAULT_CLUSTER;
-    const insts = this.#services.get(ns)?.get(grouped);
     const interval = this.#opts.clientBeatIntervalMs;
-    const existing = insts?.get(`${ip}#${port}#${clusterName}`);
+    const existing = this.state.instance(ns, grouped, ip, port, clusterName);
     if (!existing) {
       if (!params.beat) return sendJson(res, 200, { clientBeatInterval: interval, code: 20404, lightBeatEnabled: true });
-      this.#putInstance(ns, grouped, { ip, port, clusterName, weight: beat.weight, metadata: beat.metadata });
+      this.#put(ns, grouped, { ip, port, clusterName, weight: beat.weight, metadata: beat.metadata });
     } else {
       this.#lastBeat.set(`${ns}|${grouped}|${ip}#${port}#${clusterName}`, Date.now());
-      if (!existing.healthy) {
-        existing.healthy = true;
-        this.#serviceChanged(ns, grouped);
-      }
+      if (!existing.healthy) this.state.setHealthy(ns, grouped, ip, port, true, clusterName);
     }
     sendJson(res, 200, { clientBeatInterval: interval, code: 10200, lightBeatEnabled: true });
   }
@@ -781,10 +674,7 @@ export class NacosTestServer {
     const pageSize = Number(requireParam(params, 'pageSize'));
     if (!(pageNo >= 1) || !(pageSize >= 1)) throw new HttpError(400, 'pageNo and pageSize must be positive');
     const group = params.groupName?.trim() || DEFAULT_GROUP;
-    const names = [...(this.#services.get(namespaceOf(params))?.keys() ?? [])]
-      .filter((g) => g.startsWith(`${group}@@`))
-      .map((g) => g.slice(group.length + 2))
-      .sort();
+    const names = this.state.serviceNames(namespaceOf(params), group);
     const start = (pageNo - 1) * pageSize;
     sendJson(res, 200, { count: names.length, doms: names.slice(start, start + pageSize) });
   }
