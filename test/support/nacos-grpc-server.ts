@@ -108,6 +108,9 @@ class Relay {
   constructor(client: net.Socket, upstream: net.Socket, dropping: () => boolean) {
     this.client = client;
     this.upstream = upstream;
+    // No Nagle delay in the relay: gRPC frames are small and latency is what the tests measure.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     client.on('data', (d: Buffer) => void (dropping() || upstream.write(d)));
     upstream.on('data', (d: Buffer) => void (dropping() || client.write(d)));
     const close = () => this.close();
