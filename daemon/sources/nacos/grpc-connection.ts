@@ -176,6 +176,20 @@ export class NacosGrpcConnection {
   }
 }
 
+/**
+ * Whether a Nacos gRPC service answers at `address`: a ServerCheckRequest on a channel of its own,
+ * closed after. Any Nacos payload in answer counts (a starting server answers an ErrorResponse).
+ */
+export async function answersGrpc(address: string, timeoutMs: number): Promise<boolean> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_retries': 0 });
+  try {
+    await unary(client, address, 'ServerCheckRequest', { module: 'internal' }, {}, '', timeoutMs);
+    return true;
+  } finally {
+    client.close();
+  }
+}
+
 /** One call of Request/request; tracked in `calls` while pending so close() can cancel it. */
 function unary(
   client: grpc.Client,
