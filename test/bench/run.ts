@@ -41,6 +41,8 @@ const BENCHES: readonly Bench[] = [
   // 3 clients × (2 × 2 s warm-up + 2 set-ups × 10 turns × 2 s) ≈ 130 s
   { file: 'propagate.ts', full: ['2', '32', '10'], quick: ['1', '32', '2'], limitS: 240 },
   { file: 'etcd-put-to-snapshot.ts', full: ['300', '200'], quick: ['50', '200'], limitS: 90 },
+  // gRPC: 2 × 100 pushes (~5 s); HTTP v1: 100 long polls + 20 instance polls at 3 s (~40 s)
+  { file: 'nacos-push-to-snapshot.ts', full: ['100', '20'], quick: ['20', '4'], limitS: 150 },
   { file: 'snapshot-build.ts', full: ['10000', '10', '2000'], quick: ['1000', '10', '200'], limitS: 90 },
   { file: 'compile-snapshot.ts', full: ['10000', '10', '20', '100'], quick: ['1000', '10', '20', '100'], limitS: 90 },
   { file: 'breaker.ts', full: ['1000000'], quick: ['100000'], limitS: 60, nodeArgs: ['--expose-gc'] },
