@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const s of stops.splice(0)) await s();
 });
 
-const choose = (servers: string[], grpcPort?: number) => chooseTransport(servers, grpcServers(servers, grpcPort), 1000);
+const choose = (servers: string[], grpcPort?: number) => chooseTransport(servers, grpcServers(servers, grpcPort), 3000);
 
 describe('chooseTransport', () => {
   it('Nacos 2/3: gRPC on the HTTP port + 1000, or on grpcPort', async () => {
