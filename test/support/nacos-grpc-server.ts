@@ -493,7 +493,10 @@ export interface TestNacosNode {
   grpc: NacosGrpcTestServer;
   /** HTTP `127.0.0.1:P`. */
   address: string;
+  /** Both front-ends down (every connection dropped); the data stays. */
   stop(): Promise<void>;
+  /** Both back up, on the same ports. */
+  start(): Promise<void>;
 }
 
 /**
@@ -521,6 +524,10 @@ export async function startNacosNode(
       stop: async () => {
         await grpcServer.stop();
         await http.stop();
+      },
+      start: async () => {
+        await http.start();
+        await grpcServer.start();
       },
     };
   }

@@ -3,7 +3,6 @@
  * server then pushes a ConfigChangeNotifyRequest on the bi-stream when the config changes), read
  * with ConfigQueryRequest (errorCode 300 on a ConfigQueryResponse: the config does not exist).
  */
-import { createHash } from 'node:crypto';
 import type { NacosRpcClient } from './grpc-client.ts';
 import { NacosCode, type NacosResponse, NacosRpcError } from './grpc-protocol.ts';
 
@@ -13,14 +12,6 @@ export interface ConfigRef {
   group: string;
   tenant: string;
 }
-
-/** A config as read: content (null: absent) and the hex md5 of its UTF-8 bytes ('' when absent). */
-export interface ConfigValue {
-  content: string | null;
-  md5: string;
-}
-
-export const md5Hex = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 /** Nacos 3 reports the public namespace as `public`, Nacos 2 as '' (or null after a namespace transfer). */
 const sameTenant = (a: unknown, b: string): boolean => normTenant(a) === normTenant(b);
@@ -46,19 +37,18 @@ export async function listenConfig(rpc: NacosRpcClient, ref: ConfigRef, md5: str
   return (res.changedConfigs ?? []).some((c) => isAbout(c, ref));
 }
 
-/** Reads `ref`; `notify` marks a read caused by a change notification (Nacos logs it as such). */
-export async function queryConfig(rpc: NacosRpcClient, ref: ConfigRef, notify: boolean): Promise<ConfigValue> {
+/** Reads `ref` (null: it does not exist); `notify` marks a read caused by a change notification (Nacos logs it as such). */
+export async function queryConfig(rpc: NacosRpcClient, ref: ConfigRef, notify: boolean): Promise<string | null> {
   try {
     const res = await rpc.request<NacosResponse & { content?: unknown }>(
       'ConfigQueryRequest',
       { dataId: ref.dataId, group: ref.group, tenant: ref.tenant, module: 'config' },
       { headers: { notify: String(notify) } },
     );
-    const content = typeof res.content === 'string' ? res.content : '';
-    return { content, md5: md5Hex(content) };
+    return typeof res.content === 'string' ? res.content : '';
   } catch (err) {
     if (err instanceof NacosRpcError && err.responseType === 'ConfigQueryResponse' && err.nacosCode === NacosCode.ConfigNotFound) {
-      return { content: null, md5: '' };
+      return null;
     }
     throw err;
   }

@@ -12,36 +12,23 @@
  * - With `services=*`, the service lists are re-read every `serviceListMs` (10 s): Nacos does not
  *   push new service names. The config is re-listened and re-read every `configResyncMs` (3 min),
  *   as Nacos's client re-checks every listened config.
- * - Any failure → setConnected(false, why), nothing removed (mirror.ts), retried with backoff.
+ * - Any failure → the source is down with the reason, nothing removed (mirror.ts), retried with
+ *   backoff on its Connection; a lost connection is reported down at once.
  */
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
-import { backoffDelay } from '../backoff.ts';
+import { Connection } from '../connection.ts';
 import { describeNacosError } from '../nacos-client.ts';
-import { type NacosServiceRef, instanceDocuments, namingKey, selectServices, type NacosServiceSelection } from '../nacos-instances.ts';
+import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from '../nacos-instances.ts';
+import type { NacosSourceConfig } from '../nacos.ts';
 import type { Source, SourceSink } from '../source.ts';
-import { type GrpcServer, NacosRpcClient, type RpcTiming } from './grpc-client.ts';
+import { NacosRpcClient, type RpcTiming } from './grpc-client.ts';
 import { type ConfigRef, isAbout, listenConfig, queryConfig } from './grpc-config.ts';
 import { listServices, subscribeService } from './grpc-naming.ts';
 import type { NacosServiceInfo } from './grpc-protocol.ts';
 import { NacosLogin } from './login.ts';
-import { NacosMirror } from './mirror.ts';
-
-/** What the source mirrors, from where, as whom. */
-export interface NacosGrpcTarget {
-  /** The URI without credentials. */
-  uri: string;
-  /** HTTP `host:port` of each server (the login goes there). */
-  servers: string[];
-  /** gRPC port of every server; default each server's HTTP port + 1000. */
-  grpcPort?: number;
-  namespace: string;
-  group: string;
-  dataId: string;
-  services: string[];
-  username?: string;
-  password?: string;
-}
+import { NacosMirror, ReadFailed, roundFailure } from './mirror.ts';
+import { grpcServers } from './transport.ts';
 
 /** Tuning; every field has a default. */
 export interface NacosGrpcSourceOptions {
@@ -61,26 +48,15 @@ export interface NacosGrpcSourceOptions {
   firstServer?: number;
 }
 
-/** nacos-config's rule for dataId and group. */
-const VALID_CONFIG_NAME = /^[a-zA-Z0-9_.:-]+$/;
 /** Effectively "until woken". */
 const IDLE_MS = 3_600_000;
-
-/** The gRPC addresses of a server list: each host with `grpcPort`, or its HTTP port + 1000. */
-export function grpcServers(servers: readonly string[], grpcPort?: number): GrpcServer[] {
-  return servers.map((s) => {
-    const i = s.lastIndexOf(':');
-    const host = s.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-    return { host: host.includes(':') ? `[${host}]` : host, port: grpcPort ?? Number(s.slice(i + 1)) + 1000 };
-  });
-}
 
 /** The Nacos source over gRPC. */
 export class NacosGrpcSource implements Source {
   readonly kind = 'nacos' as const;
   readonly uri: string;
 
-  readonly #t: NacosGrpcTarget;
+  readonly #t: NacosSourceConfig;
   readonly #log: Logger;
   readonly #o: Required<Omit<NacosGrpcSourceOptions, 'log' | 'rpc' | 'firstServer'>> & Pick<NacosGrpcSourceOptions, 'rpc' | 'firstServer'>;
   readonly #selection: NacosServiceSelection;
@@ -88,11 +64,10 @@ export class NacosGrpcSource implements Source {
   readonly #secrets: (string | undefined)[];
 
   #mirror: NacosMirror | undefined;
+  #connection: Connection | undefined;
   #config: NacosRpcClient | undefined;
   #naming: NacosRpcClient | undefined;
   #stopped = false;
-  #wake: (() => void) | undefined;
-  #poked = false;
   /** Set in a round when a client is still making its first connection attempt. */
   #waiting = false;
 
@@ -116,10 +91,10 @@ export class NacosGrpcSource implements Source {
   #listedAt = 0;
   #listedEpoch = -1;
 
-  constructor(t: NacosGrpcTarget, opts: NacosGrpcSourceOptions = {}) {
+  constructor(t: NacosSourceConfig, opts: NacosGrpcSourceOptions = {}) {
     this.#t = t;
     this.uri = t.uri;
-    this.#log = (opts.log ?? pino({ level: 'silent' })).child({ source: t.uri });
+    this.#log = opts.log ?? pino({ level: 'silent' });
     this.#o = {
       serviceListMs: opts.serviceListMs ?? 10_000,
       configResyncMs: opts.configResyncMs ?? 180_000,
@@ -136,12 +111,13 @@ export class NacosGrpcSource implements Source {
 
   async start(sink: SourceSink): Promise<void> {
     if (this.#mirror) throw new Error('NacosGrpcSource already started');
-    const mirror = (this.#mirror = new NacosMirror(`config:${this.#t.group}/${this.#t.dataId}`, sink, this.#log));
-    const { dataId, group } = this.#t;
-    if (!VALID_CONFIG_NAME.test(dataId) || !VALID_CONFIG_NAME.test(group)) {
-      mirror.setConnected(false, `dataId "${dataId}" and group "${group}" may hold only letters, digits and _ . : -`);
-      return;
-    }
+    this.#mirror = new NacosMirror(`config:${this.#t.group}/${this.#t.dataId}`, sink, this.#log);
+    const connection = (this.#connection = new Connection({
+      name: 'nacos',
+      sink,
+      log: this.#log,
+      backoff: { initialMs: this.#o.retryMinMs, maxMs: this.#o.retryMaxMs },
+    }));
     const login =
       this.#t.username !== undefined
         ? new NacosLogin({ servers: this.#t.servers, username: this.#t.username, password: this.#t.password ?? '', timeoutMs: this.#o.rpc?.requestTimeoutMs ?? 3000 })
@@ -149,10 +125,10 @@ export class NacosGrpcSource implements Source {
     const servers = grpcServers(this.#t.servers, this.#t.grpcPort);
     const client = (module: 'config' | 'naming') => {
       const rpc = new NacosRpcClient({ servers, module, namespace: this.#t.namespace, login, timing: this.#o.rpc, firstServer: this.#o.firstServer });
-      rpc.onDisconnected((why) => mirror.setConnected(false, this.#describe(why)));
+      rpc.onDisconnected((why) => connection.down(this.#describe(why)));
       rpc.onConnectFailed((why) => {
-        mirror.setConnected(false, this.#describe(why));
-        this.#poke();
+        connection.down(this.#describe(why));
+        connection.wake();
       });
       return rpc;
     };
@@ -164,7 +140,7 @@ export class NacosGrpcSource implements Source {
     });
     config.onConnected(() => {
       this.#configEpoch++;
-      this.#poke();
+      connection.wake();
     });
 
     if (this.#selection.named.length > 0 || this.#selection.allOf.length > 0) {
@@ -175,56 +151,46 @@ export class NacosGrpcSource implements Source {
       });
       naming.onConnected(() => {
         this.#namingEpoch++;
-        this.#poke();
+        connection.wake();
       });
     }
     config.start();
     this.#naming?.start();
-    void this.#run();
+    void connection.run(
+      () => this.#round(),
+      (err) => roundFailure(err, this.#secrets),
+    );
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#mirror?.stop();
-    this.#poke();
+    this.#connection?.stop();
     this.#config?.stop();
     this.#naming?.stop();
   }
 
-  // ------------------------------------------------------------------ the loop
+  // ------------------------------------------------------------------ the rounds
 
-  async #run(): Promise<void> {
+  /** Reads what is due; resolves with the wait before the next round, throws ReadFailed when a read failed. */
+  async #round(): Promise<number | undefined> {
     const mirror = this.#mirror!;
-    let failures = 0;
-    while (!this.#stopped) {
-      const errors: string[] = [];
-      this.#waiting = false;
-      try {
-        await Promise.all([this.#syncConfig(errors), this.#syncNaming(errors)]);
-      } catch (err) {
-        // A bug, not Nacos: report it like a failed read and keep going.
-        errors.push(`nacos source error: ${this.#describe(err)}`);
-      }
-      if (this.#stopped) return;
-      if (errors.length > 0) {
-        mirror.flush();
-        mirror.setConnected(false, errors.slice(0, 3).join('; ') + (errors.length > 3 ? `; and ${errors.length - 3} more` : ''));
-        await this.#sleep(backoffDelay(failures++, { initialMs: this.#o.retryMinMs, maxMs: this.#o.retryMaxMs }));
-        continue;
-      }
-      failures = 0;
-      // A first connection attempt still under way: nothing to report until it succeeds or fails.
-      if (this.#waiting) {
-        await this.#sleep(IDLE_MS);
-        continue;
-      }
-      // A reconnection during the round: read again before calling it complete.
-      if (!this.#inSync()) continue;
-      mirror.commit();
-      mirror.setConnected(true);
-      await this.#sleep(this.#untilDue());
+    const errors: string[] = [];
+    this.#waiting = false;
+    await Promise.all([this.#syncConfig(errors), this.#syncNaming(errors)]);
+    if (this.#stopped) return undefined;
+    if (errors.length > 0) {
+      mirror.flush();
+      throw new ReadFailed(errors);
     }
+    // A first connection attempt still under way: nothing to report until it succeeds or fails.
+    if (this.#waiting) return IDLE_MS;
+    // A reconnection during the round: read again before calling it complete.
+    if (!this.#inSync()) return undefined;
+    mirror.commit();
+    this.#connection!.up();
+    return this.#untilDue();
   }
 
   #inSync(): boolean {
@@ -240,29 +206,6 @@ export class NacosGrpcSource implements Source {
     let due = this.#configSyncedAt + this.#o.configResyncMs;
     if (this.#naming && this.#selection.allOf.length > 0) due = Math.min(due, this.#listedAt + this.#o.serviceListMs);
     return Math.min(IDLE_MS, Math.max(0, due - now));
-  }
-
-  #poke(): void {
-    this.#poked = true;
-    this.#wake?.();
-  }
-
-  /** Sleeps `ms`, or less when poked (also when poked before the sleep began). */
-  #sleep(ms: number): Promise<void> {
-    if (this.#poked || this.#stopped) {
-      this.#poked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#poked = false;
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
   }
 
   // ------------------------------------------------------------------ config
@@ -290,10 +233,10 @@ export class NacosGrpcSource implements Source {
 
   async #readConfig(notify: boolean): Promise<void> {
     const seq = ++this.#readSeq;
-    const value = await queryConfig(this.#config!, this.#ref, notify);
+    const content = await queryConfig(this.#config!, this.#ref, notify);
     if (seq <= this.#takenSeq || this.#stopped) return;
     this.#takenSeq = seq;
-    this.#mirror!.setConfig(value.content, value.md5);
+    this.#mirror!.setConfig(content);
   }
 
   async #onConfigPush(): Promise<void> {
@@ -304,7 +247,7 @@ export class NacosGrpcSource implements Source {
       // Read it in the loop, which reports the failure and retries.
       this.#log.debug({ error: this.#describe(err) }, 'nacos config read after a push failed');
       this.#configSynced = -1;
-      this.#poke();
+      this.#connection!.wake();
     }
   }
 

@@ -3,10 +3,15 @@
  * transport: `config:<group>/<dataId>` → {text, md5} while the config exists, `naming:<service>` →
  * {documents} for every mirrored service. The first complete read is one replaceAll; after that
  * only differences are put or deleted. Only an answer from Nacos changes what is held: a failure
- * is reported with setConnected(false, why) and removes nothing (docs/reference.md#daemon).
+ * removes nothing (the source reports it through its Connection; docs/sources.md#nacos).
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../../shared/log.ts';
+import { describeNacosError } from '../nacos-client.ts';
 import type { SourceItem, SourceSink } from '../source.ts';
+
+/** Hex md5 of the UTF-8 bytes, as Nacos computes a config's md5. */
+export const md5Hex = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
 
 /** The source's view of Nacos and the sink it reports to. */
 export class NacosMirror {
@@ -20,8 +25,6 @@ export class NacosMirror {
   /** What the sink holds: key → fingerprint. */
   readonly #reported = new Map<string, string>();
   #synced = false;
-  #connected: boolean | undefined;
-  #lastError: string | undefined;
   #stopped = false;
 
   constructor(configKey: string, sink: SourceSink, log: Logger) {
@@ -46,8 +49,8 @@ export class NacosMirror {
   }
 
   /** Takes the config as Nacos answered it (null: absent). */
-  setConfig(content: string | null, md5: string): void {
-    this.#config = { content, md5: content === null ? '' : md5 };
+  setConfig(content: string | null): void {
+    this.#config = { content, md5: content === null ? '' : md5Hex(content) };
   }
 
   /** Takes a service's instance documents. */
@@ -93,19 +96,6 @@ export class NacosMirror {
     }
   }
 
-  /** Reports the connection state when it changed; `error` must carry no credential. */
-  setConnected(connected: boolean, error?: string): void {
-    if (this.#stopped) return;
-    if (this.#connected === connected && this.#lastError === error) return;
-    const was = this.#connected;
-    this.#connected = connected;
-    this.#lastError = error;
-    this.#sink.setConnected(connected, error);
-    // The daemon logs connection changes at info/warn; these are for debugging the source.
-    if (connected) this.#log.debug('nacos source connected');
-    else if (was !== false) this.#log.debug({ error }, 'nacos source disconnected');
-  }
-
   /** Reports nothing more. */
   stop(): void {
     this.#stopped = true;
@@ -123,4 +113,16 @@ export class NacosMirror {
 
 function fingerprint(item: SourceItem): string {
   return item.md5 ?? JSON.stringify(item.documents ?? item.text ?? null);
+}
+
+/** Some reads of a round failed; the message names the first three and counts the rest. */
+export class ReadFailed extends Error {
+  constructor(errors: readonly string[]) {
+    super(errors.slice(0, 3).join('; ') + (errors.length > 3 ? `; and ${errors.length - 3} more` : ''));
+  }
+}
+
+/** Why a round failed, for /status: a ReadFailed says what Nacos did not answer; anything else is a bug, reported the same way. */
+export function roundFailure(err: unknown, secrets: readonly (string | undefined)[]): string {
+  return err instanceof ReadFailed ? err.message : `nacos source error: ${describeNacosError(err, secrets)}`;
 }

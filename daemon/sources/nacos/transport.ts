@@ -1,5 +1,6 @@
 /**
- * `transport=auto` (docs/nacos-grpc.md#how-auto-decides): gRPC when a server's gRPC port answers a
+ * Where Nacos's gRPC ports are (the HTTP port + 1000, or `grpcPort`), and `transport=auto`
+ * (docs/nacos-grpc.md#how-auto-decides): gRPC when a server's gRPC port answers a
  * ServerCheckRequest, else HTTP v1 when a server's HTTP port answers a v1 request (anything but
  * 404/501), else undecided — the caller reports both reasons and asks again later.
  */
@@ -10,6 +11,15 @@ export type NacosTransport = 'grpc' | 'http';
 
 /** A v1 path every Nacos 1.x/2.x serves (open, or 403 with auth on); 404 where the v1 API is gone. */
 const V1_PROBE = '/nacos/v1/ns/operator/metrics';
+
+/** The gRPC addresses of a server list: each host with `grpcPort`, or its HTTP port + 1000. */
+export function grpcServers(servers: readonly string[], grpcPort?: number): GrpcServer[] {
+  return servers.map((s) => {
+    const i = s.lastIndexOf(':');
+    const host = s.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    return { host: host.includes(':') ? `[${host}]` : host, port: grpcPort ?? Number(s.slice(i + 1)) + 1000 };
+  });
+}
 
 /** Picks the transport for `servers` (HTTP `host:port`) and their gRPC addresses; throws when neither answers. */
 export async function chooseTransport(servers: readonly string[], grpc: readonly GrpcServer[], timeoutMs: number): Promise<NacosTransport> {

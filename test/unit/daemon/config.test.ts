@@ -13,6 +13,16 @@ describe('--source URIs', () => {
     });
   });
 
+  it('nacos transport: auto by default and left out of the URI; grpc, http and grpcPort written out when given', () => {
+    const auto = parseSourceUri('nacos://n:8848?services=orders', {});
+    expect(auto).toMatchObject({ transport: 'auto', grpcPort: undefined });
+    expect(auto.uri).toBe('nacos://n:8848?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=orders');
+    const grpc = parseSourceUri('nacos://n:8848,m:8848?transport=grpc&grpcPort=19848', {});
+    expect(grpc).toMatchObject({ transport: 'grpc', grpcPort: 19848, servers: ['n:8848', 'm:8848'] });
+    expect(grpc.uri).toBe('nacos://n:8848,m:8848?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*&transport=grpc&grpcPort=19848');
+    expect(parseSourceUri('nacos://n:8848?transport=http', {})).toMatchObject({ transport: 'http' });
+  });
+
   it('takes credentials from the environment only and never shows them', () => {
     const c = parseSourceUri('etcd://127.0.0.1:2379?prefix=/p', { DYELINE_ETCD_USERNAME: 'root', DYELINE_ETCD_PASSWORD: 's3cret' });
     expect(c).toMatchObject({ username: 'root', password: 's3cret', prefix: '/p/' });
@@ -27,6 +37,9 @@ describe('--source URIs', () => {
     ['etcd://127.0.0.1:2379?prefx=/a', /unknown etcd parameter "prefx"/],
     ['nacos://127.0.0.1:8848?dataId=a b', /dataId "a b"/],
     ['nacos://127.0.0.1:8848?grp=x', /unknown nacos parameter "grp"/],
+    ['nacos://127.0.0.1:8848?transport=udp', /nacos transport "udp" is not one of auto, grpc, http/],
+    ['nacos://127.0.0.1:8848?grpcPort=70000', /nacos grpcPort "70000" is not a port/],
+    ['nacos://127.0.0.1:8848?grpcPort=9848.5', /nacos grpcPort "9848.5" is not a port/],
     ['not a uri', /expected file:/],
   ])('rejects %s', (uri, message) => {
     expect(() => parseSourceUri(uri, {})).toThrow(message);

@@ -1,7 +1,6 @@
 /** transport=auto against test Nacos servers of each generation. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { grpcServers } from '../../../../../daemon/sources/nacos/grpc-source.ts';
-import { chooseTransport } from '../../../../../daemon/sources/nacos/transport.ts';
+import { chooseTransport, grpcServers } from '../../../../../daemon/sources/nacos/transport.ts';
 import { startNacosNode } from '../../../../support/nacos-grpc-server.ts';
 import { NacosTestServer } from '../../../../support/nacos-server.ts';
 

@@ -1,0 +1,81 @@
+/**
+ * `transport=auto`: asks the servers which transport they speak (transport.ts) — retrying with
+ * backoff, reported down with both reasons, while none answers — then runs the source of that
+ * transport on the same sink for the rest of the process (docs/nacos-grpc.md#how-auto-decides).
+ */
+import { pino } from 'pino';
+import type { Logger } from '../../../shared/log.ts';
+import { Connection } from '../connection.ts';
+import { describeNacosError } from '../nacos-client.ts';
+import type { NacosSourceConfig } from '../nacos.ts';
+import type { Source, SourceSink } from '../source.ts';
+import { type NacosTransport, chooseTransport, grpcServers } from './transport.ts';
+
+/** What the auto source needs besides its config. */
+export interface NacosAutoSourceOptions {
+  log?: Logger;
+  /** Creates the source of the chosen transport. */
+  create(transport: NacosTransport): Promise<Source>;
+  /** Budget of each probe (ms). Default 3000. */
+  probeTimeoutMs?: number;
+  /** Backoff between rounds of probes. Defaults 500 and 5000 ms. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/** A Nacos source that picks its transport at start. */
+export class NacosAutoSource implements Source {
+  readonly kind = 'nacos';
+  readonly uri: string;
+  readonly #cfg: NacosSourceConfig;
+  readonly #o: NacosAutoSourceOptions;
+  readonly #log: Logger;
+  #connection: Connection | undefined;
+  #inner: Source | undefined;
+  #chosen: NacosTransport | undefined;
+  #stopped = false;
+
+  constructor(cfg: NacosSourceConfig, o: NacosAutoSourceOptions) {
+    this.#cfg = cfg;
+    this.uri = cfg.uri;
+    this.#o = o;
+    this.#log = o.log ?? pino({ level: 'silent' });
+  }
+
+  /** The transport chosen, once chosen. */
+  get transport(): NacosTransport | undefined {
+    return this.#chosen;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    if (this.#connection) throw new Error('NacosAutoSource already started');
+    const connection = (this.#connection = new Connection({
+      name: 'nacos',
+      sink,
+      log: this.#log,
+      backoff: { initialMs: this.#o.retryMinMs ?? 500, maxMs: this.#o.retryMaxMs ?? 5000 },
+    }));
+    const secrets = [this.#cfg.password, this.#cfg.username];
+    void connection.run(
+      async () => {
+        const transport = await chooseTransport(this.#cfg.servers, grpcServers(this.#cfg.servers, this.#cfg.grpcPort), this.#o.probeTimeoutMs ?? 3000);
+        const inner = await this.#o.create(transport);
+        if (this.#stopped) return undefined;
+        this.#chosen = transport;
+        this.#inner = inner;
+        this.#log.info({ transport }, `nacos transport: ${transport === 'grpc' ? 'gRPC' : 'HTTP v1'}`);
+        // From here on the chosen source reports; this loop ends.
+        connection.stop();
+        await inner.start(sink);
+        return undefined;
+      },
+      (err) => describeNacosError(err, secrets),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#connection?.stop();
+    await this.#inner?.stop();
+  }
+}
