@@ -6,31 +6,11 @@
  */
 import { errorMessage, UsageError } from '../../shared/errors.ts';
 import { type TlsFileNames, tlsFileNames } from '../../shared/tls-files.ts';
-import type { Source, SourceConfig, SourceContext, SourceKind } from './source.ts';
+import type { NacosSourceConfig, NacosTransportChoice } from './nacos/config.ts';
+import type { Source, SourceContext, SourceKind } from './source.ts';
 import { badSourceUri, serverUri, tlsParam, userCredentials } from './uri.ts';
 
-/** How the source talks to Nacos: `auto` picks gRPC when the server has it, else HTTP v1. */
-export type NacosTransportChoice = 'auto' | 'grpc' | 'http';
-
-/** A parsed `nacos://` URI. */
-export interface NacosSourceConfig extends SourceConfig {
-  kind: 'nacos';
-  /** `host:port` of each server (the HTTP port). */
-  servers: string[];
-  /** Namespace id; '' is the public namespace. */
-  namespace: string;
-  group: string;
-  dataId: string;
-  /** Service names whose instances are mirrored; `['*']` for all; empty for none. */
-  services: string[];
-  transport: NacosTransportChoice;
-  /** gRPC port of every server; default each server's port + 1000. */
-  grpcPort?: number;
-  username?: string;
-  password?: string;
-  /** `tls=true`: https, verified with the CA file named by DYELINE_NACOS_CA_FILE (else the system's roots). */
-  tls?: TlsFileNames;
-}
+export type { NacosSourceConfig, NacosTransportChoice } from './nacos/config.ts';
 
 const CREDENTIALS = userCredentials('DYELINE_NACOS');
 /** nacos-config's rule for dataId and group (ParamUtils.isValid). */

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
 import { Connection } from '../connection.ts';
 import { describeNacosError } from '../nacos-client.ts';
-import type { NacosSourceConfig } from '../nacos.ts';
+import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
 import { type NacosTransport, chooseTransport, grpcServers } from './transport.ts';
 

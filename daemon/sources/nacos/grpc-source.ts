@@ -20,7 +20,7 @@ import type { Logger } from '../../../shared/log.ts';
 import { Connection } from '../connection.ts';
 import { describeNacosError } from '../nacos-client.ts';
 import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from '../nacos-instances.ts';
-import type { NacosSourceConfig } from '../nacos.ts';
+import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
 import { NacosRpcClient, type RpcTiming } from './grpc-client.ts';
 import { type ConfigRef, isAbout, listenConfig, queryConfig } from './grpc-config.ts';

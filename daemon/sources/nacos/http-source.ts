@@ -21,7 +21,7 @@ import {
   describeNacosError,
 } from '../nacos-client.ts';
 import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from '../nacos-instances.ts';
-import type { NacosSourceConfig } from '../nacos.ts';
+import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
 import { NacosMirror, ReadFailed, roundFailure } from './mirror.ts';
 
