@@ -48,6 +48,7 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
     // Written out only when set: the URI names the source in snapshots kept across upgrades.
     if (transport !== 'auto') q.set('transport', transport);
     if (grpcPort !== undefined) q.set('grpcPort', String(grpcPort));
+    if (tls && transport === 'grpc') throw badSourceUri(uri, 'nacos tls=true works over HTTP v1 only (gRPC over TLS is not implemented): use transport=http or auto');
     let files: TlsFileNames | undefined;
     try {
       files = tls ? tlsFileNames(env, 'DYELINE_NACOS', false) : undefined;
@@ -73,19 +74,18 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
 };
 
 /** The source of a transport (a chosen one, or one that chooses at start). */
-async function createNacosSource(config: NacosSourceConfig, { log }: SourceContext): Promise<Source> {
-  switch (config.transport) {
-    case 'http': {
-      const { NacosHttpSource } = await import('./nacos/http-source.ts');
-      return new NacosHttpSource(config, { log });
-    }
-    case 'grpc': {
-      const { NacosGrpcSource } = await import('./nacos/grpc-source.ts');
-      return new NacosGrpcSource(config, { log });
-    }
-    case 'auto': {
-      const { NacosAutoSource } = await import('./nacos/auto-source.ts');
-      return new NacosAutoSource(config, { log, create: (transport) => createNacosSource({ ...config, transport }, { log }) });
-    }
+async function createNacosSource(config: NacosSourceConfig, context: SourceContext): Promise<Source> {
+  if (config.transport !== 'auto') return createTransportSource(config, config.transport, context);
+  const { NacosAutoSource } = await import('./nacos/auto-source.ts');
+  return new NacosAutoSource(config, { log: context.log, create: (transport) => createTransportSource(config, transport, context) });
+}
+
+/** The source of one transport, its module loaded now. */
+async function createTransportSource(config: NacosSourceConfig, transport: 'grpc' | 'http', { log }: SourceContext) {
+  if (transport === 'http') {
+    const { NacosHttpSource } = await import('./nacos/http-source.ts');
+    return new NacosHttpSource({ ...config, transport }, { log });
   }
+  const { NacosGrpcSource } = await import('./nacos/grpc-source.ts');
+  return new NacosGrpcSource({ ...config, transport }, { log });
 }

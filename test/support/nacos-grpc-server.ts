@@ -416,7 +416,7 @@ export class NacosGrpcTestServer {
     const cluster = i.clusterName || 'DEFAULT';
     const key = `${ns}|${grouped}|${i.ip}#${i.port}#${cluster}`;
     if (body.type === 'registerInstance') {
-      this.state.putInstance(ns, grouped, { ip: i.ip, port: i.port, weight: i.weight, clusterName: cluster, metadata: i.metadata, ephemeral: true });
+      this.state.putInstance(ns, grouped, { ip: i.ip, port: i.port, weight: i.weight, clusterName: cluster, metadata: i.metadata, ephemeral: true }, true);
       conn.instances.set(key, [ns, grouped, i.ip, i.port, cluster]);
     } else if (body.type === 'deregisterInstance') {
       this.state.removeInstance(ns, grouped, i.ip, i.port, cluster);

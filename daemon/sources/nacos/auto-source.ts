@@ -2,9 +2,13 @@
  * `transport=auto`: asks the servers which transport they speak (transport.ts) — retrying with
  * backoff, reported down with both reasons, while none answers — then runs the source of that
  * transport on the same sink for the rest of the process (docs/nacos-grpc.md#how-auto-decides).
+ * With `tls=true` it is HTTP v1 without asking: gRPC over TLS is not implemented. Registrations
+ * wait for the choice and then go through the chosen source's writer.
  */
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
+import { NacosRegistrar, type NamingWriter } from '../../registration/nacos.ts';
+import type { Registrar } from '../../registration/server.ts';
 import { Connection } from '../connection.ts';
 import { describeNacosError } from '../nacos-client.ts';
 import type { NacosSourceConfig } from './config.ts';
@@ -15,7 +19,7 @@ import { type NacosTransport, chooseTransport, grpcServers } from './transport.t
 export interface NacosAutoSourceOptions {
   log?: Logger;
   /** Creates the source of the chosen transport. */
-  create(transport: NacosTransport): Promise<Source>;
+  create(transport: NacosTransport): Promise<Source & { namingWriter(): NamingWriter }>;
   /** Budget of each probe (ms). Default 3000. */
   probeTimeoutMs?: number;
   /** Backoff between rounds of probes. Defaults 500 and 5000 ms. */
@@ -31,7 +35,7 @@ export class NacosAutoSource implements Source {
   readonly #o: NacosAutoSourceOptions;
   readonly #log: Logger;
   #connection: Connection | undefined;
-  #inner: Source | undefined;
+  #inner: (Source & { namingWriter(): NamingWriter }) | undefined;
   #chosen: NacosTransport | undefined;
   #stopped = false;
 
@@ -47,6 +51,28 @@ export class NacosAutoSource implements Source {
     return this.#chosen;
   }
 
+  /** Registered instances go to this Nacos over the transport chosen, once chosen. */
+  readonly registration = {
+    rank: 2,
+    registrar: (log: Logger): Registrar => new NacosRegistrar({ target: this.uri, log, writer: this.#deferredWriter() }),
+  };
+
+  /** A writer whose calls fail (and are retried by the registrar) until the transport is chosen. */
+  #deferredWriter(): NamingWriter {
+    let writer: NamingWriter | undefined;
+    const ready = (): NamingWriter => {
+      if (writer) return writer;
+      if (!this.#inner) throw new Error('Nacos transport not chosen yet (no server answered)');
+      return (writer = this.#inner.namingWriter());
+    };
+    return {
+      register: async (i) => ready().register(i),
+      beat: async (i) => ready().beat(i),
+      deregister: async (i) => ready().deregister(i),
+      close: () => writer?.close(),
+    };
+  }
+
   async start(sink: SourceSink): Promise<void> {
     if (this.#connection) throw new Error('NacosAutoSource already started');
     const connection = (this.#connection = new Connection({
@@ -58,7 +84,8 @@ export class NacosAutoSource implements Source {
     const secrets = [this.#cfg.password, this.#cfg.username];
     void connection.run(
       async () => {
-        const transport = await chooseTransport(this.#cfg.servers, grpcServers(this.#cfg.servers, this.#cfg.grpcPort), this.#o.probeTimeoutMs ?? 3000);
+        const transport =
+          this.#cfg.tls !== undefined ? 'http' : await chooseTransport(this.#cfg.servers, grpcServers(this.#cfg.servers, this.#cfg.grpcPort), this.#o.probeTimeoutMs ?? 3000);
         const inner = await this.#o.create(transport);
         if (this.#stopped) return undefined;
         this.#chosen = transport;

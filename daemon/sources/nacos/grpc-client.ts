@@ -75,6 +75,8 @@ export class NacosRpcClient {
   readonly #onConnected: ((conn: NacosGrpcConnection) => void)[] = [];
   readonly #onDisconnected: ((reason: string) => void)[] = [];
   readonly #onConnectFailed: ((reason: string) => void)[] = [];
+  /** whenConnected() calls waiting for the next connection. */
+  readonly #waiters = new Set<() => void>();
   #current: NacosGrpcConnection | undefined;
   #started = false;
   #stopped = false;
@@ -130,6 +132,21 @@ export class NacosRpcClient {
     return this.#lastError;
   }
 
+  /** Resolves once connected (true), or false after `timeoutMs` or once stopped. */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    if (this.#stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve(this.connected);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
+    });
+  }
+
   /** Starts connecting; returns at once. */
   start(): void {
     if (this.#started) return;
@@ -140,6 +157,7 @@ export class NacosRpcClient {
   /** Stops for good and closes the connection. */
   stop(): void {
     this.#stopped = true;
+    for (const done of [...this.#waiters]) done();
     this.#wake?.();
     this.#wakeHealth?.();
     this.#current?.close('client stopped');
@@ -229,6 +247,7 @@ export class NacosRpcClient {
       this.#lastActive = Date.now();
       void this.#watchHealth(conn);
       if (!conn.closed) for (const fn of this.#onConnected) fn(conn);
+      for (const done of [...this.#waiters]) done();
       const reason = await over;
       this.#current = undefined;
       this.#wakeHealth?.();

@@ -22,7 +22,10 @@ import { describeNacosError } from '../nacos-client.ts';
 import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, namingKey, selectServices } from '../nacos-instances.ts';
 import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
-import { NacosRpcClient, type RpcTiming } from './grpc-client.ts';
+import { NacosRegistrar, type NamingWriter } from '../../registration/nacos.ts';
+import { createGrpcNamingWriter } from '../../registration/nacos-grpc.ts';
+import type { Registrar } from '../../registration/server.ts';
+import { type GrpcServer, NacosRpcClient, type RpcTiming } from './grpc-client.ts';
 import { type ConfigRef, isAbout, listenConfig, queryConfig } from './grpc-config.ts';
 import { listServices, subscribeService } from './grpc-naming.ts';
 import type { NacosServiceInfo } from './grpc-protocol.ts';
@@ -62,6 +65,8 @@ export class NacosGrpcSource implements Source {
   readonly #selection: NacosServiceSelection;
   readonly #ref: ConfigRef;
   readonly #secrets: (string | undefined)[];
+  readonly #servers: GrpcServer[];
+  readonly #login: NacosLogin | undefined;
 
   #mirror: NacosMirror | undefined;
   #connection: Connection | undefined;
@@ -107,6 +112,26 @@ export class NacosGrpcSource implements Source {
     this.#selection = selectServices(t.services);
     this.#ref = { dataId: t.dataId, group: t.group, tenant: t.namespace };
     this.#secrets = [t.password, t.username];
+    this.#servers = grpcServers(t.servers, t.grpcPort);
+    // One token for every connection of this source, its registrations' included.
+    this.#login =
+      t.username !== undefined
+        ? new NacosLogin({ servers: t.servers, username: t.username, password: t.password ?? '', timeoutMs: opts.rpc?.requestTimeoutMs ?? 3000 })
+        : undefined;
+  }
+
+  /**
+   * Registered instances go to this Nacos as ephemeral instances over gRPC, on a naming
+   * connection of their own (daemon/registration/nacos-grpc.ts).
+   */
+  readonly registration = {
+    rank: 2,
+    registrar: (log: Logger): Registrar => new NacosRegistrar({ target: this.uri, log, writer: this.namingWriter() }),
+  };
+
+  /** The registrar's calls over gRPC, with this source's servers and login. */
+  namingWriter(): NamingWriter {
+    return createGrpcNamingWriter({ servers: this.#servers, namespace: this.#t.namespace, login: this.#login, timing: this.#o.rpc });
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -118,13 +143,15 @@ export class NacosGrpcSource implements Source {
       log: this.#log,
       backoff: { initialMs: this.#o.retryMinMs, maxMs: this.#o.retryMaxMs },
     }));
-    const login =
-      this.#t.username !== undefined
-        ? new NacosLogin({ servers: this.#t.servers, username: this.#t.username, password: this.#t.password ?? '', timeoutMs: this.#o.rpc?.requestTimeoutMs ?? 3000 })
-        : undefined;
-    const servers = grpcServers(this.#t.servers, this.#t.grpcPort);
     const client = (module: 'config' | 'naming') => {
-      const rpc = new NacosRpcClient({ servers, module, namespace: this.#t.namespace, login, timing: this.#o.rpc, firstServer: this.#o.firstServer });
+      const rpc = new NacosRpcClient({
+        servers: this.#servers,
+        module,
+        namespace: this.#t.namespace,
+        login: this.#login,
+        timing: this.#o.rpc,
+        firstServer: this.#o.firstServer,
+      });
       rpc.onDisconnected((why) => connection.down(this.#describe(why)));
       rpc.onConnectFailed((why) => {
         connection.down(this.#describe(why));

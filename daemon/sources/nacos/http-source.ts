@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
 import { type WatchedTls, watchTls } from '../../../shared/tls-files.ts';
-import { NacosRegistrar } from '../../registration/nacos.ts';
+import { NacosRegistrar, type NamingWriter } from '../../registration/nacos.ts';
 import { createV1NamingWriter } from '../../registration/nacos-v1.ts';
 import type { Registrar } from '../../registration/server.ts';
 import { Connection } from '../connection.ts';
@@ -143,13 +143,13 @@ export class NacosHttpSource implements Source {
    */
   readonly registration = {
     rank: 2,
-    registrar: (log: Logger): Registrar =>
-      new NacosRegistrar({
-        target: this.uri,
-        log,
-        writer: createV1NamingWriter(this.#clientOptions(new NacosHttp(undefined, () => this.#tls?.current().ca))),
-      }),
+    registrar: (log: Logger): Registrar => new NacosRegistrar({ target: this.uri, log, writer: this.namingWriter() }),
   };
+
+  /** The registrar's calls over HTTP v1, on an HTTP channel of their own. */
+  namingWriter(): NamingWriter {
+    return createV1NamingWriter(this.#clientOptions(new NacosHttp(undefined, () => this.#tls?.current().ca)));
+  }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
