@@ -6,27 +6,24 @@
  * closes the connection and Nacos drops the instance at once, and the restarted daemon brings it
  * back; a Nacos restart (every connection and its instances lost) loses nothing.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegisteredPod, startRegisteredPod } from '../support/apps.ts';
 import { snapshotWhere } from '../support/daemon-state.ts';
 import { type TestNacosNode, startNacosNode } from '../support/nacos-grpc-server.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
+import { type NodeDir, nodeDir } from '../support/registration-node.ts';
 import { waitFor } from '../support/wait.ts';
 
 let nacos: TestNacosNode;
-let dir: string;
-let snapshot: string;
+let node: NodeDir;
 let daemon: DyelineProcess;
 const running: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
 
 const startNodeDaemon = () =>
-  startDaemon({ sources: [`file://${join(dir, 'rules')}`, `nacos://${nacos.address}?services=*&transport=grpc`], snapshot });
+  startDaemon({ sources: [node.rulesSource, `nacos://${nacos.address}?services=*&transport=grpc`], snapshot: node.snapshot });
 
 async function registeredPod(service: string, color: string, podName: string): Promise<RegisteredPod> {
-  const pod = await startRegisteredPod({ service, color, podName, snapshot, extraArgs: ['--label', 'zone=a'] });
+  const pod = await startRegisteredPod({ service, color, podName, snapshot: node.snapshot, extraArgs: ['--label', 'zone=a'] });
   running.push(pod);
   return pod;
 }
@@ -35,10 +32,7 @@ const hosts = (service: string) => nacos.http.instances(service);
 
 beforeAll(async () => {
   nacos = await startNacosNode();
-  dir = mkdtempSync(join(tmpdir(), 'dyeline-reg-nacos-grpc-e2e-'));
-  mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules', 'lane.yaml'), 'apiVersion: dyeline.io/v1\nkind: Lane\nmetadata: { name: canary }\nspec: { color: canary }\n');
-  snapshot = join(dir, 'snapshot.json');
+  node = nodeDir('dyeline-reg-nacos-grpc-e2e-');
   daemon = await startNodeDaemon();
 });
 
@@ -46,7 +40,7 @@ afterAll(async () => {
   await Promise.allSettled(running.map((r) => r.stop('SIGKILL')));
   await daemon?.stop('SIGKILL');
   await nacos?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  node?.remove();
 });
 
 describe('self-registration through the node daemon into Nacos over gRPC', () => {
@@ -58,7 +52,7 @@ describe('self-registration through the node daemon into Nacos over gRPC', () =>
     // Over gRPC: nothing on the HTTP API, no beats; the registration has its own naming connection.
     expect(nacos.http.requests).toEqual([]);
     expect(nacos.grpc.connections.map((c) => c.module).sort()).toEqual(['config', 'naming', 'naming']);
-    await snapshotWhere(snapshot, (s) => s.instances.some((i) => i.document.spec.service === 'orders' && i.document.spec.port === pod.port && i.document.spec.labels.color === 'canary'), 'in the snapshot');
+    await snapshotWhere(node.snapshot, (s) => s.instances.some((i) => i.document.spec.service === 'orders' && i.document.spec.port === pod.port && i.document.spec.labels.color === 'canary'), 'in the snapshot');
     expect(await pod.agent.stop('SIGTERM')).toBe(0);
     expect(hosts('orders')).toEqual([]);
     expect(nacos.grpc.requestsOf('InstanceRequest').map((r) => r.body.type)).toContain('deregisterInstance');
@@ -79,6 +73,6 @@ describe('self-registration through the node daemon into Nacos over gRPC', () =>
     await waitFor(() => hosts('inventory').length === 0, { timeoutMs: 3000, what: 'lost with the connections' });
     await nacos.grpc.start();
     await waitFor(() => hosts('inventory').length === 1, { timeoutMs: 15_000, what: 'registered again after the reconnection' });
-    await snapshotWhere(snapshot, (s) => s.instances.some((i) => i.document.spec.service === 'inventory'), 'back in the snapshot');
+    await snapshotWhere(node.snapshot, (s) => s.instances.some((i) => i.document.spec.service === 'inventory'), 'back in the snapshot');
   });
 });
