@@ -40,6 +40,7 @@ describe('--source URIs', () => {
     ['nacos://127.0.0.1:8848?transport=udp', /nacos transport "udp" is not one of auto, grpc, http/],
     ['nacos://127.0.0.1:8848?grpcPort=70000', /nacos grpcPort "70000" is not a port/],
     ['nacos://127.0.0.1:8848?grpcPort=9848.5', /nacos grpcPort "9848.5" is not a port/],
+    ['nacos://127.0.0.1:8848?transport=grpc&tls=true', /gRPC over TLS is not implemented/],
     ['not a uri', /expected file:/],
   ])('rejects %s', (uri, message) => {
     expect(() => parseSourceUri(uri, {})).toThrow(message);
