@@ -1,14 +1,12 @@
 /** `dyeline inject [-f FILE]` — Kubernetes workload YAML, stdin → stdout by default (docs/reference.md#kubernetes). */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../shared/errors.ts';
 import { option, subcommand } from './flags.ts';
-
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { VERSION } from './version.ts';
 
 /** The sidecar image injected by default: this package's own version. */
-export const defaultImage = `dyeline:${version}`;
+export const defaultImage = `dyeline:${VERSION}`;
 
 export function registerInject(program: Command): void {
   subcommand(program, 'inject', 'add the sidecar to Kubernetes workload YAML (stdin → stdout by default)')

@@ -3,7 +3,6 @@
  * loaded only when it runs, so `dyeline validate` starts without the data plane.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../shared/errors.ts';
 import { registerAgent } from './agent.ts';
 import { envBooleans } from './flags.ts';
@@ -12,13 +11,12 @@ import { registerDemo } from './demo.ts';
 import { registerExplain } from './explain.ts';
 import { registerInject } from './inject.ts';
 import { registerValidate } from './validate.ts';
+import { VERSION } from './version.ts';
 import { registerWebhook } from './webhook.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('dyeline')
   .description('Service-mesh sidecar for canary releases with full-link traffic dyeing')
-  .version(pkg.version)
+  .version(VERSION)
   .exitOverride()
   .configureOutput({ outputError: () => {} });
 

@@ -68,16 +68,18 @@ interface Loaded {
 }
 let loaded: Loaded | undefined;
 
-/** Loads nacos-config, nacos-naming and urllib as the installed `nacos` package resolves them. */
+/**
+ * nacos-config, nacos-naming and urllib (the packages the installed `nacos` client is made of),
+ * required on first use: a daemon without Nacos never loads them. Each is one
+ * `createRequire(import.meta.url)(name)` call, which the production build bundles (scripts/build.ts).
+ */
 function load(): Loaded {
   if (loaded) return loaded;
-  const requireNacos = createRequire(createRequire(import.meta.url).resolve('nacos'));
-  const configMain = requireNacos.resolve('nacos-config');
-  const namingMain = requireNacos.resolve('nacos-naming');
-  const urllib = createRequire(configMain)('urllib') as Urllib;
-  const { DataClient } = requireNacos('nacos-config') as { DataClient: DataClientCtor };
-  const NamingProxy = createRequire(namingMain)('./lib/naming/proxy.js') as NamingProxyCtor;
-  loaded = { urllib, DataClient, NamingProxy };
+  loaded = {
+    urllib: createRequire(import.meta.url)('urllib') as Urllib,
+    DataClient: (createRequire(import.meta.url)('nacos-config') as { DataClient: DataClientCtor }).DataClient,
+    NamingProxy: createRequire(import.meta.url)('nacos-naming/lib/naming/proxy.js') as NamingProxyCtor,
+  };
   return loaded;
 }
 

@@ -1,21 +1,24 @@
 /**
  * The demo mesh as real processes on loopback: one daemon (file source), and per instance an
- * app (deploy/local/app.ts) with its own agent, which registers the instance through the daemon
- * (--register; with file sources only the daemon puts it into its snapshot): no Instance
- * document is written. Ports are fixed offsets from a base port so the printed curl commands
- * are stable; each process logs to a file in the run directory.
+ * app (deploy/local/app.ts, run as `dyeline demo --app`) with its own agent, which registers the
+ * instance through the daemon (--register; with file sources only the daemon puts it into its
+ * snapshot): no Instance document is written. Ports are fixed offsets from a base port so the
+ * printed curl commands are stable; each process logs to a file in the run directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { demoRuleFiles } from './rules.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
-const APP = fileURLToPath(new URL('./app.ts', import.meta.url));
-const RULES = fileURLToPath(new URL('./rules/', import.meta.url));
+/**
+ * The entry this process runs (bin/dyeline.js, or the built dist/dyeline.mjs): the daemon, the
+ * agents and the apps (`dyeline demo --app`) are started from it, so a built entry runs the whole
+ * demo by itself.
+ */
+const ENTRY = process.argv[1]!;
 
 /** One instance of the demo: service, lane, the next service it calls. */
 export interface PodSpec {
@@ -74,7 +77,8 @@ export async function startMesh(base: number, onProgress: (what: string) => void
   const ports = [p.daemon.status, p.daemon.admin, ...p.pods.flatMap((x) => [x.appPort, x.inbound, x.outbound, x.status, x.admin])];
   for (const port of ports) await assertFree(port);
   const dir = await mkdtemp(join(tmpdir(), 'dyeline-demo-'));
-  await cp(RULES, join(dir, 'rules'), { recursive: true });
+  await mkdir(join(dir, 'rules'));
+  for (const [name, text] of Object.entries(await demoRuleFiles())) await writeFile(join(dir, 'rules', name), text);
   const snapshot = join(dir, 'snapshot.json');
   const children: ChildProcess[] = [];
   const run = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
@@ -107,11 +111,11 @@ export async function startMesh(base: number, onProgress: (what: string) => void
   };
   try {
     onProgress('starting the daemon (file source)');
-    run('daemon', [BIN, 'daemon', '--source', `file://${join(dir, 'rules')}`, '--snapshot', snapshot, '--status', `127.0.0.1:${p.daemon.status}`, '--admin', `127.0.0.1:${p.daemon.admin}`], {});
+    run('daemon', [ENTRY, 'daemon', '--source', `file://${join(dir, 'rules')}`, '--snapshot', snapshot, '--status', `127.0.0.1:${p.daemon.status}`, '--admin', `127.0.0.1:${p.daemon.admin}`], {});
     await waitHttp(`http://127.0.0.1:${p.daemon.status}/readyz`, 15_000, 'the daemon to write its first snapshot');
     for (const pod of p.pods) {
       onProgress(`starting ${pod.name} and its agent`);
-      run(`${pod.name}-app`, [APP], {
+      run(`${pod.name}-app`, [ENTRY, 'demo', '--app'], {
         SERVICE: pod.service,
         COLOR: pod.color,
         PORT: String(pod.appPort),
@@ -120,7 +124,7 @@ export async function startMesh(base: number, onProgress: (what: string) => void
         NODE_USE_ENV_PROXY: '1',
         NO_PROXY: '',
       });
-      run(`${pod.name}-agent`, [BIN, 'agent', '--service', pod.service, '--color', pod.color, '--app-port', String(pod.appPort),
+      run(`${pod.name}-agent`, [ENTRY, 'agent', '--service', pod.service, '--color', pod.color, '--app-port', String(pod.appPort),
         '--inbound', `127.0.0.1:${pod.inbound}`, '--outbound', `127.0.0.1:${pod.outbound}`, '--status', `127.0.0.1:${pod.status}`,
         '--admin', `127.0.0.1:${pod.admin}`, '--snapshot', snapshot, '--register'], {
         OTEL_SERVICE_NAME: pod.service,

@@ -11,7 +11,6 @@
  * SDK, counted and logged at most once a minute (failures.ts); spans beyond the queue bound
  * are dropped, never waited for.
  */
-import { createRequire } from 'node:module';
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
 import { defaultResource, type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -20,16 +19,7 @@ import { CountingExporter, FailureReporter, installFailureReporting } from './fa
 import { createHopSampler, type HopSampler, KEEP_FLAG_SAMPLER } from './sampler.ts';
 import { parseTraceSettings, safeUrl, type TraceSettings } from './settings.ts';
 import { HopSpan, type HopSpanInit } from './span.ts';
-import type * as OtlpExporters from './otlp-exporters.ts';
-
-/**
- * The OTLP exporters, loaded on first use (tracing on with an `otlp` exporter). `require` of an
- * ES module is synchronous in Node 24 and its own imports resolve as ESM, so the exporters share
- * the SDK instances (core's global error handler, resources) already loaded here.
- */
-function otlpExporters(): typeof OtlpExporters {
-  return createRequire(import.meta.url)('./otlp-exporters.ts') as typeof OtlpExporters;
-}
+import { OtlpExporter } from './otlp-exporters.ts';
 
 /** How to set tracing up. */
 export interface TracingOptions {
@@ -69,9 +59,7 @@ export interface Tracing {
 function createProcessors(settings: TraceSettings, failures: FailureReporter, meterProvider: MeterProvider | undefined): SpanProcessor[] {
   return settings.exporters.map((kind) => {
     if (kind === 'console') return new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() });
-    const { OtlpJsonExporter, OtlpProtoExporter } = otlpExporters();
-    const config = { url: settings.url, selfObsMeterProvider: meterProvider };
-    const otlp = settings.protocol === 'http/json' ? new OtlpJsonExporter(config) : new OtlpProtoExporter(config);
+    const otlp = new OtlpExporter(settings.protocol, { url: settings.url, selfObsMeterProvider: meterProvider });
     return new BatchSpanProcessor({ exporter: new CountingExporter(otlp, failures), selfObsMeterProvider: meterProvider, ...settings.batch });
   });
 }

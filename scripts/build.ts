@@ -1,0 +1,138 @@
+/**
+ * `npm run build`: the production entry `dist/dyeline.mjs` — the `dyeline` CLI with every
+ * subcommand and every dependency in one ES module (esbuild), run by plain Node 24 with no type
+ * stripping. How the few things that are not plain imports are carried (docs/footprint.md#the-build):
+ *
+ * - files read at run time are embedded at build time: etcd3's gRPC `.proto` files become a
+ *   protobuf JSON descriptor (`@grpc/proto-loader` `fromJSON` in place of `loadSync` of a path),
+ *   and the demo's rule files become a module (deploy/local/rules.ts);
+ * - CommonJS packages that `require()` Node built-ins get a real `require` (createRequire);
+ * - there are no native addons among the runtime dependencies; the build fails if one appears.
+ *
+ *   node scripts/build.ts [--outdir DIR] [--analyze]
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRequire, isBuiltin } from 'node:module';
+import * as esbuild from 'esbuild';
+import type * as Protobuf from 'protobufjs';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** etcd3 reads `proto/rpc.proto` next to its own file at load time; the bundle carries it as JSON. */
+function etcdProtos(): esbuild.Plugin {
+  return {
+    name: 'etcd3-protos',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+        const src = readFileSync(args.path, 'utf8');
+        const call = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, (\{[^}]*\})\)/;
+        const m = call.exec(src);
+        if (!m) throw new Error(`etcd3: the loadSync call of ${args.path} changed; update scripts/build.ts`);
+        // protobufjs as etcd3's proto-loader resolves it, with the parse option etcd3 passes
+        // (keepCase changes field names at parse time).
+        const loader = createRequire(args.path).resolve('@grpc/proto-loader');
+        const protobuf = createRequire(loader)('protobufjs') as typeof Protobuf;
+        const root = new protobuf.Root().loadSync(join(args.path, '../../proto/rpc.proto'), { keepCase: true });
+        const json = JSON.stringify(root.toJSON());
+        return { contents: src.replace(call, `(0, proto_loader_1.fromJSON)(${json}, $1)`), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** deploy/local/rules.ts reads deploy/local/rules/ from the checkout; the bundle embeds the files. */
+function demoRules(): esbuild.Plugin {
+  return {
+    name: 'demo-rules',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]deploy[\\/]local[\\/]rules\.ts$/ }, (args) => {
+        const dir = join(args.path, '../rules');
+        const files = Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+        return {
+          contents: `/** The demo's rule files, embedded by scripts/build.ts. */\nexport async function demoRuleFiles() { return ${JSON.stringify(files)}; }\n`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/** Fails the build on a native addon: the entry must run wherever Node 24 runs. */
+function noNativeAddons(): esbuild.Plugin {
+  return {
+    name: 'no-native-addons',
+    setup(build) {
+      build.onResolve({ filter: /\.node$/ }, (args) => ({ errors: [{ text: `native addon ${args.path} (imported by ${args.importer}) cannot be bundled` }] }));
+    },
+  };
+}
+
+/**
+ * Optional packages the dependencies try to `require()` and that are not installed: left as a
+ * run-time require that fails as it does from node_modules, and is handled there — mz falls back
+ * to `fs` when graceful-fs is missing; urllib wants proxy-agent only behind URLLIB_ENABLE_PROXY,
+ * which dyeline never sets. Any other import that is not a Node built-in fails the build.
+ */
+export const ABSENT_OPTIONAL = ['graceful-fs', 'proxy-agent'];
+
+/** Imports the bundle leaves to run time that are neither Node built-ins nor {@link ABSENT_OPTIONAL}. */
+export function unexpectedExternals(meta: esbuild.Metafile): string[] {
+  const out = new Set<string>();
+  for (const o of Object.values(meta.outputs))
+    for (const i of o.imports) if (i.external && !isBuiltin(i.path) && !ABSENT_OPTIONAL.includes(i.path)) out.add(i.path);
+  return [...out].sort();
+}
+
+/** The build options of the production entry (exported for tests that inspect them). */
+export function buildOptions(outdir: string): esbuild.BuildOptions {
+  return {
+    absWorkingDir: ROOT,
+    entryPoints: { dyeline: join(ROOT, 'cli/main.ts') },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    // ES module builds where a package has one (tree-shaken), CommonJS otherwise.
+    mainFields: ['module', 'main'],
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'linked',
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+    banner: {
+      js: [
+        '#!/usr/bin/env node',
+        '// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).',
+        "import { createRequire as __dyelineCreateRequire } from 'node:module';",
+        'const require = __dyelineCreateRequire(import.meta.url);',
+      ].join('\n'),
+    },
+    external: ['proxy-agent'],
+    plugins: [etcdProtos(), demoRules(), noNativeAddons()],
+  };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { outdir: { type: 'string', default: join(ROOT, 'dist') }, analyze: { type: 'boolean', default: false } } });
+  const outdir = values.outdir!;
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  const result = await esbuild.build(buildOptions(outdir));
+  const unexpected = unexpectedExternals(result.metafile!);
+  if (unexpected.length > 0) {
+    process.stderr.write(`build: the bundle would import ${unexpected.join(', ')} at run time (not bundled, not a Node built-in)\n`);
+    process.exit(1);
+  }
+  await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  const out = result.metafile!.outputs[relative(ROOT, join(outdir, 'dyeline.mjs'))];
+  process.stderr.write(`built ${relative(process.cwd(), join(outdir, 'dyeline.mjs'))} (${((out?.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${Object.keys(result.metafile!.inputs).length} modules)\n`);
+  if (values.analyze) process.stdout.write(await esbuild.analyzeMetafile(result.metafile!, { verbose: false }));
+}
