@@ -1,13 +1,17 @@
 /**
  * Real `dyeline` processes for e2e tests: spawned with Node 24, stdout parsed as pino JSON
  * (line-process.ts), listener addresses taken from the contract's `listening` lines.
+ * `DYELINE_TEST_ENTRY` names the entry to run (default bin/dyeline.js, the TypeScript sources);
+ * the `dist` test project sets it to the production build dist/dyeline.mjs (vitest.config.ts).
  */
 import type { ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnLines } from './line-process.ts';
 import { waitFor } from './wait.ts';
 
-export const DYELINE_BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
+/** The `dyeline` entry the tests run. */
+export const DYELINE_BIN = resolve(fileURLToPath(new URL('../../', import.meta.url)), process.env.DYELINE_TEST_ENTRY ?? 'bin/dyeline.js');
 
 /** A running dyeline process. */
 export interface DyelineProcess {

@@ -1,0 +1,90 @@
+/**
+ * The production entry is the same CLI (runs in the `dist` project only, see vitest.config.ts):
+ * built outside the checkout, it runs with type stripping switched off, answers every subcommand's
+ * help, bad flags and one-shot commands byte for byte as the TypeScript entry does, with no
+ * node_modules within reach (scripts/build.ts fails on any import it would leave to run time
+ * other than Node built-ins and two absent optional packages). The long-running subcommands (daemon, agent, demo) are
+ * covered by the e2e files the `dist` project runs against the same file.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../../cli/version.ts';
+import { DYELINE_BIN } from '../support/process.ts';
+import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SOURCE_ENTRY = join(ROOT, 'bin/dyeline.js');
+const SUBCOMMANDS = ['daemon', 'agent', 'validate', 'explain', 'inject', 'demo'];
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(entry: string, args: string[], nodeArgs: string[] = []): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...nodeArgs, entry, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+    });
+  });
+}
+
+/** Runs both entries with the same arguments (at once) and expects the same exit code and output. */
+async function same(args: string[]): Promise<Ran> {
+  const [built, source] = await Promise.all([run(DYELINE_BIN, args), run(SOURCE_ENTRY, args)]);
+  expect(built, `dyeline ${args.join(' ')}`).toEqual(source);
+  return built;
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dyeline-dist-entry-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('dist/dyeline.mjs', () => {
+  it('is the built file, outside the checkout, and runs with type stripping switched off', async () => {
+    expect(DYELINE_BIN.endsWith('dyeline.mjs')).toBe(true);
+    expect(DYELINE_BIN.startsWith(ROOT)).toBe(false);
+    const r = await run(DYELINE_BIN, ['--version'], ['--no-experimental-strip-types']);
+    expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it('has the same commands, flags and help as the TypeScript entry', async () => {
+    expect((await same(['--help'])).stdout).toMatch(/Commands:/);
+    for (const cmd of SUBCOMMANDS) expect((await same([cmd, '--help'])).code).toBe(0);
+  });
+
+  it('answers bad flags and values the same way (exit 2, one line)', async () => {
+    expect((await same(['agent', '--no-such-flag'])).code).toBe(2);
+    expect((await same(['agent', '--service', 'x', '--app-port', 'eighty'])).code).toBe(2);
+    expect((await same(['daemon', '--source', 'ftp://x'])).code).toBe(2);
+    expect((await same(['no-such-command'])).code).toBe(2);
+  });
+
+  it('validate, inject and explain give the same output', async () => {
+    expect((await same(['validate', 'test/fixtures/rules-valid'])).code).toBe(0);
+    expect((await same(['validate', 'test/fixtures/rules-invalid'])).code).toBe(1);
+    expect((await same(['validate', '--print-schema'])).stdout).toMatch(/"\$schema"/);
+    expect((await same(['inject', '-f', 'deploy/k8s/example-orders.yaml'])).stdout).toMatch(/dyeline\.io/);
+    const snap = join(dir, 'snapshot.json');
+    await writeFile(
+      snap,
+      snapshotText([
+        lane('canary', { dye: { entry: ['frontend'], match: [{ headers: { 'x-internal-user': { exact: 'true' } } }] } }),
+        instance('orders-1', 'orders', '10.0.0.1'),
+        instance('orders-2', 'orders', '10.0.0.2', { color: 'canary' }),
+        service('orders'),
+      ]),
+    );
+    const explained = await same(['explain', '--snapshot', snap, '--service', 'orders', '--from', 'frontend', '-H', 'x-internal-user: true', '--json']);
+    expect(JSON.parse(explained.stdout)).toMatchObject({ color: 'canary' });
+  });
+});
