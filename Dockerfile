@@ -1,30 +1,45 @@
 # dyeline: one image for the daemon (DaemonSet) and the agent (injected sidecar).
-# Sources are TypeScript run directly by Node 24's type stripping — no build step.
 # Build: docker build -t dyeline:0.1.0 .
-FROM node:24-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-# Production dependencies only (the node@24 devDependency is for machines with an older Node).
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+#
+# The build stage bundles the TypeScript sources and every dependency into one ES module,
+# dist/dyeline.mjs (npm run build, scripts/build.ts); the runtime stage is the official Node 24
+# image with that file alone: no node_modules, no sources, no type stripping at run time.
+# test/unit/dockerfile.test.ts checks these steps (no Docker engine runs in the tests).
 
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-COPY bin ./bin
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: the image already has Node 24, so the `node` devDependency (a Node binary for
+# machines with an older one) is not downloaded; esbuild runs from its platform package.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
 COPY cli ./cli
 COPY shared ./shared
 COPY daemon ./daemon
 COPY agent ./agent
-COPY deploy/local ./deploy/local
-COPY deploy/inject ./deploy/inject
-# dyeline/propagate: `dyeline inject` copies /app/propagate/propagate.mjs into Node app pods (dyeline.io/propagate: node).
+COPY deploy ./deploy
 COPY propagate ./propagate
-# The daemon writes /var/run/dyeline/snapshot.json (a hostPath shared with the node's agents).
-RUN mkdir -p /var/run/dyeline && chown node:node /var/run/dyeline
-USER node
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# The bundle and the licence notices of the code bundled into it.
+COPY --from=build /src/dist/dyeline.mjs /src/dist/dyeline.mjs.LEGAL.txt ./
+# The zero-code propagation preload, which `dyeline inject` copies from here into Node app pods
+# (dyeline.io/propagate: node).
+COPY --from=build /src/dist/propagate.mjs ./propagate/
+# The snapshot directory, for runs without a volume there (docker run); in Kubernetes a hostPath.
+RUN mkdir -p /var/run/dyeline && chown 1000:1000 /var/run/dyeline
+# Numeric uid:gid (the image's `node` user) so Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+# Nothing is written outside mounted volumes, so the root filesystem can be read-only:
+#   daemon  /var/run/dyeline  the snapshot directory (hostPath shared with the node's agents, read-write)
+#   agent   /var/run/dyeline  the same directory, read-only
+#   demo    /tmp              its run directory (an emptyDir; the demo is not meant for a cluster)
+# No HEALTHCHECK: Kubernetes probes /healthz and /readyz on the status port.
 # agent: inbound 15006, outbound 15001, status 15090; daemon: status 15290 (admin ports stay on loopback)
 EXPOSE 15006 15001 15090 15290
-ENTRYPOINT ["node", "/app/bin/dyeline.js"]
+ENTRYPOINT ["node", "/app/dyeline.mjs"]
 CMD ["--help"]

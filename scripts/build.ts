@@ -12,7 +12,7 @@
  *   node scripts/build.ts [--outdir DIR] [--analyze]
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -120,6 +120,13 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
   };
 }
 
+/**
+ * Files the build puts next to the bundle as they are: the zero-code propagation preload, one
+ * self-contained module with no dependencies that `dyeline inject` copies from the image into
+ * Node app pods. Output name → source path.
+ */
+export const COPIED: Readonly<Record<string, string>> = { 'propagate.mjs': 'propagate/propagate.mjs' };
+
 if (import.meta.main) {
   const { values } = parseArgs({ options: { outdir: { type: 'string', default: join(ROOT, 'dist') }, analyze: { type: 'boolean', default: false } } });
   const outdir = values.outdir!;
@@ -132,6 +139,7 @@ if (import.meta.main) {
     process.exit(1);
   }
   await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  for (const [name, source] of Object.entries(COPIED)) await copyFile(join(ROOT, source), join(outdir, name));
   const out = result.metafile!.outputs[relative(ROOT, join(outdir, 'dyeline.mjs'))];
   process.stderr.write(`built ${relative(process.cwd(), join(outdir, 'dyeline.mjs'))} (${((out?.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${Object.keys(result.metafile!.inputs).length} modules)\n`);
   if (values.analyze) process.stdout.write(await esbuild.analyzeMetafile(result.metafile!, { verbose: false }));
