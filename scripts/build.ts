@@ -87,11 +87,16 @@ export function unexpectedExternals(meta: esbuild.Metafile): string[] {
   return [...out].sort();
 }
 
-/** The build options of the production entry (exported for tests that inspect them). */
-export function buildOptions(outdir: string): esbuild.BuildOptions {
+/**
+ * How a Node program is bundled into one ES module: Node 24, whitespace and syntax minified
+ * (comments and non-ASCII escapes gone, so V8 keeps the source as one byte a character), names
+ * kept, and a real `require` for the CommonJS code that requires Node built-ins. Also used for
+ * the benchmarks' Node peers (test/bench/peers.ts), so that every Node process compared is built alike.
+ */
+export function bundleOptions(entryPoints: Record<string, string>, outdir: string): esbuild.BuildOptions {
   return {
     absWorkingDir: ROOT,
-    entryPoints: { dyeline: join(ROOT, 'cli/main.ts') },
+    entryPoints,
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -103,17 +108,21 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __dyelineCreateRequire } from 'node:module';\nconst require = __dyelineCreateRequire(import.meta.url);" },
+  };
+}
+
+/** The build options of the production entry. */
+export function buildOptions(outdir: string): esbuild.BuildOptions {
+  const common = bundleOptions({ dyeline: join(ROOT, 'cli/main.ts') }, outdir);
+  return {
+    ...common,
     legalComments: 'linked',
     sourcemap: 'linked',
     metafile: true,
-    logLevel: 'warning',
     banner: {
-      js: [
-        '#!/usr/bin/env node',
-        '// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).',
-        "import { createRequire as __dyelineCreateRequire } from 'node:module';",
-        'const require = __dyelineCreateRequire(import.meta.url);',
-      ].join('\n'),
+      js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
     external: ['proxy-agent'],
     plugins: [etcdProtos(), demoRules(), noNativeAddons()],

@@ -16,6 +16,7 @@ import { Instance, Lane, Service } from '../../shared/schema/documents.ts';
 import type { SnapshotBody } from '../../shared/schema/snapshot.ts';
 import { requestView, seededRandom } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
+import { num, report, table as mdTable } from './report.ts';
 
 const [S = 10_000, I = 10, L = 20, R = 100] = process.argv.slice(2).map(Number);
 
@@ -76,10 +77,13 @@ for (let s = 0; s < S; s++) {
   }
 }
 
+const timings: [string, number][] = [];
 function time<T>(label: string, fn: () => T): T {
   const t0 = performance.now();
   const v = fn();
-  console.log(`${label.padEnd(44)} ${(performance.now() - t0).toFixed(1).padStart(8)} ms`);
+  const ms = performance.now() - t0;
+  timings.push([label, ms]);
+  console.log(`${label.padEnd(44)} ${ms.toFixed(1).padStart(8)} ms`);
   return v;
 }
 
@@ -120,3 +124,19 @@ time(`dye × ${N / 10 / 1e6}M, ${applicable} rules, first lane matches`, () => {
   for (let i = 0; i < N / 10; i++) table.dye(names[1], reqs[0], random);
 });
 console.log(`served ${served} of ${4 * N} routed requests; heap ${Math.round(process.memoryUsage().heapUsed / 2 ** 20)} MiB`);
+
+const ms = (label: string) => timings.find(([l]) => l.startsWith(label))![1];
+report(`## Scale: the agent
+
+\`test/bench/compile-snapshot.ts ${S} ${I} ${L} ${R}\` (in-process, the agent's own modules): a snapshot of ${num(S)} services × ${I}
+instances and ${L} lanes × ${R} dye rules (${(buf.length / 2 ** 20).toFixed(1)} MiB).
+
+${mdTable(
+  ['stage', 'time'],
+  [
+    ['verify checksum + JSON + schema', `${num(ms('decode'))} ms`],
+    ['compile the routing table', `${num(ms('compile'))} ms`],
+    ['route + pick an instance, over 50 upstreams', `${num((ms('route + pick × 1M over 50') * 1000) / N, 2)} µs/request`],
+    [`route + pick an instance, over all ${num(S)}`, `${num((ms('route + pick × 1M over all') * 1000) / N, 2)} µs/request`],
+  ],
+)}`);

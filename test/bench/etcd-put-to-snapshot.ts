@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
-import { machine } from './machine.ts';
+import { machine, pct } from './machine.ts';
+import { num, report, table } from './report.ts';
 import { nextVersion, summary } from './snapshot-version.ts';
 
 const [puts = 300, baseInstances = 200] = process.argv.slice(2).map(Number);
@@ -68,6 +69,16 @@ async function main(): Promise<void> {
     // The daemon's figure also covers the directory fsync after the rename, which readers do not wait for.
     if (writes.length > 0) console.log(summary('  daemon build+write+fsync', writes));
     console.log(`snapshot versions ${first.version} → ${version} (${version - first.version} writes for ${puts} puts); noticed by fs.watch ${by.watch}, by poll ${by.poll}`);
+    const row = (label: string, ms: number[]) => {
+      const s = [...ms].sort((a, b) => a - b);
+      return [label, num(pct(s, 50), 1), num(pct(s, 90), 1), num(pct(s, 99), 1), num(s.at(-1), 1)];
+    };
+    report(`## Config sync: etcd put → snapshot on disk
+
+\`test/bench/etcd-put-to-snapshot.ts ${puts} ${baseInstances}\`: ${puts} sequential puts (rules and instances alternately) over ${baseInstances} instances + 20 rules,
+timed from the put until the file on disk carries the new version; ${version - first.version} writes for ${puts} puts.
+
+${table(['', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], [row('put → snapshot on disk', total), row('of which the put itself', putOnly), ...(writes.length > 0 ? [row("the daemon's build + write + fsync", writes)] : [])])}`);
   } finally {
     await daemon?.stop('SIGTERM');
     await etcd.cleanup();

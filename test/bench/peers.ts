@@ -6,16 +6,16 @@
  *   const peers = new Peers(dir);
  *   const upPort = await freePort();
  *   await peers.nginx(`server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }`);
- *   const r = wrk(`http://127.0.0.1:${upPort}/`, { seconds: 5, connections: 32 });
+ *   const r = await wrk(`http://127.0.0.1:${upPort}/`, { seconds: 5, connections: 32 });
  *   await peers.stop();
  *
  * Binaries come from `DYELINE_<NAME>_BIN`, else scripts/ensure-debian.sh finds them (and installs
  * them with apt-get when missing and running as root; otherwise it fails with a clear message).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../support/wait.ts';
 
@@ -77,10 +77,15 @@ function toMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-/** Runs `wrk -t1 -c<connections> -d<seconds>s --latency` against `url` and parses its report. */
-export function wrk(url: string, opts: WrkOptions): WrkResult {
+/**
+ * Runs `wrk -t1 -c<connections> -d<seconds>s --latency` against `url` and parses its report
+ * (asynchronously, so the bench can sample the target meanwhile).
+ */
+export async function wrk(url: string, opts: WrkOptions): Promise<WrkResult> {
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', ...(opts.headers ?? []).flatMap((h) => ['-H', h]), url];
-  const out = execFileSync(peerBinary('wrk'), args, { encoding: 'utf8' });
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(peerBinary('wrk'), args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
@@ -99,6 +104,63 @@ export async function cpuSeconds(pid: number): Promise<{ user: number; sys: numb
 export async function rssMiB(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1]) / 1024;
+}
+
+/** `pid` and its descendants (an nginx master and its worker), from the parent ids in /proc. */
+export async function processTree(pid: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = await readFile(`/proc/${e}/stat`, 'utf8');
+      parents.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** CPU seconds (user + system) used so far by the processes `pids`. */
+export async function treeCpuSeconds(pids: readonly number[]): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) {
+    const { user, sys } = await cpuSeconds(pid);
+    sum += user + sys;
+  }
+  return sum;
+}
+
+/** Resident set size of the processes `pids` together, MiB. */
+export async function treeRssMiB(pids: readonly number[]): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) sum += await rssMiB(pid);
+  return sum;
+}
+
+/**
+ * The largest RSS of `pids` seen while `work` runs, sampled every `everyMs` (default 200 ms) and
+ * once at the end.
+ */
+export async function peakRssDuring<T>(pids: readonly number[], work: () => Promise<T>, everyMs = 200): Promise<{ result: T; peakMiB: number }> {
+  let peak = 0;
+  let sampling = false;
+  const sample = async () => {
+    if (sampling) return;
+    sampling = true;
+    peak = Math.max(peak, await treeRssMiB(pids).catch(() => 0));
+    sampling = false;
+  };
+  const timer = setInterval(() => void sample(), everyMs);
+  try {
+    const result = await work();
+    await sample();
+    return { result, peakMiB: peak };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /**
@@ -123,10 +185,11 @@ export class Peers {
   /**
    * Starts nginx (1 worker, access log off, keep-alive for up to 1,000,000 requests a connection,
    * bodies up to 64 MiB) with `blocks` inside its `http {}`: the `server`/`upstream` blocks of the
-   * bench. Does not wait: callers wait on their own listeners with {@link waitHttp}.
+   * bench; `name` tells instances apart (their directory under `dir`). Does not wait: callers
+   * wait on their own listeners with {@link waitHttp}.
    */
-  async nginx(blocks: string): Promise<ChildProcess> {
-    const d = join(this.dir, 'nginx');
+  async nginx(blocks: string, name = 'nginx'): Promise<ChildProcess> {
+    const d = join(this.dir, name);
     await mkdir(d, { recursive: true });
     await writeFile(
       join(d, 'nginx.conf'),
@@ -194,4 +257,29 @@ backend up
       }),
     );
   }
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The `dyeline` entry the benches run: `DYELINE_TEST_ENTRY` when set (npm run bench builds
+ * dist/dyeline.mjs and sets it), else dist/dyeline.mjs, built now (`npm run build`).
+ */
+export function dyelineEntry(): string {
+  const env = process.env.DYELINE_TEST_ENTRY;
+  if (env) return resolve(ROOT, env);
+  execFileSync(process.execPath, ['scripts/build.ts'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(ROOT, 'dist/dyeline.mjs');
+}
+
+/**
+ * Bundles a Node peer script of test/bench (and what it imports) into `outdir` the way the
+ * production entry is built (one ES module, esbuild), so every Node process of a comparison runs
+ * plain JavaScript: none pays for type stripping. Returns the bundle's path.
+ */
+export async function bundleNodePeer(file: string, outdir: string): Promise<string> {
+  const [esbuild, { bundleOptions }] = await Promise.all([import('esbuild'), import('../../scripts/build.ts')]);
+  const name = basename(file, '.ts');
+  await esbuild.build(bundleOptions({ [name]: join(ROOT, 'test/bench', file) }, outdir));
+  return join(outdir, `${name}.mjs`);
 }

@@ -1,96 +1,222 @@
 /**
- * Benchmark: one hop through the agent's outbound listener vs direct to the same upstream, and
- * vs two peer proxies with a keep-alive upstream pool: nginx and HAProxy (one worker/thread each,
- * as the agent is one Node process). Load from wrk (one thread). The upstream is nginx answering
- * a small 200 so the figures are the proxies' own cost. Prints the machine first, then req/s and
- * p50/p99 latency of each target at 1 and at N connections, the agent's CPU time per request and
- * RSS, and the agent's ratios to direct, nginx and HAProxy.
+ * Benchmark: one hop through the dyeline agent against peers, side by side in the same run, all
+ * to the same upstream (nginx, one worker, answering a small 200):
+ *   direct          no proxy (the upstream's own limit)
+ *   nginx           nginx proxy, 1 worker, keep-alive pool to the upstream
+ *   HAProxy         nbthread 1, http-keep-alive, http-reuse always
+ *   node-http-proxy the `http-proxy` package on node:http with a keep-alive Agent
+ *   undici (bare)   a bare node:http → undici Pool pass-through (undici-proxy.ts): the Node limit
+ *   dyeline         the agent's outbound listener from dist/dyeline.mjs as `dyeline inject` runs
+ *                   it (its NODE_OPTIONS), tracing on (OTLP/HTTP protobuf to a receiver), access
+ *                   log off; and the same without NODE_OPTIONS, to show what those flags trade
+ * Every Node peer runs as a bundle (no type stripping). For each target: req/s at 1 and N
+ * connections (wrk, one thread, closed loop); p50/p99 at a fixed 1,000 requests/s (fixed-rate.ts,
+ * open loop, latency from the time each request was due); CPU per request at 1,000 requests/s and
+ * at N connections, and RSS idle, at 1,000 requests/s (peak) and at N connections (peak), of the
+ * proxy's processes (/proc).
  *
- *   node test/bench/proxy.ts [seconds=8] [connections=32]
- *   (BENCH_AGENT_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the agent)
+ *   node test/bench/proxy.ts [seconds=5] [connections=32] [rate=1000]
  *
  * Needs wrk, nginx and haproxy (found or installed by scripts/ensure-debian.sh, see peers.ts).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
+import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
 import { machine } from './machine.ts';
-import { Peers, type WrkResult, cpuSeconds, freePort, rssMiB, waitHttp, wrk } from './peers.ts';
+import {
+  Peers,
+  type WrkResult,
+  bundleNodePeer,
+  dyelineEntry,
+  freePort,
+  peakRssDuring,
+  processTree,
+  treeCpuSeconds,
+  treeRssMiB,
+  waitHttp,
+  wrk,
+} from './peers.ts';
+import { num, report, table } from './report.ts';
 
-const [seconds = 8, connections = 32] = process.argv.slice(2).map(Number);
-const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
-/** Warm-up of the agent before each measured run (JIT): as long as a run, at most 3 s. */
-const warmSeconds = Math.min(seconds, 3);
+const [seconds = 5, connections = 32, rate = 1000] = process.argv.slice(2).map(Number);
+/** JIT warm-up of a Node target before each measured run. */
+const warmSeconds = Math.min(seconds, 2);
 
-interface Row {
-  target: 'direct' | 'dyeline agent' | 'nginx proxy' | 'haproxy proxy';
-  conns: number;
-  r: WrkResult;
+interface Target {
+  name: string;
+  port: number;
+  headers: string[];
+  /** Root process of the proxy (undefined for direct); its descendants count too. */
+  proc?: ChildProcess;
+  /** A Node process: warmed up before each measured run. */
+  node: boolean;
   note: string;
 }
+
+interface Row {
+  target: Target;
+  idleMiB: number;
+  c1: WrkResult;
+  cN: WrkResult;
+  cpuNUs: number;
+  peakNMiB: number;
+  fixed: FixedRateResult;
+  cpuFixedUs: number;
+  peakFixedMiB: number;
+}
+
+const mark = (ok: boolean) => (ok ? 'met' : 'not met');
 
 const dir = await mkdtemp(join(tmpdir(), 'dyeline-bench-proxy-'));
 const peers = new Peers(dir);
 try {
   console.log(`machine: ${machine()}`);
-  console.log(`wrk -t1 -d${seconds}s at 1 and ${connections} connections; upstream: nginx (1 worker) answering 200 "ok"; proxies: dyeline agent (1 process), nginx (1 worker), HAProxy (nbthread 1), all keep-alive to the upstream\n`);
-  const [upPort, nginxPort, haproxyPort, outPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  await peers.nginx(`  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
-  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }
-  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
-  await peers.haproxy(haproxyPort, upPort);
-  await waitHttp(`http://127.0.0.1:${upPort}/`);
-  await waitHttp(`http://127.0.0.1:${nginxPort}/`);
-  await waitHttp(`http://127.0.0.1:${haproxyPort}/`);
+  console.log(
+    `wrk -t1 -d${seconds}s at 1 and ${connections} connections; fixed ${rate} requests/s for ${seconds}s (open loop); upstream nginx (1 worker) answering 200 "ok"\n`,
+  );
+  const entry = dyelineEntry();
+  const [upPort, sinkPort, nginxPort, haproxyPort, httpProxyPort, undiciPort, outPort, outPlainPort] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+
+  await peers.nginx(`  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }`, 'upstream');
+  // The OTLP receiver of the agent's spans: accepts and discards (an empty ExportTraceServiceResponse).
+  await peers.nginx(`  server { listen 127.0.0.1:${sinkPort}; location / { return 200 ""; } }`, 'otlp-receiver');
+  const nginx = await peers.nginx(`  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`, 'proxy');
+  const haproxy = await peers.haproxy(haproxyPort, upPort);
+  const node = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    peers.track(spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '', ...env } }));
+  // http-proxy still calls url.parse and util._extend: their deprecation warnings are muted.
+  const httpProxy = node(await bundleNodePeer('http-proxy-peer.ts', dir), [String(httpProxyPort), String(upPort)], { NODE_OPTIONS: '--no-deprecation' });
+  const undici = node(await bundleNodePeer('undici-proxy.ts', dir), [String(undiciPort), String(upPort)]);
 
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('echo', { timeoutMs: 5000 }), instance('echo-1', 'echo', '127.0.0.1', { port: upPort })]));
-  const agent = peers.track(
-    spawn(
-      process.execPath,
-      [BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DYELINE_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS ?? '' } },
-    ),
-  );
-  await waitHttp(`http://127.0.0.1:${outPort}/`, { host: 'echo' });
+  const agent = (port: number, nodeOptions: string) =>
+    node(entry, ['agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+      NODE_OPTIONS: nodeOptions,
+      DYELINE_LOG_LEVEL: 'warn',
+      DYELINE_ACCESS_LOG: 'false',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+    });
+  const dyeline = agent(outPort, AGENT_NODE_OPTIONS);
+  const dyelinePlain = agent(outPlainPort, '');
+
+  const host = ['Host: echo'];
+  const targets: Target[] = [
+    { name: 'direct', port: upPort, headers: [], node: false, note: '' },
+    { name: 'nginx', port: nginxPort, headers: [], proc: nginx, node: false, note: '' },
+    { name: 'HAProxy', port: haproxyPort, headers: [], proc: haproxy, node: false, note: '' },
+    { name: 'node-http-proxy', port: httpProxyPort, headers: [], proc: httpProxy, node: true, note: '' },
+    { name: 'undici (bare)', port: undiciPort, headers: [], proc: undici, node: true, note: '' },
+    { name: 'dyeline', port: outPort, headers: host, proc: dyeline, node: true, note: `NODE_OPTIONS=${AGENT_NODE_OPTIONS}` },
+    { name: 'dyeline, no NODE_OPTIONS', port: outPlainPort, headers: host, proc: dyelinePlain, node: true, note: '' },
+  ];
+  for (const t of targets) {
+    await waitHttp(`http://127.0.0.1:${t.port}/`, Object.fromEntries(t.headers.map((h) => h.split(': ') as [string, string]))).catch((err: unknown) => {
+      throw new Error(`${t.name}: ${(err as Error).message}`);
+    });
+  }
+  // Idle: started, answered one request, then left alone.
+  await new Promise((r) => setTimeout(r, 2000));
 
   const rows: Row[] = [];
-  for (const conns of [1, connections]) {
-    const run = (port: number, headers: string[] = []) => wrk(`http://127.0.0.1:${port}/`, { seconds, connections: conns, headers });
-    rows.push({ target: 'direct', conns, r: run(upPort), note: '' });
-    wrk(`http://127.0.0.1:${outPort}/`, { seconds: warmSeconds, connections: conns, headers: ['Host: echo'] });
-    const cpu0 = await cpuSeconds(agent.pid!);
-    const r = run(outPort, ['Host: echo']);
-    const cpu1 = await cpuSeconds(agent.pid!);
-    const us = (s: number) => ((s / (r.rps * seconds)) * 1e6).toFixed(0);
-    rows.push({ target: 'dyeline agent', conns, r, note: `CPU ${us(cpu1.user - cpu0.user)} µs user + ${us(cpu1.sys - cpu0.sys)} µs sys per request, RSS ${(await rssMiB(agent.pid!)).toFixed(0)} MiB` });
-    rows.push({ target: 'nginx proxy', conns, r: run(nginxPort), note: '' });
-    rows.push({ target: 'haproxy proxy', conns, r: run(haproxyPort), note: '' });
+  for (const t of targets) {
+    const url = `http://127.0.0.1:${t.port}/`;
+    const pids = t.proc ? await processTree(t.proc.pid!) : [];
+    const idleMiB = pids.length ? await treeRssMiB(pids) : NaN;
+    const cpu = () => (pids.length ? treeCpuSeconds(pids) : Promise.resolve(NaN));
+
+    // Fixed rate first, so its RSS is that of a process that has only seen this rate.
+    let cpuAtStart = Promise.resolve(NaN);
+    const fixedRun = await peakRssDuring(pids, () =>
+      fixedRate(url, rate, seconds, t.node ? warmSeconds : 0.5, t.headers, 256, () => (cpuAtStart = cpu())),
+    );
+    const cpuFixed = (await cpu()) - (await cpuAtStart);
+    const fixed = fixedRun.result;
+
+    if (t.node) await wrk(url, { seconds: warmSeconds, connections: 1, headers: t.headers });
+    const c1 = await wrk(url, { seconds, connections: 1, headers: t.headers });
+    if (t.node) await wrk(url, { seconds: warmSeconds, connections, headers: t.headers });
+    const cpu0 = await cpu();
+    const nRun = await peakRssDuring(pids, () => wrk(url, { seconds, connections, headers: t.headers }));
+    const cpu1 = await cpu();
+    const cN = nRun.result;
+    const row: Row = {
+      target: t,
+      idleMiB,
+      c1,
+      cN,
+      cpuNUs: ((cpu1 - cpu0) / (cN.rps * seconds)) * 1e6,
+      peakNMiB: pids.length ? nRun.peakMiB : NaN,
+      fixed,
+      cpuFixedUs: (cpuFixed / fixed.completed) * 1e6,
+      peakFixedMiB: pids.length ? fixedRun.peakMiB : NaN,
+    };
+    rows.push(row);
+    const errors = [c1.errors, cN.errors, fixed.errors ? `${fixed.errors} fixed-rate errors` : ''].filter(Boolean).join('; ');
+    console.log(
+      `${t.name.padEnd(25)} ${num(c1.rps).padStart(7)} ${num(cN.rps).padStart(7)} req/s | @${rate}/s p50 ${num(fixed.p50Ms, 3)} p99 ${num(fixed.p99Ms, 3)} ms, CPU ${num(row.cpuFixedUs)} µs/req | @${connections} CPU ${num(row.cpuNUs)} µs/req | RSS ${num(idleMiB)} / ${num(row.peakFixedMiB)} / ${num(row.peakNMiB)} MiB${errors ? `  (${errors})` : ''}`,
+    );
   }
 
-  console.log('target         conns      req/s    p50 ms    p99 ms');
-  for (const { target, conns, r, note } of rows) {
-    const errors = r.errors ? `  (${r.errors})` : '';
-    console.log(`${target.padEnd(14)} ${String(conns).padStart(5)}  ${r.rps.toFixed(0).padStart(9)}  ${r.p50.toFixed(3).padStart(8)}  ${r.p99.toFixed(3).padStart(8)}  ${note}${errors}`);
-  }
+  const find = (name: string) => rows.find((r) => r.target.name === name)!;
+  const d = find('dyeline');
+  const u = find('undici (bare)');
+  const ngx = find('nginx');
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const lag = Math.max(...rows.map((r) => r.fixed.lagP99Ms));
+  console.log(`\ndyeline / undici (bare) at ${connections} connections: ${ratio(d.cN.rps, u.cN.rps)} req/s; dyeline / nginx: ${ratio(d.cN.rps, ngx.cN.rps)}`);
+  console.log(`fixed-rate generator: its own wake-up lag p99 ≤ ${num(lag, 2)} ms (not counted in the latencies)`);
 
-  // Agent ÷ peer: req/s below 1 means the agent serves less; latency above 1 means it is slower.
-  const find = (target: Row['target'], conns: number) => rows.find((x) => x.target === target && x.conns === conns)!.r;
-  const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`.padStart(8);
-  console.log('\nratios         conns      req/s       p50       p99');
-  for (const conns of [1, connections]) {
-    const a = find('dyeline agent', conns);
-    for (const peer of ['direct', 'nginx proxy', 'haproxy proxy'] as const) {
-      const p = find(peer, conns);
-      console.log(`${`agent/${peer.split(' ')[0]}`.padEnd(14)} ${String(conns).padStart(5)}  ${x(a.rps, p.rps).padStart(9)}  ${x(a.p50, p.p50)}  ${x(a.p99, p.p99)}`);
-    }
-  }
-  const direct1 = find('direct', 1);
-  const agent1 = find('dyeline agent', 1);
-  console.log(`\nagent hop adds ${(agent1.p50 - direct1.p50).toFixed(3)} ms at p50 with one connection`);
+  report(`## One hop: dyeline against peers
+
+\`test/bench/proxy.ts ${seconds} ${connections} ${rate}\`. One upstream, nginx (1 worker) answering \`200 ok\`; every
+proxy keep-alive to it, one process / worker / thread each. dyeline is the agent's outbound
+listener run from \`dist/dyeline.mjs\` as \`dyeline inject\` runs it (\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`),
+with tracing on (every request a span, OTLP/HTTP protobuf to a receiver) and the access log
+off; the row below it is the same agent without those V8 flags. req/s: wrk, one thread,
+${seconds} s (Node targets warmed up ${warmSeconds} s first). Latency at a fixed ${num(rate)} requests/s: an
+open-loop generator (\`test/bench/fixed-rate.ts\`), latency counted from when each request was
+due (its own wake-up lag, p99 ≤ ${num(lag, 1)} ms in this run, is not counted). CPU per request:
+user + system time of the proxy's processes (/proc/<pid>/stat) over the measured run. RSS: the
+proxy's processes, idle after one request, and the peak while loaded.
+
+${table(
+  ['target', 'req/s, 1 conn', `req/s, ${connections} conns`, `p50 ms @ ${num(rate)}/s`, `p99 ms @ ${num(rate)}/s`, `CPU µs/req @ ${num(rate)}/s`, `CPU µs/req @ ${connections} conns`, 'RSS MiB idle', `RSS MiB @ ${num(rate)}/s`, `RSS MiB @ ${connections} conns`],
+  rows.map((r) => [
+    r.target.name,
+    num(r.c1.rps),
+    num(r.cN.rps),
+    num(r.fixed.p50Ms, 3),
+    num(r.fixed.p99Ms, 2),
+    num(r.cpuFixedUs),
+    num(r.cpuNUs),
+    num(r.idleMiB),
+    num(r.peakFixedMiB),
+    num(r.peakNMiB),
+  ]),
+)}
+
+At ${connections} connections dyeline serves ${ratio(d.cN.rps, u.cN.rps)} the requests of the bare undici proxy and ${ratio(d.cN.rps, ngx.cN.rps)} nginx's;
+with one connection it adds ${num(1000 / d.c1.rps - 1000 / find('direct').c1.rps, 3)} ms per request over direct (mean, from req/s).
+
+### The agent against its footprint goals
+
+${table(
+  ['goal (dyeline row above)', 'target', 'this run', ''],
+  [
+    ['idle RSS', '≤ 60 MiB', `${num(d.idleMiB)} MiB`, mark(d.idleMiB <= 60)],
+    [`RSS at a steady ${num(rate)} requests/s`, '≤ 80 MiB', `${num(d.peakFixedMiB)} MiB`, mark(d.peakFixedMiB <= 80)],
+    [`RSS at saturation, ${connections} connections`, '≤ 100 MiB', `${num(d.peakNMiB)} MiB`, mark(d.peakNMiB <= 100)],
+    [`req/s at ${connections} connections ÷ the bare undici proxy's`, '≥ 0.9×', ratio(d.cN.rps, u.cN.rps), mark(d.cN.rps / u.cN.rps >= 0.9)],
+    [`CPU per request at ${num(rate)} requests/s`, 'no worse than before (docs/footprint.md)', `${num(d.cpuFixedUs)} µs (bare undici: ${num(u.cpuFixedUs)} µs)`, ''],
+  ],
+  2,
+)}`);
 } finally {
   await peers.stop();
   await rm(dir, { recursive: true, force: true });

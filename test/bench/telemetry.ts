@@ -18,14 +18,14 @@ import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { find, parsePrometheus } from '../support/prometheus.ts';
 import { machine } from './machine.ts';
-import { Peers, type WrkResult, cpuSeconds, freePort, waitHttp, wrk } from './peers.ts';
+import { Peers, type WrkResult, cpuSeconds, dyelineEntry, freePort, waitHttp, wrk } from './peers.ts';
+import { num, report, table } from './report.ts';
 
 const [seconds = 5, connections = 32, rounds = 5] = process.argv.slice(2).map(Number);
-const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
+const BIN = dyelineEntry();
 
 /** user + system CPU seconds of a process. */
 async function cpuTotal(pid: number): Promise<number> {
@@ -89,13 +89,13 @@ try {
   }
   const headers = ['Host: echo', 'x-traffic-color: canary'];
   const load = { seconds, connections, headers };
-  for (const a of agents) wrk(a.url, { ...load, seconds: Math.min(seconds, 3) }); // warm-up (JIT)
+  for (const a of agents) await wrk(a.url, { ...load, seconds: Math.min(seconds, 3) }); // warm-up (JIT)
   const results = new Map<string, { r: WrkResult; cpuUs: number }[]>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? agents : [...agents].reverse();
     for (const a of order) {
       const cpu0 = await cpuTotal(a.proc.pid!);
-      const r = wrk(a.url, load);
+      const r = await wrk(a.url, load);
       const cpu1 = await cpuTotal(a.proc.pid!);
       const list = results.get(a.setup.name) ?? [];
       list.push({ r, cpuUs: ((cpu1 - cpu0) / (r.rps * seconds)) * 1e6 });
@@ -136,6 +136,17 @@ try {
   }
   const logLines = (await readFile(join(dir, 'log.log'), 'utf8')).split('\n').filter((l) => l.includes('"msg":"request"')).length;
   console.log(`\naccess log lines written by the 'log' agent: ${logLines}`);
+  const base = rows[0]!.best;
+  report(`## Telemetry cost
+
+\`test/bench/telemetry.ts ${seconds} ${connections} ${rounds}\`: the same agent (\`dist/dyeline.mjs\`) in five set-ups at once, wrk at ${connections} connections
+through one hop, rounds alternating between set-ups; the least disturbed of ${rounds} rounds. Metrics are
+always on; "trace" exports every request's span over OTLP/HTTP to a receiver that discards them.
+
+${table(
+  ['set-up', 'req/s', 'agent CPU µs/request', 'vs off'],
+  rows.map((r) => [r.setup.name, num(r.best.r.rps), num(r.best.cpuUs, 1), r === rows[0] ? '' : `${r.best.cpuUs - base.cpuUs >= 0 ? '+' : ''}${num(r.best.cpuUs - base.cpuUs, 1)} µs`]),
+)}`);
 } finally {
   await peers.stop();
   await rm(dir, { recursive: true, force: true });
