@@ -6,6 +6,8 @@
  * - files read at run time are embedded at build time: etcd3's gRPC `.proto` files become a
  *   protobuf JSON descriptor (`@grpc/proto-loader` `fromJSON` in place of `loadSync` of a path),
  *   and the demo's rule files become a module (deploy/local/rules.ts);
+ * - modules the sources load on demand, by `import()` or `createRequire(import.meta.url)(path)`,
+ *   are bundled as modules initialised on first use;
  * - CommonJS packages that `require()` Node built-ins get a real `require` (createRequire);
  * - there are no native addons among the runtime dependencies; the build fails if one appears.
  *
@@ -56,6 +58,26 @@ function demoRules(): esbuild.Plugin {
           contents: `/** The demo's rule files, embedded by scripts/build.ts. */\nexport async function demoRuleFiles() { return ${JSON.stringify(files)}; }\n`,
           loader: 'js',
         };
+      });
+    },
+  };
+}
+
+/**
+ * The sources load a few modules synchronously on demand with `createRequire(import.meta.url)(path)`
+ * (Node 24 requires ES modules); the bundle turns each into a plain `require(path)`, which esbuild
+ * bundles as a module initialised on first use — still loaded only when that code runs.
+ */
+function lazyRequires(): esbuild.Plugin {
+  const call = 'createRequire(import.meta.url)(';
+  return {
+    name: 'lazy-requires',
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (args.path.includes('/node_modules/')) return undefined;
+        const text = readFileSync(args.path, 'utf8');
+        if (!text.includes(call)) return undefined;
+        return { contents: text.replaceAll(call, 'require('), loader: 'ts' };
       });
     },
   };
@@ -125,7 +147,7 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
       js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
     external: ['proxy-agent'],
-    plugins: [etcdProtos(), demoRules(), noNativeAddons()],
+    plugins: [etcdProtos(), demoRules(), lazyRequires(), noNativeAddons()],
   };
 }
 
