@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { IMAGE_NODE_FLAGS } from './scripts/build.ts';
 import { DIST_TEST_DIR } from './test/support/build-dist.ts';
 
 /** e2e files that also run against the production build (dist/dyeline.mjs): the `dist` project. */
@@ -24,11 +25,11 @@ export default defineConfig({
     projects: [
       // Every test, with dyeline processes run from the TypeScript sources (bin/dyeline.js).
       { extends: true, test: { name: 'src', include: ['test/**/*.test.ts'], exclude: ['test/e2e/dist-entry.test.ts'] } },
-      // The same e2e files with dyeline processes run from the production build, built once first
-      // outside the checkout (test/support/build-dist.ts).
+      // The same e2e files with dyeline processes run from the production build as the image runs
+      // it (its node flags), built once first outside the checkout (test/support/build-dist.ts).
       {
         extends: true,
-        test: { name: 'dist', include: DIST_E2E, env: { DYELINE_TEST_ENTRY: join(DIST_TEST_DIR, 'dyeline.mjs') }, globalSetup: ['test/support/build-dist.ts'] },
+        test: { name: 'dist', include: DIST_E2E, env: { DYELINE_TEST_ENTRY: join(DIST_TEST_DIR, 'dyeline.mjs'), DYELINE_TEST_NODE_FLAGS: IMAGE_NODE_FLAGS.join(' ') }, globalSetup: ['test/support/build-dist.ts'] },
       },
     ],
   },

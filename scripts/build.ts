@@ -94,6 +94,14 @@ function noNativeAddons(): esbuild.Plugin {
 }
 
 /**
+ * Node flags the image runs the entry with (Dockerfile ENTRYPOINT; benches run dist the same way).
+ * `--single-threaded`: V8 compiles and collects garbage on the main thread instead of a pool of
+ * background threads, whose own malloc arenas kept ~40 MiB more resident under load
+ * (docs/footprint.md#v8-flags). Not allowed in NODE_OPTIONS, hence a command-line flag.
+ */
+export const IMAGE_NODE_FLAGS = ['--single-threaded'];
+
+/**
  * Optional packages the dependencies try to `require()` and that are not installed: left as a
  * run-time require that fails as it does from node_modules, and is handled there — mz falls back
  * to `fs` when graceful-fs is missing; urllib wants proxy-agent only behind URLLIB_ENABLE_PROXY,

@@ -83,7 +83,8 @@ export async function startMesh(base: number, onProgress: (what: string) => void
   const children: ChildProcess[] = [];
   const run = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
     const log = createWriteStream(join(dir, `${name}.log`));
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The children run with this process's node flags (the image's, when the demo runs there).
+    const child = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     children.push(child);

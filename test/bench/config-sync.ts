@@ -16,6 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
+import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { machine, pct } from './machine.ts';
 import { Peers, dyelineEntry, freePort, rssMiB, waitHttp } from './peers.ts';
@@ -23,8 +24,9 @@ import { num, report, table } from './report.ts';
 
 const [puts = 100, agentCount = 20] = process.argv.slice(2).map(Number);
 const P = '/dyeline-bench/';
-// The harness of the e2e tests, run on the entry the benches use.
+// The harness of the e2e tests, run on the entry the benches use, as the image runs it.
 process.env.DYELINE_TEST_ENTRY = dyelineEntry();
+process.env.DYELINE_TEST_NODE_FLAGS = IMAGE_NODE_FLAGS.join(' ');
 const { startDaemon, startDyeline } = await import('../support/process.ts');
 type Proc = Awaited<ReturnType<typeof startDyeline>>;
 
@@ -128,7 +130,7 @@ try {
   report(`## Config sync, measured at the agents
 
 \`test/bench/config-sync.ts ${puts} ${agentCount}\`. A real etcd, one daemon (etcd source) and ${agentCount} agents on its
-snapshot, all from \`dist/dyeline.mjs\` (agents with \`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`). ${puts} sequential puts each flip a
+snapshot, all from \`dist/dyeline.mjs\` as the image runs it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`; agents with \`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`). ${puts} sequential puts each flip a
 Service's split between stable and canary; the time to an agent is taken from its own \`snapshot
 loaded\` line — the moment its new routing table is swapped in — and after every put each agent
 is asked once through its outbound listener and must answer from the new lane (all

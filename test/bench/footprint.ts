@@ -9,8 +9,9 @@
  *
  *   node test/bench/footprint.ts [agent|daemon] [seconds=3] [top=25]
  *
- * agent: `dyeline agent` on a two-instance snapshot, tracing on (OTLP to a closed port), access log
- * off, NODE_OPTIONS as `dyeline inject` sets it; daemon: `dyeline daemon` on the demo's rule files.
+ * Run as the image runs it (its node flags). agent: `dyeline agent` on a two-instance snapshot,
+ * tracing on (OTLP to a closed port), access log off, NODE_OPTIONS as `dyeline inject` sets it;
+ * daemon: `dyeline daemon` on the demo's rule files.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
-import { buildOptions } from '../../scripts/build.ts';
+import { IMAGE_NODE_FLAGS, buildOptions } from '../../scripts/build.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
 import { report, table } from './report.ts';
@@ -104,7 +105,7 @@ try {
   } else {
     args = ['daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, 'run/snapshot.json'), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
   }
-  const child = spawn(process.execPath, ['--expose-gc', '--import', join(dir, 'preload.mjs'), entry, ...args], {
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, '--expose-gc', '--import', join(dir, 'preload.mjs'), entry, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,

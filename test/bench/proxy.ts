@@ -6,9 +6,10 @@
  *   HAProxy         nbthread 1, http-keep-alive, http-reuse always
  *   node-http-proxy the `http-proxy` package on node:http with a keep-alive Agent
  *   undici (bare)   a bare node:http → undici Pool pass-through (undici-proxy.ts): the Node limit
- *   dyeline         the agent's outbound listener from dist/dyeline.mjs as `dyeline inject` runs
- *                   it (its NODE_OPTIONS), tracing on (OTLP/HTTP protobuf to a receiver), access
- *                   log off; and the same without NODE_OPTIONS, to show what those flags trade
+ *   dyeline         the agent's outbound listener from dist/dyeline.mjs as the image runs it (its
+ *                   node flags) with what `dyeline inject` sets (NODE_OPTIONS), tracing on
+ *                   (OTLP/HTTP protobuf to a receiver), access log off; and the same without any
+ *                   V8 flag, to show what those flags trade
  * Every Node peer runs as a bundle (no type stripping). For each target: req/s at 1 and N
  * connections (wrk, one thread, closed loop); p50/p99 at a fixed 1,000 requests/s (fixed-rate.ts,
  * open loop, latency from the time each request was due); CPU per request at 1,000 requests/s and
@@ -24,6 +25,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
+import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
 import { machine } from './machine.ts';
@@ -54,7 +56,6 @@ interface Target {
   proc?: ChildProcess;
   /** A Node process: warmed up before each measured run. */
   node: boolean;
-  note: string;
 }
 
 interface Row {
@@ -87,33 +88,34 @@ try {
   const nginx = await peers.nginx(`  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
   server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }`, 'proxy');
   const haproxy = await peers.haproxy(haproxyPort, upPort);
-  const node = (script: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-    peers.track(spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '', ...env } }));
+  const node = (script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []) =>
+    peers.track(spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '', ...env } }));
   // http-proxy still calls url.parse and util._extend: their deprecation warnings are muted.
   const httpProxy = node(await bundleNodePeer('http-proxy-peer.ts', dir), [String(httpProxyPort), String(upPort)], { NODE_OPTIONS: '--no-deprecation' });
   const undici = node(await bundleNodePeer('undici-proxy.ts', dir), [String(undiciPort), String(upPort)]);
 
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('echo', { timeoutMs: 5000 }), instance('echo-1', 'echo', '127.0.0.1', { port: upPort })]));
-  const agent = (port: number, nodeOptions: string) =>
-    node(entry, ['agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
-      NODE_OPTIONS: nodeOptions,
-      DYELINE_LOG_LEVEL: 'warn',
-      DYELINE_ACCESS_LOG: 'false',
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
-    });
-  const dyeline = agent(outPort, AGENT_NODE_OPTIONS);
-  const dyelinePlain = agent(outPlainPort, '');
+  const agent = (port: number, nodeOptions: string, nodeFlags: readonly string[]) =>
+    node(
+      entry,
+      ['agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+      { NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
+      nodeFlags,
+    );
+  // As the image runs it (its node flags) with what `dyeline inject` sets (NODE_OPTIONS); and bare.
+  const dyeline = agent(outPort, AGENT_NODE_OPTIONS, IMAGE_NODE_FLAGS);
+  const dyelinePlain = agent(outPlainPort, '', []);
 
   const host = ['Host: echo'];
   const targets: Target[] = [
-    { name: 'direct', port: upPort, headers: [], node: false, note: '' },
-    { name: 'nginx', port: nginxPort, headers: [], proc: nginx, node: false, note: '' },
-    { name: 'HAProxy', port: haproxyPort, headers: [], proc: haproxy, node: false, note: '' },
-    { name: 'node-http-proxy', port: httpProxyPort, headers: [], proc: httpProxy, node: true, note: '' },
-    { name: 'undici (bare)', port: undiciPort, headers: [], proc: undici, node: true, note: '' },
-    { name: 'dyeline', port: outPort, headers: host, proc: dyeline, node: true, note: `NODE_OPTIONS=${AGENT_NODE_OPTIONS}` },
-    { name: 'dyeline, no NODE_OPTIONS', port: outPlainPort, headers: host, proc: dyelinePlain, node: true, note: '' },
+    { name: 'direct', port: upPort, headers: [], node: false },
+    { name: 'nginx', port: nginxPort, headers: [], proc: nginx, node: false },
+    { name: 'HAProxy', port: haproxyPort, headers: [], proc: haproxy, node: false },
+    { name: 'node-http-proxy', port: httpProxyPort, headers: [], proc: httpProxy, node: true },
+    { name: 'undici (bare)', port: undiciPort, headers: [], proc: undici, node: true },
+    { name: 'dyeline', port: outPort, headers: host, proc: dyeline, node: true },
+    { name: 'dyeline, no V8 flags', port: outPlainPort, headers: host, proc: dyelinePlain, node: true },
   ];
   for (const t of targets) {
     await waitHttp(`http://127.0.0.1:${t.port}/`, Object.fromEntries(t.headers.map((h) => h.split(': ') as [string, string]))).catch((err: unknown) => {
@@ -176,9 +178,9 @@ try {
 
 \`test/bench/proxy.ts ${seconds} ${connections} ${rate}\`. One upstream, nginx (1 worker) answering \`200 ok\`; every
 proxy keep-alive to it, one process / worker / thread each. dyeline is the agent's outbound
-listener run from \`dist/dyeline.mjs\` as \`dyeline inject\` runs it (\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`),
-with tracing on (every request a span, OTLP/HTTP protobuf to a receiver) and the access log
-off; the row below it is the same agent without those V8 flags. req/s: wrk, one thread,
+listener run from \`dist/dyeline.mjs\` as the image and \`dyeline inject\` run it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`,
+\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`), with tracing on (every request a span, OTLP/HTTP protobuf to a
+receiver) and the access log off; the row below it is the same agent without those V8 flags. req/s: wrk, one thread,
 ${seconds} s (Node targets warmed up ${warmSeconds} s first). Latency at a fixed ${num(rate)} requests/s: an
 open-loop generator (\`test/bench/fixed-rate.ts\`), latency counted from when each request was
 due (its own wake-up lag, p99 ≤ ${num(lag, 1)} ms in this run, is not counted). CPU per request:

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { machine } from './machine.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -107,6 +108,7 @@ try {
   process.exit(1);
 }
 env.DYELINE_TEST_ENTRY = join(ROOT, 'dist/dyeline.mjs');
+env.DYELINE_TEST_NODE_FLAGS = IMAGE_NODE_FLAGS.join(' ');
 console.log(`mode: ${quick ? 'quick (smoke pass: short runs, small sizes; figures are rough)' : 'full'}; ${selected.length} benchmarks\n`);
 
 let current: ChildProcess | undefined;
@@ -200,7 +202,7 @@ shared or busy machine the figures move by tens of percent between runs.
 
 - machine: ${machineLine}
 - peers: ${versions.join('; ')}
-- dyeline: \`dist/dyeline.mjs\` (npm run build) for every process the benches start; the scale
+- dyeline: \`dist/dyeline.mjs\` (npm run build), run as the image runs it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`), for every process the benches start; the scale
   sections run the modules in-process. Where the memory goes: [docs/footprint.md](docs/footprint.md).
 
 ${sections.join('\n').trim()}

@@ -23,6 +23,7 @@ import { find, parsePrometheus } from '../support/prometheus.ts';
 import { machine } from './machine.ts';
 import { Peers, type WrkResult, cpuSeconds, dyelineEntry, freePort, waitHttp, wrk } from './peers.ts';
 import { num, report, table } from './report.ts';
+import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 
 const [seconds = 5, connections = 32, rounds = 5] = process.argv.slice(2).map(Number);
 const BIN = dyelineEntry();
@@ -79,7 +80,7 @@ try {
     const logFile = await open(join(dir, `${setup.name}.log`), 'w');
     const proc = spawn(
       process.execPath,
-      [BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', `127.0.0.1:${statusPort}`, '--admin', '127.0.0.1:0', '--access-log', String(setup.accessLog)],
+      [...IMAGE_NODE_FLAGS, BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', `127.0.0.1:${statusPort}`, '--admin', '127.0.0.1:0', '--access-log', String(setup.accessLog)],
       { stdio: ['ignore', logFile.fd, 'inherit'], env: { ...process.env, DYELINE_LOG_LEVEL: 'info', ...setup.env } },
     );
     peers.track(proc);
@@ -140,7 +141,7 @@ try {
   report(`## Telemetry cost
 
 \`test/bench/telemetry.ts ${seconds} ${connections} ${rounds}\`: the same agent (\`dist/dyeline.mjs\`) in five set-ups at once, wrk at ${connections} connections
-through one hop, rounds alternating between set-ups; the least disturbed of ${rounds} rounds. Metrics are
+through one hop (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`), rounds alternating between set-ups; the least disturbed of ${rounds} rounds. Metrics are
 always on; "trace" exports every request's span over OTLP/HTTP to a receiver that discards them.
 
 ${table(

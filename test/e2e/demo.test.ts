@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { freePortRange } from '../support/ports.ts';
-import { DYELINE_BIN } from '../support/process.ts';
+import { DYELINE_BIN, DYELINE_NODE_FLAGS } from '../support/process.ts';
 
 it('the demo shows lane routing, a fallback with zero client errors, the breaker, recovery and a trace tree', async () => {
   const base = await freePortRange(100);
-  const child = spawn(process.execPath, [DYELINE_BIN, 'demo', '--fast', '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...DYELINE_NODE_FLAGS, DYELINE_BIN, 'demo', '--fast', '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));

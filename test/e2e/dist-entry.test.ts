@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../../cli/version.ts';
+import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { DYELINE_BIN } from '../support/process.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 
@@ -50,11 +51,13 @@ afterAll(async () => {
 });
 
 describe('dist/dyeline.mjs', () => {
-  it('is the built file, outside the checkout, and runs with type stripping switched off', async () => {
+  it('is the built file, outside the checkout, and runs with type stripping switched off and the image\'s node flags', async () => {
     expect(DYELINE_BIN.endsWith('dyeline.mjs')).toBe(true);
     expect(DYELINE_BIN.startsWith(ROOT)).toBe(false);
-    const r = await run(DYELINE_BIN, ['--version'], ['--no-experimental-strip-types']);
+    const r = await run(DYELINE_BIN, ['--version'], ['--no-experimental-strip-types', ...IMAGE_NODE_FLAGS]);
     expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    const v = await run(DYELINE_BIN, ['validate', 'test/fixtures/rules-valid'], ['--no-experimental-strip-types', ...IMAGE_NODE_FLAGS]);
+    expect(v.code, v.stderr).toBe(0);
   });
 
   it('has the same commands, flags and help as the TypeScript entry', async () => {

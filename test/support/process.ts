@@ -1,8 +1,9 @@
 /**
  * Real `dyeline` processes for e2e tests: spawned with Node 24, stdout parsed as pino JSON
  * (line-process.ts), listener addresses taken from the contract's `listening` lines.
- * `DYELINE_TEST_ENTRY` names the entry to run (default bin/dyeline.js, the TypeScript sources);
- * the `dist` test project sets it to the production build dist/dyeline.mjs (vitest.config.ts).
+ * `DYELINE_TEST_ENTRY` names the entry to run (default bin/dyeline.js, the TypeScript sources)
+ * and `DYELINE_TEST_NODE_FLAGS` node flags to run it with (space-separated); the `dist` test
+ * project sets them to the production build dist/dyeline.mjs and the image's flags (vitest.config.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -12,6 +13,9 @@ import { waitFor } from './wait.ts';
 
 /** The `dyeline` entry the tests run. */
 export const DYELINE_BIN = resolve(fileURLToPath(new URL('../../', import.meta.url)), process.env.DYELINE_TEST_ENTRY ?? 'bin/dyeline.js');
+
+/** The node flags it runs with (before DYELINE_BIN). */
+export const DYELINE_NODE_FLAGS: readonly string[] = (process.env.DYELINE_TEST_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 /** A running dyeline process. */
 export interface DyelineProcess {
@@ -36,7 +40,7 @@ export async function startDyeline(
   opts: { env?: NodeJS.ProcessEnv; listeners?: string[]; timeoutMs?: number; nodeArgs?: string[]; uid?: number; gid?: number } = {},
 ): Promise<DyelineProcess> {
   const listeners = new Map<string, string>();
-  const child = spawnLines(process.execPath, [...(opts.nodeArgs ?? []), DYELINE_BIN, ...args], {
+  const child = spawnLines(process.execPath, [...DYELINE_NODE_FLAGS, ...(opts.nodeArgs ?? []), DYELINE_BIN, ...args], {
     uid: opts.uid,
     gid: opts.gid,
     env: { DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },

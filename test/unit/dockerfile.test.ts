@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COPIED } from '../../scripts/build.ts';
+import { COPIED, IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -168,13 +168,13 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runs dist/dyeline.mjs, as copied from the build, with node', () => {
+  it('runs dist/dyeline.mjs, as copied from the build, with node and the image flags', () => {
     const entry = final.steps.filter((s) => s.op === 'ENTRYPOINT').at(-1);
     expect(entry).toBeDefined();
     const argv = JSON.parse(entry!.args) as string[];
-    expect(argv[0]).toBe('node');
+    expect(argv.slice(0, -1)).toEqual(['node', ...IMAGE_NODE_FLAGS]);
     const i = final.steps.indexOf(entry!);
-    const target = posix.resolve(workdirAt(final, i), argv[1]!);
+    const target = posix.resolve(workdirAt(final, i), argv.at(-1)!);
     const copy = final.steps
       .slice(0, i)
       .filter((s) => s.op === 'COPY')
