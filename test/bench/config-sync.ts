@@ -19,7 +19,7 @@ import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { machine, pct } from './machine.ts';
-import { Peers, dyelineEntry, freePort, rssMiB, waitHttp } from './peers.ts';
+import { Peers, dyelineEntry, freePort, residentMiB, waitHttp } from './peers.ts';
 import { num, report, table } from './report.ts';
 
 const [puts = 100, agentCount = 20] = process.argv.slice(2).map(Number);
@@ -94,8 +94,10 @@ try {
     if (c !== 'stable') throw new Error(`agent ${a.outbound} serves ${c} before the first put`);
   }
   await new Promise((r) => setTimeout(r, 2000));
-  const daemonIdle = await rssMiB(daemon.proc.pid!);
-  const agentIdle = await Promise.all(agents.map((a) => rssMiB(a.p.proc.pid!)));
+  const daemonIdle = await residentMiB(daemon.proc.pid!);
+  const agentIdle = await Promise.all(agents.map((a) => residentMiB(a.p.proc.pid!)));
+  const range = (xs: number[]) => `${num(Math.min(...xs))}–${num(Math.max(...xs))}`;
+  const agentsIdle = `${range(agentIdle.map((r) => r.rss))} MiB (anonymous ${range(agentIdle.map((r) => r.anon))} MiB)`;
 
   const toAgent: number[] = [];
   const toLastAgent: number[] = [];
@@ -123,8 +125,7 @@ try {
   console.log(`put → snapshot written (daemon)   p50 ${f(d.p50)}  p90 ${f(d.p90)}  p99 ${f(d.p99)}  max ${f(d.max)} ms`);
   console.log(`put → agent routing by it         p50 ${f(a.p50)}  p90 ${f(a.p90)}  p99 ${f(a.p99)}  max ${f(a.max)} ms  (${toAgent.length} agent loads)`);
   console.log(`put → the last of ${agentCount} agents          p50 ${f(last.p50)}  p90 ${f(last.p90)}  p99 ${f(last.p99)}  max ${f(last.max)} ms`);
-  const agentMean = agentIdle.reduce((x, y) => x + y, 0) / agentIdle.length;
-  console.log(`idle RSS: daemon ${num(daemonIdle)} MiB; agents ${num(Math.min(...agentIdle))}–${num(Math.max(...agentIdle))} MiB (mean ${num(agentMean)})`);
+  console.log(`idle RSS: daemon ${num(daemonIdle.rss)} MiB (anonymous ${num(daemonIdle.anon)}); agents ${agentsIdle}`);
   console.log(`every agent routed to the new lane after each of the ${puts} puts (${puts * agentCount} checks)`);
 
   report(`## Config sync, measured at the agents
@@ -147,7 +148,8 @@ ${table(
   ],
 )}
 
-Idle RSS in this set-up (${2 + 100} instances, 2 rules): the daemon ${num(daemonIdle)} MiB (goal ≤ 60 MiB: ${daemonIdle <= 60 ? 'met' : 'not met'}); the agents ${num(Math.min(...agentIdle))}–${num(Math.max(...agentIdle))} MiB.`);
+Idle RSS in this set-up (${2 + 100} instances, 2 rules): the daemon ${num(daemonIdle.rss)} MiB, of which ${num(daemonIdle.anon)} MiB anonymous
+(goal ≤ 60 MiB: ${daemonIdle.rss <= 60 ? 'met' : 'not met'}); the agents ${agentsIdle}.`);
 } finally {
   await Promise.all(procs.map((p) => p.stop('SIGTERM', 5_000)));
   await peers.stop();

@@ -100,10 +100,22 @@ export async function cpuSeconds(pid: number): Promise<{ user: number; sys: numb
   return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 };
 }
 
+/** Resident memory of a process, MiB: all of it, and its anonymous part (not file pages such as the node binary's). */
+export interface Resident {
+  rss: number;
+  anon: number;
+}
+
+/** Resident memory of a process in MiB, from /proc/<pid>/status. */
+export async function residentMiB(pid: number): Promise<Resident> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1]) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+}
+
 /** Resident set size of a process in MiB, from /proc/<pid>/status. */
 export async function rssMiB(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1]) / 1024;
+  return (await residentMiB(pid)).rss;
 }
 
 /** `pid` and its descendants (an nginx master and its worker), from the parent ids in /proc. */
@@ -133,31 +145,37 @@ export async function treeCpuSeconds(pids: readonly number[]): Promise<number> {
   return sum;
 }
 
-/** Resident set size of the processes `pids` together, MiB. */
-export async function treeRssMiB(pids: readonly number[]): Promise<number> {
-  let sum = 0;
-  for (const pid of pids) sum += await rssMiB(pid);
+/** Resident memory of the processes `pids` together, MiB. */
+export async function treeResidentMiB(pids: readonly number[]): Promise<Resident> {
+  const sum = { rss: 0, anon: 0 };
+  for (const pid of pids) {
+    const r = await residentMiB(pid);
+    sum.rss += r.rss;
+    sum.anon += r.anon;
+  }
   return sum;
 }
 
 /**
- * The largest RSS of `pids` seen while `work` runs, sampled every `everyMs` (default 200 ms) and
- * once at the end.
+ * The largest resident memory of `pids` seen while `work` runs (RSS and its anonymous part, each
+ * its own peak), sampled every `everyMs` (default 200 ms) and once at the end.
  */
-export async function peakRssDuring<T>(pids: readonly number[], work: () => Promise<T>, everyMs = 200): Promise<{ result: T; peakMiB: number }> {
-  let peak = 0;
+export async function peakResidentDuring<T>(pids: readonly number[], work: () => Promise<T>, everyMs = 200): Promise<{ result: T; peak: Resident }> {
+  const peak = { rss: 0, anon: 0 };
   let sampling = false;
   const sample = async () => {
     if (sampling) return;
     sampling = true;
-    peak = Math.max(peak, await treeRssMiB(pids).catch(() => 0));
+    const r = await treeResidentMiB(pids).catch(() => ({ rss: 0, anon: 0 }));
+    peak.rss = Math.max(peak.rss, r.rss);
+    peak.anon = Math.max(peak.anon, r.anon);
     sampling = false;
   };
   const timer = setInterval(() => void sample(), everyMs);
   try {
     const result = await work();
     await sample();
-    return { result, peakMiB: peak };
+    return { result, peak };
   } finally {
     clearInterval(timer);
   }

@@ -35,10 +35,11 @@ import {
   bundleNodePeer,
   dyelineEntry,
   freePort,
-  peakRssDuring,
+  peakResidentDuring,
   processTree,
+  type Resident,
   treeCpuSeconds,
-  treeRssMiB,
+  treeResidentMiB,
   waitHttp,
   wrk,
 } from './peers.ts';
@@ -60,15 +61,19 @@ interface Target {
 
 interface Row {
   target: Target;
-  idleMiB: number;
+  idle: Resident;
   c1: WrkResult;
   cN: WrkResult;
   cpuNUs: number;
-  peakNMiB: number;
+  peakN: Resident;
   fixed: FixedRateResult;
   cpuFixedUs: number;
-  peakFixedMiB: number;
+  peakFixed: Resident;
 }
+
+const NONE: Resident = { rss: NaN, anon: NaN };
+/** "RSS (anonymous)" in MiB. */
+const mem = (r: Resident) => (Number.isFinite(r.rss) ? `${num(r.rss)} (${num(r.anon)})` : '—');
 
 const mark = (ok: boolean) => (ok ? 'met' : 'not met');
 
@@ -129,12 +134,12 @@ try {
   for (const t of targets) {
     const url = `http://127.0.0.1:${t.port}/`;
     const pids = t.proc ? await processTree(t.proc.pid!) : [];
-    const idleMiB = pids.length ? await treeRssMiB(pids) : NaN;
+    const idle = pids.length ? await treeResidentMiB(pids) : NONE;
     const cpu = () => (pids.length ? treeCpuSeconds(pids) : Promise.resolve(NaN));
 
     // Fixed rate first, so its RSS is that of a process that has only seen this rate.
     let cpuAtStart = Promise.resolve(NaN);
-    const fixedRun = await peakRssDuring(pids, () =>
+    const fixedRun = await peakResidentDuring(pids, () =>
       fixedRate(url, rate, seconds, t.node ? warmSeconds : 0.5, t.headers, 256, () => (cpuAtStart = cpu())),
     );
     const cpuFixed = (await cpu()) - (await cpuAtStart);
@@ -144,24 +149,24 @@ try {
     const c1 = await wrk(url, { seconds, connections: 1, headers: t.headers });
     if (t.node) await wrk(url, { seconds: warmSeconds, connections, headers: t.headers });
     const cpu0 = await cpu();
-    const nRun = await peakRssDuring(pids, () => wrk(url, { seconds, connections, headers: t.headers }));
+    const nRun = await peakResidentDuring(pids, () => wrk(url, { seconds, connections, headers: t.headers }));
     const cpu1 = await cpu();
     const cN = nRun.result;
     const row: Row = {
       target: t,
-      idleMiB,
+      idle,
       c1,
       cN,
       cpuNUs: ((cpu1 - cpu0) / (cN.rps * seconds)) * 1e6,
-      peakNMiB: pids.length ? nRun.peakMiB : NaN,
+      peakN: pids.length ? nRun.peak : NONE,
       fixed,
       cpuFixedUs: (cpuFixed / fixed.completed) * 1e6,
-      peakFixedMiB: pids.length ? fixedRun.peakMiB : NaN,
+      peakFixed: pids.length ? fixedRun.peak : NONE,
     };
     rows.push(row);
     const errors = [c1.errors, cN.errors, fixed.errors ? `${fixed.errors} fixed-rate errors` : ''].filter(Boolean).join('; ');
     console.log(
-      `${t.name.padEnd(25)} ${num(c1.rps).padStart(7)} ${num(cN.rps).padStart(7)} req/s | @${rate}/s p50 ${num(fixed.p50Ms, 3)} p99 ${num(fixed.p99Ms, 3)} ms, CPU ${num(row.cpuFixedUs)} µs/req | @${connections} CPU ${num(row.cpuNUs)} µs/req | RSS ${num(idleMiB)} / ${num(row.peakFixedMiB)} / ${num(row.peakNMiB)} MiB${errors ? `  (${errors})` : ''}`,
+      `${t.name.padEnd(25)} ${num(c1.rps).padStart(7)} ${num(cN.rps).padStart(7)} req/s | @${rate}/s p50 ${num(fixed.p50Ms, 3)} p99 ${num(fixed.p99Ms, 3)} ms, CPU ${num(row.cpuFixedUs)} µs/req | @${connections} CPU ${num(row.cpuNUs)} µs/req | RSS (anon) ${mem(idle)} / ${mem(row.peakFixed)} / ${mem(row.peakN)} MiB${errors ? `  (${errors})` : ''}`,
     );
   }
 
@@ -184,11 +189,13 @@ receiver) and the access log off; the row below it is the same agent without tho
 ${seconds} s (Node targets warmed up ${warmSeconds} s first). Latency at a fixed ${num(rate)} requests/s: an
 open-loop generator (\`test/bench/fixed-rate.ts\`), latency counted from when each request was
 due (its own wake-up lag, p99 ≤ ${num(lag, 1)} ms in this run, is not counted). CPU per request:
-user + system time of the proxy's processes (/proc/<pid>/stat) over the measured run. RSS: the
-proxy's processes, idle after one request, and the peak while loaded.
+user + system time of the proxy's processes (/proc/<pid>/stat) over the measured run. RSS of the
+proxy's processes, idle after one request and the peak while loaded, with its anonymous part in
+parentheses: the rest is file pages, mostly the program's own binary, which every process running
+the same binary on a node (every dyeline of one image) shares.
 
 ${table(
-  ['target', 'req/s, 1 conn', `req/s, ${connections} conns`, `p50 ms @ ${num(rate)}/s`, `p99 ms @ ${num(rate)}/s`, `CPU µs/req @ ${num(rate)}/s`, `CPU µs/req @ ${connections} conns`, 'RSS MiB idle', `RSS MiB @ ${num(rate)}/s`, `RSS MiB @ ${connections} conns`],
+  ['target', 'req/s, 1 conn', `req/s, ${connections} conns`, `p50 ms @ ${num(rate)}/s`, `p99 ms @ ${num(rate)}/s`, `CPU µs/req @ ${num(rate)}/s`, `CPU µs/req @ ${connections} conns`, 'RSS (anon) MiB idle', `RSS (anon) MiB @ ${num(rate)}/s`, `RSS (anon) MiB @ ${connections} conns`],
   rows.map((r) => [
     r.target.name,
     num(r.c1.rps),
@@ -197,9 +204,9 @@ ${table(
     num(r.fixed.p99Ms, 2),
     num(r.cpuFixedUs),
     num(r.cpuNUs),
-    num(r.idleMiB),
-    num(r.peakFixedMiB),
-    num(r.peakNMiB),
+    mem(r.idle),
+    mem(r.peakFixed),
+    mem(r.peakN),
   ]),
 )}
 
@@ -211,9 +218,9 @@ with one connection it adds ${num(1000 / d.c1.rps - 1000 / find('direct').c1.rps
 ${table(
   ['goal (dyeline row above)', 'target', 'this run', ''],
   [
-    ['idle RSS', '≤ 60 MiB', `${num(d.idleMiB)} MiB`, mark(d.idleMiB <= 60)],
-    [`RSS at a steady ${num(rate)} requests/s`, '≤ 80 MiB', `${num(d.peakFixedMiB)} MiB`, mark(d.peakFixedMiB <= 80)],
-    [`RSS at saturation, ${connections} connections`, '≤ 100 MiB', `${num(d.peakNMiB)} MiB`, mark(d.peakNMiB <= 100)],
+    ['idle RSS (anonymous)', '≤ 60 MiB', `${mem(d.idle)} MiB`, mark(d.idle.rss <= 60)],
+    [`RSS at a steady ${num(rate)} requests/s`, '≤ 80 MiB', `${mem(d.peakFixed)} MiB`, mark(d.peakFixed.rss <= 80)],
+    [`RSS at saturation, ${connections} connections`, '≤ 100 MiB', `${mem(d.peakN)} MiB`, mark(d.peakN.rss <= 100)],
     [`req/s at ${connections} connections ÷ the bare undici proxy's`, '≥ 0.9×', ratio(d.cN.rps, u.cN.rps), mark(d.cN.rps / u.cN.rps >= 0.9)],
     [`CPU per request at ${num(rate)} requests/s`, 'no worse than before (docs/footprint.md)', `${num(d.cpuFixedUs)} µs (bare undici: ${num(u.cpuFixedUs)} µs)`, ''],
   ],
