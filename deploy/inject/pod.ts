@@ -14,7 +14,7 @@ export const STATUS_PORT = 15090;
 /** The hostPath the node's daemon writes its snapshot into (and the agents read). */
 export const RUN_DIR = '/var/run/dyeline';
 const RUN_VOLUME = 'dyeline-run';
-/** V8 options of the injected agent (see the README's benchmarks). */
+/** V8 options of the injected agent (docs/footprint.md#v8-flags). */
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';
 
 /** The annotations injection reads (on the pod, or the pod template). */
@@ -165,7 +165,7 @@ function agentEnv(s: PodSettings): Obj[] {
   env.push({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
   env.push({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
   // A 1 MiB young generation: ~25% less RSS under load for ~5% more CPU per request
-  // (test/bench/proxy.ts with BENCH_AGENT_NODE_OPTIONS); a sidecar on every pod pays memory more.
+  // (docs/footprint.md#v8-flags); a sidecar on every pod pays memory more.
   env.push({ name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS });
   return env;
 }

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { AGENT_NODE_OPTIONS } from '../../deploy/inject/inject.ts';
+import { AGENT_NODE_OPTIONS } from '../../deploy/inject/pod.ts';
 import { IMAGE_NODE_FLAGS, buildOptions } from '../../scripts/build.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
