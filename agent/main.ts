@@ -7,7 +7,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool } from 'undici';
+import { Pool } from './forward/pool.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { createLogger, type Logger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';

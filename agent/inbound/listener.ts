@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Pool } from 'undici';
+import type { Pool } from '../forward/pool.ts';
 import { asDyelineError, DyelineError, ErrorCode } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { EntryStep } from '../entry/entry-step.ts';

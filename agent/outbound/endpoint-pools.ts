@@ -4,7 +4,7 @@
  * leaves the snapshot (`retain`); pools of passed-through hosts once they hold no connection
  * (checked every `sweepMs`). Closing a pool lets its in-flight requests finish.
  */
-import { Pool } from 'undici';
+import { Pool, type PoolOptions } from '../forward/pool.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Endpoint, RoutingTable } from '../routing/types.ts';
 
@@ -27,7 +27,7 @@ function origin(host: string, port: number): string {
 export class EndpointPools {
   readonly #known = new Map<string, Pool>();
   readonly #passthrough = new Map<string, Pool>();
-  readonly #options: Pool.Options;
+  readonly #options: PoolOptions;
   readonly #log: Logger;
   readonly #sweep: NodeJS.Timeout;
 
