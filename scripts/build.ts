@@ -83,6 +83,25 @@ function lazyRequires(): esbuild.Plugin {
   };
 }
 
+/**
+ * Node built-ins are taken with `require()`, as CommonJS code takes them, not with `import`: an
+ * ES module import of `node:http` builds its namespace by reading every export, and one of them
+ * is a lazy getter that loads Node's own copy of undici (~2 MiB resident) — `require` leaves it
+ * unread (docs/footprint.md#the-build).
+ */
+function builtinsAsRequire(): esbuild.Plugin {
+  return {
+    name: 'builtins-as-require',
+    setup(build) {
+      build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+        if (!isBuiltin(args.path) || args.path === 'node:module' || args.kind !== 'import-statement') return undefined;
+        return { path: args.path, namespace: 'builtin' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    },
+  };
+}
+
 /** Fails the build on a native addon: the entry must run wherever Node 24 runs. */
 function noNativeAddons(): esbuild.Plugin {
   return {
@@ -155,7 +174,7 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
       js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
     external: ['proxy-agent'],
-    plugins: [etcdProtos(), demoRules(), lazyRequires(), noNativeAddons()],
+    plugins: [etcdProtos(), demoRules(), lazyRequires(), builtinsAsRequire(), noNativeAddons()],
   };
 }
 

@@ -7,14 +7,14 @@
  * covered by the e2e files the `dist` project runs against the same file.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../../cli/version.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
-import { DYELINE_BIN } from '../support/process.ts';
+import { DYELINE_BIN, startDyeline } from '../support/process.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,6 +70,31 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['agent', '--service', 'x', '--app-port', 'eighty'])).code).toBe(2);
     expect((await same(['daemon', '--source', 'ftp://x'])).code).toBe(2);
     expect((await same(['no-such-command'])).code).toBe(2);
+  });
+
+  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch nor Node\'s own copy of undici (docs/footprint.md)', async () => {
+    const snap = join(dir, 'agent-snapshot.json');
+    await writeFile(snap, snapshotText([service('echo'), instance('echo-1', 'echo', '127.0.0.1', { port: 9 })]));
+    // Once the agent is up, this preload prints the undici modules Node has loaded of its own.
+    const preload = `data:text/javascript,${encodeURIComponent(
+      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')) }) + '\\n'), 1000).unref();",
+    )}`;
+    const agent = await startDyeline(['agent', '--service', 'client', '--snapshot', snap, '--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+      env: { DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' },
+      listeners: ['outbound'],
+      nodeArgs: ['--import', preload],
+    });
+    try {
+      const line = await agent.waitForLog((l) => l.msg === 'node-modules');
+      expect(line.undici).toEqual([]);
+      expect(agent.logs.some((l) => l.msg === 'tracing on')).toBe(true);
+    } finally {
+      await agent.stop();
+    }
+    const meta = JSON.parse(await readFile(join(dirname(DYELINE_BIN), 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+    const undici = Object.keys(meta.inputs).filter((f) => f.startsWith('node_modules/undici/'));
+    expect(undici).toContain('node_modules/undici/lib/dispatcher/pool.js');
+    expect(undici).not.toContain('node_modules/undici/index.js');
   });
 
   it('validate, inject and explain give the same output', async () => {
