@@ -96,7 +96,7 @@ try {
   await new Promise((r) => setTimeout(r, 2000));
   const daemonIdle = await residentMiB(daemon.proc.pid!);
   const agentIdle = await Promise.all(agents.map((a) => residentMiB(a.p.proc.pid!)));
-  const range = (xs: number[]) => `${num(Math.min(...xs))}–${num(Math.max(...xs))}`;
+  const range = (xs: number[]) => (num(Math.min(...xs)) === num(Math.max(...xs)) ? num(xs[0]) : `${num(Math.min(...xs))}–${num(Math.max(...xs))}`);
   const agentsIdle = `${range(agentIdle.map((r) => r.rss))} MiB (anonymous ${range(agentIdle.map((r) => r.anon))} MiB)`;
 
   const toAgent: number[] = [];
