@@ -1,4 +1,5 @@
 /** Free loopback ports for tests and benchmarks that must pass a port to another program. */
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /** A free loopback TCP port (bound to 0 on 127.0.0.1, then released). */
@@ -27,8 +28,12 @@ async function canBind(port: number): Promise<boolean> {
  * like the demo), so that test runs in parallel checkouts never collide on a fixed range.
  */
 export async function freePortRange(count: number): Promise<number> {
+  // Below the kernel's ephemeral range: a port taken by port 0 or as the source port of an
+  // outgoing connection (any test running alongside) can never land inside the range afterwards.
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  const slots = Math.max(1, Math.floor((ephemeralLow - count - 10_000) / 100));
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    const base = 10_000 + Math.floor(Math.random() * slots) * 100;
     let free = true;
     for (let p = base; p < base + count && free; p++) free = await canBind(p);
     if (free) return base;
