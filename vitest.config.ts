@@ -26,10 +26,17 @@ export default defineConfig({
       // Every test, with dyeline processes run from the TypeScript sources (bin/dyeline.js).
       { extends: true, test: { name: 'src', include: ['test/**/*.test.ts'], exclude: ['test/e2e/dist-entry.test.ts'] } },
       // The same e2e files with dyeline processes run from the production build as the image runs
-      // it (its node flags), built once first outside the checkout (test/support/build-dist.ts).
+      // it (its node flags), built once first outside the checkout (test/support/build-dist.ts);
+      // after the `src` files, so that no timing-sensitive e2e file shares the two cores with them.
       {
         extends: true,
-        test: { name: 'dist', include: DIST_E2E, env: { DYELINE_TEST_ENTRY: join(DIST_TEST_DIR, 'dyeline.mjs'), DYELINE_TEST_NODE_FLAGS: IMAGE_NODE_FLAGS.join(' ') }, globalSetup: ['test/support/build-dist.ts'] },
+        test: {
+          name: 'dist',
+          include: DIST_E2E,
+          env: { DYELINE_TEST_ENTRY: join(DIST_TEST_DIR, 'dyeline.mjs'), DYELINE_TEST_NODE_FLAGS: IMAGE_NODE_FLAGS.join(' ') },
+          globalSetup: ['test/support/build-dist.ts'],
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },
