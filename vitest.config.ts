@@ -10,6 +10,8 @@ const DIST_E2E = [
   // etcd3's protos and the nacos client are the parts the build carries differently (scripts/build.ts).
   'test/e2e/daemon-etcd.test.ts',
   'test/e2e/daemon-nacos.test.ts',
+  // The image runs the webhook too.
+  'test/e2e/webhook.test.ts',
   'test/e2e/dist-entry.test.ts',
 ];
 

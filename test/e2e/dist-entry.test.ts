@@ -19,7 +19,7 @@ import { instance, lane, service, snapshotText } from '../support/snapshot-build
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCE_ENTRY = join(ROOT, 'bin/dyeline.js');
-const SUBCOMMANDS = ['daemon', 'agent', 'validate', 'explain', 'inject', 'demo'];
+const SUBCOMMANDS = ['daemon', 'agent', 'validate', 'explain', 'inject', 'demo', 'webhook'];
 
 interface Ran {
   code: number | null;
@@ -101,7 +101,7 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['validate', 'test/fixtures/rules-valid'])).code).toBe(0);
     expect((await same(['validate', 'test/fixtures/rules-invalid'])).code).toBe(1);
     expect((await same(['validate', '--print-schema'])).stdout).toMatch(/"\$schema"/);
-    expect((await same(['inject', '-f', 'deploy/k8s/example-orders.yaml'])).stdout).toMatch(/dyeline\.io/);
+    expect((await same(['inject', '-f', 'deploy/k8s/example/shop.yaml'])).stdout).toMatch(/dyeline\.io/);
     const snap = join(dir, 'snapshot.json');
     await writeFile(
       snap,
