@@ -35,12 +35,15 @@ RUN mkdir -p /var/run/dyeline && chown 1000:1000 /var/run/dyeline
 # Numeric uid:gid (the image's `node` user) so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # Nothing is written outside mounted volumes, so the root filesystem can be read-only:
-#   daemon  /var/run/dyeline  the snapshot directory (hostPath shared with the node's agents, read-write)
-#   agent   /var/run/dyeline  the same directory, read-only
+#   daemon  /var/run/dyeline  the snapshot directory and the registration socket (hostPath shared
+#                             with the node's agents, read-write)
+#   agent   /var/run/dyeline  the same directory, read-only (it only connects to the socket)
+#   webhook nothing: it reads its certificate from a Secret volume
 #   demo    /tmp              its run directory (an emptyDir; the demo is not meant for a cluster)
 # No HEALTHCHECK: Kubernetes probes /healthz and /readyz on the status port.
-# agent: inbound 15006, outbound 15001, status 15090; daemon: status 15290 (admin ports stay on loopback)
-EXPOSE 15006 15001 15090 15290
+# agent: inbound 15006, outbound 15001, status 15090; daemon: status 15290; webhook: 15443
+# (admin ports stay on loopback)
+EXPOSE 15006 15001 15090 15290 15443
 # --single-threaded: V8's compiler and GC on the main thread, ~40 MiB less resident under load
 # (docs/footprint.md#v8-flags; scripts/build.ts IMAGE_NODE_FLAGS, which the benches use too).
 ENTRYPOINT ["node", "--single-threaded", "/app/dyeline.mjs"]
