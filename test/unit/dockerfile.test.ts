@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRELOAD_IN_IMAGE } from '../../deploy/inject/propagate.ts';
 import { COPIED, IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -170,6 +171,22 @@ describe('Dockerfile', () => {
     }
   });
 
+  /** The build-stage path the runtime stage's file `target` is copied from (before step `before`). */
+  function copiedFrom(target: string, before = final.steps.length): string | undefined {
+    for (const s of final.steps.slice(0, before)) {
+      if (s.op !== 'COPY') continue;
+      const c = parseCopy(s.args);
+      const wd = workdirAt(final, final.steps.indexOf(s));
+      const build = buildStages.find((b) => b.name === c.from);
+      if (!build) continue;
+      for (const src of c.sources) {
+        const dest = posix.resolve(wd, c.dest.endsWith('/') ? posix.join(c.dest, posix.basename(src)) : c.dest);
+        if (dest === target) return posix.relative(workdirAt(build, build.steps.length), src);
+      }
+    }
+    return undefined;
+  }
+
   it('runs dist/dyeline.mjs, as copied from the build, with node and the image flags', () => {
     const entry = final.steps.filter((s) => s.op === 'ENTRYPOINT').at(-1);
     expect(entry).toBeDefined();
@@ -177,16 +194,13 @@ describe('Dockerfile', () => {
     expect(argv.slice(0, -1)).toEqual(['node', ...IMAGE_NODE_FLAGS]);
     const i = final.steps.indexOf(entry!);
     const target = posix.resolve(workdirAt(final, i), argv.at(-1)!);
-    const copy = final.steps
-      .slice(0, i)
-      .filter((s) => s.op === 'COPY')
-      .map((s) => ({ c: parseCopy(s.args), wd: workdirAt(final, final.steps.indexOf(s)) }))
-      .find(({ c, wd }) => c.sources.some((src) => posix.resolve(wd, c.dest.endsWith('/') ? posix.join(c.dest, posix.basename(src)) : c.dest) === target));
-    expect(copy, `${target} is not copied into the runtime stage`).toBeDefined();
-    const build = buildStages.find((s) => s.name === copy!.c.from)!;
-    expect(copy!.c.sources).toContain(posix.join(workdirAt(build, build.steps.length), 'dist/dyeline.mjs'));
-    expect(posix.basename(target)).toBe('dyeline.mjs');
+    expect(copiedFrom(target, i), `${target} is not the build's dist/dyeline.mjs`).toBe('dist/dyeline.mjs');
     expect(final.steps.some((s) => s.op === 'CMD')).toBe(true);
+  });
+
+  it('holds the propagation preload where dyeline inject copies it from, as the build made it', () => {
+    expect(copiedFrom(PRELOAD_IN_IMAGE)).toBe(`dist/${Object.keys(COPIED).find((k) => COPIED[k] === 'propagate/propagate.mjs')}`);
+    expect(readFileSync(join(outdir, 'propagate.mjs'), 'utf8')).toBe(readFileSync(join(ROOT, 'propagate/propagate.mjs'), 'utf8'));
   });
 
   it('runs as a numeric non-root user and has no HEALTHCHECK', () => {
