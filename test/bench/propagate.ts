@@ -56,11 +56,11 @@ try {
         return { mode, app, url: `http://${address}/`, rps: [] as number[], cpu: [] as number[] };
       }),
     );
-    for (const a of apps) wrk(a.url, { seconds: 2, connections, headers: HEADERS }); // warm-up (JIT)
+    for (const a of apps) await wrk(a.url, { seconds: 2, connections, headers: HEADERS }); // warm-up (JIT)
     for (let turn = 0; turn < turns; turn++) {
       for (const a of turn % 2 === 0 ? apps : [...apps].reverse()) {
         const cpu0 = await appCpuUs(a.url);
-        const r = wrk(a.url, { seconds, connections, headers: HEADERS });
+        const r = await wrk(a.url, { seconds, connections, headers: HEADERS });
         const cpu1 = await appCpuUs(a.url);
         if (r.errors) console.log(`  ${client} ${a.mode} turn ${turn}: ${r.errors}`);
         a.rps.push(r.rps);

@@ -9,7 +9,7 @@
  * BENCHMARKS.md: a full run of every bench rewrites it; a quick or partial run writes
  * .bench-out/BENCHMARKS.md. Exits 1 when any benchmark failed.
  *
- *   npm run bench                 the full run: under ~5 min in all (2 cores)
+ *   npm run bench                 the full run: 6–8 min in all (2 cores)
  *   npm run bench -- --quick      a smoke pass: short runs, small sizes (~2 min)
  *   npm run bench -- proxy        only the benches whose file name contains one of the words given
  */
