@@ -10,6 +10,7 @@
 import { type GrpcServer, NacosRpcClient, type RpcTiming } from '../sources/nacos/grpc-client.ts';
 import { NacosRegistrations } from '../sources/nacos/grpc-naming.ts';
 import type { NacosLogin } from '../sources/nacos/login.ts';
+import type { NacosTlsFiles } from '../sources/nacos/tls.ts';
 import type { NacosInstance, NamingWriter } from './nacos.ts';
 
 /** Where and as whom the writer registers. */
@@ -17,6 +18,8 @@ export interface GrpcNamingWriterOptions {
   servers: readonly GrpcServer[];
   namespace: string;
   login?: NacosLogin;
+  /** `tls=true`: the source's TLS files. */
+  tls?: NacosTlsFiles;
   timing?: Partial<RpcTiming>;
 }
 
@@ -25,7 +28,7 @@ const CHECK_MS = 5000;
 
 /** A NamingWriter over Nacos's gRPC API. */
 export function createGrpcNamingWriter(o: GrpcNamingWriterOptions): NamingWriter {
-  const rpc = new NacosRpcClient({ servers: o.servers, module: 'naming', namespace: o.namespace, login: o.login, timing: o.timing });
+  const rpc = new NacosRpcClient({ servers: o.servers, module: 'naming', namespace: o.namespace, login: o.login, tls: o.tls, timing: o.timing });
   const registrations = new NacosRegistrations(rpc, o.namespace);
   // Connected on the first registration: a node whose agents register nothing holds no connection for it.
   const started = () => rpc.start();

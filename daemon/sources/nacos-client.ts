@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
+import type { TlsMaterial } from '../../shared/tls-files.ts';
 
 /** What the source uses of nacos-config's DataClient. */
 export interface ConfigClient {
@@ -100,17 +101,17 @@ export class NacosHttp {
   readonly #agent = new http.Agent({ keepAlive: false });
   readonly #httpsAgent = new https.Agent({ keepAlive: false });
   readonly #pauseMs: number;
-  readonly #ca: (() => Buffer | undefined) | undefined;
+  readonly #tls: (() => TlsMaterial | undefined) | undefined;
   #closed = false;
 
   /**
-   * `pauseMs`: pause before a failure is returned (default 200 ms). `ca`: the CA bundle that
-   * verifies an https server, read at each request (rotated files apply to the next one);
-   * undefined or returning undefined: the system's roots.
+   * `pauseMs`: pause before a failure is returned (default 200 ms). `tls`: the CA bundle that
+   * verifies an https server (undefined: the system's roots) and the client certificate and key
+   * presented when set, read at each request (rotated files apply to the next one).
    */
-  constructor(pauseMs = 200, ca?: () => Buffer | undefined) {
+  constructor(pauseMs = 200, tls?: () => TlsMaterial | undefined) {
     this.#pauseMs = pauseMs;
-    this.#ca = ca;
+    this.#tls = tls;
   }
 
   /** The urllib-shaped `httpclient` option both clients accept. */
@@ -122,10 +123,10 @@ export class NacosHttp {
     if (this.#closed) return never();
     let res: UrllibResponse;
     try {
-      const ca = this.#ca?.();
+      const m = this.#tls?.();
       // nacos-config asks for `rejectUnauthorized: false` (and TLS 1.2 only): an https server
       // is verified here whatever the client asks.
-      const tls = { rejectUnauthorized: true, secureProtocol: undefined, ...(ca && { ca }) };
+      const tls = { rejectUnauthorized: true, secureProtocol: undefined, ...(m?.ca && { ca: m.ca }), ...(m?.cert && { cert: m.cert, key: m.key }) };
       res = await load().urllib.request(url, { ...opts, agent: this.#agent, httpsAgent: this.#httpsAgent, ...tls });
     } catch (err) {
       await this.#pause();
@@ -160,7 +161,7 @@ export interface NacosClientOptions {
   requestTimeoutMs: number;
   http: NacosHttp;
   namingLogger: NamingLogger;
-  /** Speak https (the CA is the http channel's). */
+  /** Speak https (the CA and client certificate are the http channel's). */
   tls?: boolean;
 }
 

@@ -7,6 +7,7 @@
 import { errorMessage, UsageError } from '../../shared/errors.ts';
 import { type TlsFileNames, tlsFileNames } from '../../shared/tls-files.ts';
 import type { NacosSourceConfig, NacosTransportChoice } from './nacos/config.ts';
+import type { NacosTlsFiles } from './nacos/tls.ts';
 import type { Source, SourceContext, SourceKind } from './source.ts';
 import { badSourceUri, serverUri, tlsParam, userCredentials } from './uri.ts';
 
@@ -19,7 +20,8 @@ const TRANSPORTS: readonly NacosTransportChoice[] = ['auto', 'grpc', 'http'];
 
 /**
  * The `nacos` kind: `nacos://host:port[,...]?namespace=&group=DYELINE&dataId=dyeline-rules.yaml&services=*&transport=auto&tls=false`;
- * with `tls=true`, https verified with DYELINE_NACOS_CA_FILE (else the system's roots).
+ * with `tls=true`, gRPC over TLS and https, verified with DYELINE_NACOS_CA_FILE (else the system's
+ * roots), presenting DYELINE_NACOS_CERT_FILE / DYELINE_NACOS_KEY_FILE when set.
  */
 export const nacosSource: SourceKind<NacosSourceConfig> = {
   scheme: 'nacos',
@@ -48,10 +50,9 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
     // Written out only when set: the URI names the source in snapshots kept across upgrades.
     if (transport !== 'auto') q.set('transport', transport);
     if (grpcPort !== undefined) q.set('grpcPort', String(grpcPort));
-    if (tls && transport === 'grpc') throw badSourceUri(uri, 'nacos tls=true works over HTTP v1 only (gRPC over TLS is not implemented): use transport=http or auto');
     let files: TlsFileNames | undefined;
     try {
-      files = tls ? tlsFileNames(env, 'DYELINE_NACOS', false) : undefined;
+      files = tls ? tlsFileNames(env, 'DYELINE_NACOS', true) : undefined;
     } catch (err) {
       throw new UsageError(`--source: ${errorMessage(err)}`);
     }
@@ -73,19 +74,24 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
   create: (config, context) => createNacosSource(config, context),
 };
 
-/** The source of a transport (a chosen one, or one that chooses at start). */
+/** The source of a transport (a chosen one, or one that chooses at start), with one set of TLS files for all its parts. */
 async function createNacosSource(config: NacosSourceConfig, context: SourceContext): Promise<Source> {
-  if (config.transport !== 'auto') return createTransportSource(config, config.transport, context);
+  let tls: NacosTlsFiles | undefined;
+  if (config.tls) {
+    const { NacosTlsFiles } = await import('./nacos/tls.ts');
+    tls = new NacosTlsFiles(config.tls, context.log);
+  }
+  if (config.transport !== 'auto') return createTransportSource(config, config.transport, context, tls);
   const { NacosAutoSource } = await import('./nacos/auto-source.ts');
-  return new NacosAutoSource(config, { log: context.log, create: (transport) => createTransportSource(config, transport, context) });
+  return new NacosAutoSource(config, { log: context.log, tls, create: (transport) => createTransportSource(config, transport, context, tls) });
 }
 
 /** The source of one transport, its module loaded now. */
-async function createTransportSource(config: NacosSourceConfig, transport: 'grpc' | 'http', { log }: SourceContext) {
+async function createTransportSource(config: NacosSourceConfig, transport: 'grpc' | 'http', { log }: SourceContext, tls: NacosTlsFiles | undefined) {
   if (transport === 'http') {
     const { NacosHttpSource } = await import('./nacos/http-source.ts');
-    return new NacosHttpSource({ ...config, transport }, { log });
+    return new NacosHttpSource({ ...config, transport }, { log, tls });
   }
   const { NacosGrpcSource } = await import('./nacos/grpc-source.ts');
-  return new NacosGrpcSource({ ...config, transport }, { log });
+  return new NacosGrpcSource({ ...config, transport }, { log, tls });
 }

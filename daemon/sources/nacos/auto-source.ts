@@ -2,8 +2,9 @@
  * `transport=auto`: asks the servers which transport they speak (transport.ts) — retrying with
  * backoff, reported down with both reasons, while none answers — then runs the source of that
  * transport on the same sink for the rest of the process (docs/nacos-grpc.md#how-auto-decides).
- * With `tls=true` it is HTTP v1 without asking: gRPC over TLS is not implemented. Registrations
- * wait for the choice and then go through the chosen source's writer.
+ * With `tls=true` both probes speak TLS with the source's files (gRPC over TLS first, then https),
+ * which the chosen source then shares. Registrations wait for the choice and then go through the
+ * chosen source's writer.
  */
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
@@ -13,6 +14,7 @@ import { Connection } from '../connection.ts';
 import { describeNacosError } from '../nacos-client.ts';
 import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
+import type { NacosTlsFiles } from './tls.ts';
 import { type NacosTransport, chooseTransport, grpcServers } from './transport.ts';
 
 /** What the auto source needs besides its config. */
@@ -20,6 +22,8 @@ export interface NacosAutoSourceOptions {
   log?: Logger;
   /** Creates the source of the chosen transport. */
   create(transport: NacosTransport): Promise<Source & { namingWriter(): NamingWriter }>;
+  /** `tls=true`: the source's TLS files, for the probes (the created source is given the same). */
+  tls?: NacosTlsFiles;
   /** Budget of each probe (ms). Default 3000. */
   probeTimeoutMs?: number;
   /** Backoff between rounds of probes. Defaults 500 and 5000 ms. */
@@ -84,13 +88,14 @@ export class NacosAutoSource implements Source {
     const secrets = [this.#cfg.password, this.#cfg.username];
     void connection.run(
       async () => {
-        const transport =
-          this.#cfg.tls !== undefined ? 'http' : await chooseTransport(this.#cfg.servers, grpcServers(this.#cfg.servers, this.#cfg.grpcPort), this.#o.probeTimeoutMs ?? 3000);
+        const tls = await this.#o.tls?.material();
+        const grpc = grpcServers(this.#cfg.servers, this.#cfg.grpcPort);
+        const transport = await chooseTransport(this.#cfg.servers, grpc, this.#o.probeTimeoutMs ?? 3000, tls);
         const inner = await this.#o.create(transport);
         if (this.#stopped) return undefined;
         this.#chosen = transport;
         this.#inner = inner;
-        this.#log.info({ transport }, `nacos transport: ${transport === 'grpc' ? 'gRPC' : 'HTTP v1'}`);
+        this.#log.info({ transport, tls: tls !== undefined }, `nacos transport: ${transport === 'grpc' ? 'gRPC' : 'HTTP v1'}${tls ? ' over TLS' : ''}`);
         // From here on the chosen source reports; this loop ends.
         connection.stop();
         await inner.start(sink);
@@ -104,5 +109,6 @@ export class NacosAutoSource implements Source {
     this.#stopped = true;
     this.#connection?.stop();
     await this.#inner?.stop();
+    this.#o.tls?.close();
   }
 }

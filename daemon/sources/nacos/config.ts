@@ -21,6 +21,9 @@ export interface NacosSourceConfig extends SourceConfig {
   grpcPort?: number;
   username?: string;
   password?: string;
-  /** `tls=true`: https, verified with the CA file named by DYELINE_NACOS_CA_FILE (else the system's roots). */
+  /**
+   * `tls=true`: gRPC over TLS and https, verified with the CA file named by DYELINE_NACOS_CA_FILE
+   * (else the system's roots), with the client certificate of DYELINE_NACOS_CERT_FILE/_KEY_FILE when set.
+   */
   tls?: TlsFileNames;
 }

@@ -6,6 +6,9 @@
  * `healthCheckIdleMs` without traffic), Nacos answers 301 "Connection is unregistered", or the
  * server sends a ConnectResetRequest. Owners hear `connected` after every (re)connection and must
  * then read everything again: changes made while no connection was up are never pushed.
+ * With TLS files, each connection is opened with the files as they are then; a reload of the
+ * files keeps the connection up (Nacos ties subscriptions and instances to it) and, while
+ * disconnected, ends the wait before the next attempt (docs/nacos-grpc.md#tls).
  */
 import { networkInterfaces } from 'node:os';
 import { backoffDelay } from '../backoff.ts';
@@ -13,6 +16,7 @@ import { NacosGrpcConnection, type RawAnswer } from './grpc-connection.ts';
 import type { NacosPayload } from './grpc-payload.ts';
 import { NacosCode, type NacosModule, type NacosResponse, NacosRpcError, isSuccess } from './grpc-protocol.ts';
 import type { NacosLogin } from './login.ts';
+import type { NacosTlsFiles } from './tls.ts';
 
 /** Timing of the client; Nacos's Java client defaults unless said otherwise. */
 export interface RpcTiming {
@@ -55,6 +59,8 @@ export interface RpcClientOptions {
   namespace: string;
   /** Token source when Nacos has auth enabled. */
   login?: NacosLogin;
+  /** `tls=true`: connect over TLS with these files. */
+  tls?: NacosTlsFiles;
   timing?: Partial<RpcTiming>;
   /** For tests: the first server tried (default: a random one, as Nacos's client). */
   firstServer?: number;
@@ -87,6 +93,7 @@ export class NacosRpcClient {
   #recommended: GrpcServer | undefined;
   /** Why the last connection attempt or connection failed. */
   #lastError: string | undefined;
+  #offTlsChange: (() => void) | undefined;
 
   constructor(o: RpcClientOptions) {
     if (o.servers.length === 0) throw new Error('NacosRpcClient needs at least one server');
@@ -151,12 +158,15 @@ export class NacosRpcClient {
   start(): void {
     if (this.#started) return;
     this.#started = true;
+    // New files may be what the failed attempts lacked: try again now.
+    this.#offTlsChange = this.#o.tls?.onChange(() => this.connected || this.#wake?.());
     void this.#run();
   }
 
   /** Stops for good and closes the connection. */
   stop(): void {
     this.#stopped = true;
+    this.#offTlsChange?.();
     for (const done of [...this.#waiters]) done();
     this.#wake?.();
     this.#wakeHealth?.();
@@ -221,8 +231,10 @@ export class NacosRpcClient {
       const over = new Promise<string>((resolve) => (lost = resolve));
       let conn: NacosGrpcConnection;
       try {
+        const tls = await this.#o.tls?.material();
         conn = await NacosGrpcConnection.open({
           address,
+          tls,
           module: this.module,
           namespace: this.#o.namespace,
           clientVersion: CLIENT_VERSION,

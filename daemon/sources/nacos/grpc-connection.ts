@@ -5,8 +5,11 @@
  * SetupAckRequest (only then does the server take requests on it; before, it answers 301
  * "Connection is unregistered"). Requests the server pushes on the bi-stream are answered through
  * `onServerRequest`. The connection is over once the bi-stream ends, fails or close() is called.
+ * With TLS material the channel speaks TLS (docs/nacos-grpc.md#tls): the server verified with
+ * the CA (system roots without one), the client certificate presented when there is one.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { TlsMaterial } from '../../../shared/tls-files.ts';
 import { decodePayload, encodePayload, type NacosPayload } from './grpc-payload.ts';
 import { BI_STREAM_METHOD, NacosCode, type NacosModule, NacosRpcError, REQUEST_METHOD } from './grpc-protocol.ts';
 
@@ -14,6 +17,8 @@ import { BI_STREAM_METHOD, NacosCode, type NacosModule, NacosRpcError, REQUEST_M
 export interface ConnectionOptions {
   /** gRPC `host:port`. */
   address: string;
+  /** TLS material (as the connection is opened); undefined: plaintext. */
+  tls?: TlsMaterial;
   /** The module label: Nacos only lets `naming` connections subscribe and register. */
   module: NacosModule;
   /** Namespace (tenant) announced in the set-up. */
@@ -64,7 +69,7 @@ export class NacosGrpcConnection {
 
   /** Connects and sets up; rejects (with everything released) when any step fails. */
   static async open(o: ConnectionOptions): Promise<NacosGrpcConnection> {
-    const client = new grpc.Client(o.address, grpc.credentials.createInsecure(), {
+    const client = new grpc.Client(o.address, channelCredentials(o.tls), {
       // A channel of its own: two connections to one server must be two TCP connections.
       'grpc.use_local_subchannel_pool': 1,
       // Nacos's default inbound message limit.
@@ -177,11 +182,12 @@ export class NacosGrpcConnection {
 }
 
 /**
- * Whether a Nacos gRPC service answers at `address`: a ServerCheckRequest on a channel of its own,
- * closed after. Any Nacos payload in answer counts (a starting server answers an ErrorResponse).
+ * Whether a Nacos gRPC service answers at `address` (over TLS with `tls`): a ServerCheckRequest on
+ * a channel of its own, closed after. Any Nacos payload in answer counts (a starting server
+ * answers an ErrorResponse).
  */
-export async function answersGrpc(address: string, timeoutMs: number): Promise<boolean> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_retries': 0 });
+export async function answersGrpc(address: string, timeoutMs: number, tls?: TlsMaterial): Promise<boolean> {
+  const client = new grpc.Client(address, channelCredentials(tls), { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_retries': 0 });
   try {
     await unary(client, address, 'ServerCheckRequest', { module: 'internal' }, {}, '', timeoutMs);
     return true;
@@ -217,8 +223,22 @@ function unary(
   });
 }
 
+/** TLS when there is material: its CA (else the system's roots), its client certificate when set. */
+function channelCredentials(tls: TlsMaterial | undefined): grpc.ChannelCredentials {
+  return tls ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
+}
+
+/**
+ * A failed call in one stable line: grpc-js's timestamps and empty resolution note dropped (so a
+ * repeated failure reads the same), an OpenSSL error string cut to its reason.
+ */
 function grpcMessage(err: grpc.ServiceError): string {
-  return `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
+  const details = (err.details || err.message)
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, '')
+    .replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):[^\n]*/g, '$1')
+    .replace(/\s*Resolution note:\s*$/, '')
+    .trim();
+  return `${grpc.status[err.code] ?? err.code}: ${details}`;
 }
 
 function numberOr<T>(v: unknown, dflt: T): number | T {

@@ -14,6 +14,7 @@
  *   as Nacos's client re-checks every listened config.
  * - Any failure → the source is down with the reason, nothing removed (mirror.ts), retried with
  *   backoff on its Connection; a lost connection is reported down at once.
+ * - `tls=true`: every connection (and the login) over TLS with the source's files (tls.ts).
  */
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
@@ -31,6 +32,7 @@ import { listServices, subscribeService } from './grpc-naming.ts';
 import type { NacosServiceInfo } from './grpc-protocol.ts';
 import { NacosLogin } from './login.ts';
 import { NacosMirror, ReadFailed, roundFailure } from './mirror.ts';
+import { NacosTlsFiles } from './tls.ts';
 import { grpcServers } from './transport.ts';
 
 /** Tuning; every field has a default. */
@@ -49,6 +51,8 @@ export interface NacosGrpcSourceOptions {
   rpc?: Partial<RpcTiming>;
   /** For tests: index of the first server tried. */
   firstServer?: number;
+  /** The TLS files when shared with another part of the source (`transport=auto`); default: read here when `tls=true`. */
+  tls?: NacosTlsFiles;
 }
 
 /** Effectively "until woken". */
@@ -61,12 +65,13 @@ export class NacosGrpcSource implements Source {
 
   readonly #t: NacosSourceConfig;
   readonly #log: Logger;
-  readonly #o: Required<Omit<NacosGrpcSourceOptions, 'log' | 'rpc' | 'firstServer'>> & Pick<NacosGrpcSourceOptions, 'rpc' | 'firstServer'>;
+  readonly #o: Required<Omit<NacosGrpcSourceOptions, 'log' | 'rpc' | 'firstServer' | 'tls'>> & Pick<NacosGrpcSourceOptions, 'rpc' | 'firstServer'>;
   readonly #selection: NacosServiceSelection;
   readonly #ref: ConfigRef;
   readonly #secrets: (string | undefined)[];
   readonly #servers: GrpcServer[];
   readonly #login: NacosLogin | undefined;
+  readonly #tls: NacosTlsFiles | undefined;
 
   #mirror: NacosMirror | undefined;
   #connection: Connection | undefined;
@@ -113,10 +118,11 @@ export class NacosGrpcSource implements Source {
     this.#ref = { dataId: t.dataId, group: t.group, tenant: t.namespace };
     this.#secrets = [t.password, t.username];
     this.#servers = grpcServers(t.servers, t.grpcPort);
+    this.#tls = opts.tls ?? (t.tls ? new NacosTlsFiles(t.tls, this.#log) : undefined);
     // One token for every connection of this source, its registrations' included.
     this.#login =
       t.username !== undefined
-        ? new NacosLogin({ servers: t.servers, username: t.username, password: t.password ?? '', timeoutMs: opts.rpc?.requestTimeoutMs ?? 3000 })
+        ? new NacosLogin({ servers: t.servers, username: t.username, password: t.password ?? '', timeoutMs: opts.rpc?.requestTimeoutMs ?? 3000, tls: this.#tls })
         : undefined;
   }
 
@@ -131,7 +137,7 @@ export class NacosGrpcSource implements Source {
 
   /** The registrar's calls over gRPC, with this source's servers and login. */
   namingWriter(): NamingWriter {
-    return createGrpcNamingWriter({ servers: this.#servers, namespace: this.#t.namespace, login: this.#login, timing: this.#o.rpc });
+    return createGrpcNamingWriter({ servers: this.#servers, namespace: this.#t.namespace, login: this.#login, tls: this.#tls, timing: this.#o.rpc });
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -149,6 +155,7 @@ export class NacosGrpcSource implements Source {
         module,
         namespace: this.#t.namespace,
         login: this.#login,
+        tls: this.#tls,
         timing: this.#o.rpc,
         firstServer: this.#o.firstServer,
       });
@@ -196,6 +203,7 @@ export class NacosGrpcSource implements Source {
     this.#connection?.stop();
     this.#config?.stop();
     this.#naming?.stop();
+    this.#tls?.close();
   }
 
   // ------------------------------------------------------------------ the rounds

@@ -7,7 +7,6 @@
  */
 import { pino } from 'pino';
 import type { Logger } from '../../../shared/log.ts';
-import { type WatchedTls, watchTls } from '../../../shared/tls-files.ts';
 import { NacosRegistrar, type NamingWriter } from '../../registration/nacos.ts';
 import { createV1NamingWriter } from '../../registration/nacos-v1.ts';
 import type { Registrar } from '../../registration/server.ts';
@@ -24,6 +23,7 @@ import { type NacosServiceRef, type NacosServiceSelection, instanceDocuments, na
 import type { NacosSourceConfig } from './config.ts';
 import type { Source, SourceSink } from '../source.ts';
 import { NacosMirror, ReadFailed, roundFailure } from './mirror.ts';
+import { NacosTlsFiles } from './tls.ts';
 
 /** Tuning of the HTTP source; every field has a default. */
 export interface NacosHttpSourceOptions {
@@ -40,6 +40,8 @@ export interface NacosHttpSourceOptions {
   retryMaxMs?: number;
   /** Instance lists read at once. Default 8. */
   concurrency?: number;
+  /** The TLS files when shared with another part of the source (`transport=auto`); default: read here when `tls=true`. */
+  tls?: NacosTlsFiles;
 }
 
 const DEFAULT_POLL_MS = 3000;
@@ -52,7 +54,7 @@ export class NacosHttpSource implements Source {
 
   readonly #cfg: NacosSourceConfig;
   readonly #log: Logger;
-  readonly #opts: Required<Omit<NacosHttpSourceOptions, 'log' | 'pollMs'>> & { pollMs?: number };
+  readonly #opts: Required<Omit<NacosHttpSourceOptions, 'log' | 'pollMs' | 'tls'>> & { pollMs?: number };
   readonly #selection: NacosServiceSelection;
   readonly #configKey: string;
   readonly #secrets: (string | undefined)[];
@@ -63,8 +65,8 @@ export class NacosHttpSource implements Source {
   #config: ConfigClient | undefined;
   #naming: NamingProxy | undefined;
   #stopped = false;
-  /** The TLS files, once read (`tls=true`). */
-  #tls: WatchedTls | undefined;
+  /** The TLS files (`tls=true`). */
+  readonly #tls: NacosTlsFiles | undefined;
 
   /** Bumped on every config value taken, so a slower direct read never overwrites a newer push. */
   #configGen = 0;
@@ -92,6 +94,7 @@ export class NacosHttpSource implements Source {
     this.#selection = selectServices(cfg.services);
     this.#configKey = `config:${cfg.group}/${cfg.dataId}`;
     this.#secrets = [cfg.password, cfg.username];
+    this.#tls = opts.tls ?? (cfg.tls ? new NacosTlsFiles(cfg.tls, this.#log) : undefined);
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -101,7 +104,7 @@ export class NacosHttpSource implements Source {
     this.#connection = new Connection({ name: 'nacos', sink, log: this.#log, backoff: retry });
     // dataId and group passed parseUri's check (the client would refuse other names outright).
     const { dataId, group } = this.#cfg;
-    this.#http = new NacosHttp(undefined, () => this.#tls?.current().ca);
+    this.#http = new NacosHttp(undefined, () => this.#tls?.current());
     const clientOpts = this.#clientOptions(this.#http);
     this.#config = createConfigClient(clientOpts);
     this.#naming = createNamingProxy(clientOpts);
@@ -126,7 +129,7 @@ export class NacosHttpSource implements Source {
       password: this.#cfg.password,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       http,
-      tls: this.#cfg.tls !== undefined,
+      tls: this.#tls !== undefined,
       namingLogger: {
         info: () => {},
         debug: () => {},
@@ -148,7 +151,7 @@ export class NacosHttpSource implements Source {
 
   /** The registrar's calls over HTTP v1, on an HTTP channel of their own. */
   namingWriter(): NamingWriter {
-    return createV1NamingWriter(this.#clientOptions(new NacosHttp(undefined, () => this.#tls?.current().ca)));
+    return createV1NamingWriter(this.#clientOptions(new NacosHttp(undefined, () => this.#tls?.current())));
   }
 
   async stop(): Promise<void> {
@@ -171,10 +174,8 @@ export class NacosHttpSource implements Source {
 
   /** One read of everything due; resolves with the wait before the next, throws ReadFailed when a read failed. */
   async #round(): Promise<number | undefined> {
-    if (this.#cfg.tls !== undefined && this.#tls === undefined) {
-      // The CA is read at each request, so a changed file applies to the next one.
-      this.#tls = await watchTls(this.#cfg.tls, this.#log, () => {});
-    }
+    // Read before the first request; the files are then taken at each request, so a change applies to the next one.
+    await this.#tls?.material();
     const errors: string[] = [];
     const services = await this.#services(errors);
     // With no service to poll, the config read is also the liveness probe.

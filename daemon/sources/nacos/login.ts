@@ -4,8 +4,12 @@
  * to `/nacos/v1/auth/users/login` when that path is unknown (404/501, Nacos 2) — with the username
  * in the query and the password in the form body, as Nacos's Java client sends them. The token is
  * renewed once 90% of its `tokenTtl` has passed, and at once after Nacos refuses it (invalidate()).
+ * With `tls=true` the login goes over https like every other connection of the source: the
+ * password never travels in clear (docs/reference.md#nacos-over-grpc).
  */
 import { DyelineError, ErrorCode } from '../../../shared/errors.ts';
+import { failureReason, nacosHttpCall } from './http-call.ts';
+import type { NacosTlsFiles } from './tls.ts';
 
 /** Where and as whom to log in. */
 export interface LoginOptions {
@@ -15,6 +19,8 @@ export interface LoginOptions {
   password: string;
   /** Budget of one login call (ms). */
   timeoutMs: number;
+  /** `tls=true`: https with these files. */
+  tls?: NacosTlsFiles;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -88,25 +94,18 @@ export class NacosLogin {
       this.#renewAt = this.#now() + (Number.isFinite(ttlS) && ttlS > 0 ? ttlS * 900 : 60_000);
       return body.accessToken;
     }
-    const why = lastErr instanceof Error ? causeMessage(lastErr) : String(lastErr);
+    const why = failureReason(lastErr);
     throw new NacosLoginError(`login reached no Nacos server (${why})`, undefined, lastErr);
   }
 
   async #post(server: string, path: string): Promise<{ status: number; text: string }> {
-    const res = await fetch(`http://${server}${path}?${new URLSearchParams({ username: this.#o.username })}`, {
+    const tls = await this.#o.tls?.material();
+    return nacosHttpCall(server, `${path}?${new URLSearchParams({ username: this.#o.username })}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ password: this.#o.password }).toString(),
-      signal: AbortSignal.timeout(this.#o.timeoutMs),
+      timeoutMs: this.#o.timeoutMs,
+      tls,
     });
-    return { status: res.status, text: await res.text() };
   }
-}
-
-/** fetch() says "fetch failed" and puts the reason in `cause`. */
-function causeMessage(err: Error): string {
-  const cause = (err as { cause?: unknown }).cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') return code;
-  return cause instanceof Error ? cause.message : err.message;
 }

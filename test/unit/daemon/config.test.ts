@@ -30,6 +30,18 @@ describe('--source URIs', () => {
     expect(() => parseSourceUri('nacos://nacos:pw@127.0.0.1:8848', {})).toThrow(/credentials are not allowed/);
   });
 
+  it('nacos tls=true on every transport: the CA and the client certificate from the environment, both halves or neither', () => {
+    const env = { DYELINE_NACOS_CA_FILE: '/tls/ca.crt', DYELINE_NACOS_CERT_FILE: '/tls/tls.crt', DYELINE_NACOS_KEY_FILE: '/tls/tls.key' };
+    for (const transport of ['grpc', 'http', 'auto']) {
+      const c = parseSourceUri(`nacos://127.0.0.1:8848?transport=${transport}&tls=true`, env);
+      expect(c).toMatchObject({ transport, tls: { caFile: '/tls/ca.crt', certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' } });
+      expect(c.uri).toMatch(/tls=true/);
+    }
+    expect(parseSourceUri('nacos://127.0.0.1:8848?transport=grpc&tls=true', {})).toMatchObject({ tls: { caFile: undefined, certFile: undefined, keyFile: undefined } });
+    expect(parseSourceUri('nacos://127.0.0.1:8848?transport=grpc', env)).not.toHaveProperty('tls');
+    expect(() => parseSourceUri('nacos://127.0.0.1:8848?tls=true', { DYELINE_NACOS_CERT_FILE: '/tls/tls.crt' })).toThrow(/DYELINE_NACOS_CERT_FILE and DYELINE_NACOS_KEY_FILE: set both/);
+  });
+
   it.each([
     ['ftp://x', /unknown scheme "ftp"/],
     ['file://relative/dir', /absolute/],
@@ -40,7 +52,6 @@ describe('--source URIs', () => {
     ['nacos://127.0.0.1:8848?transport=udp', /nacos transport "udp" is not one of auto, grpc, http/],
     ['nacos://127.0.0.1:8848?grpcPort=70000', /nacos grpcPort "70000" is not a port/],
     ['nacos://127.0.0.1:8848?grpcPort=9848.5', /nacos grpcPort "9848.5" is not a port/],
-    ['nacos://127.0.0.1:8848?transport=grpc&tls=true', /gRPC over TLS is not implemented/],
     ['not a uri', /expected file:/],
   ])('rejects %s', (uri, message) => {
     expect(() => parseSourceUri(uri, {})).toThrow(message);
