@@ -28,7 +28,12 @@
  *   InstanceRequest registers/deregisters ephemeral instances owned by the connection; they are
  *   removed when it closes (a client disconnect deregisters them).
  * - Pushes carry a requestId; the client's response on the bi-stream with it is counted as an ack.
- *   Not served: push retries on a missing ack, TLS, cluster-internal requests, fuzzy watch,
+ * - TLS (option `tls`, Nacos's `nacos.remote.server.rpc.tls.*`): on the same gRPC port; with
+ *   `compatibility` (Nacos's default) a connection whose first byte is not a TLS handshake is
+ *   served in plaintext on that port too, as Nacos's OptionalTlsProtocolNegotiator does; with
+ *   `mutualAuth` a client must present a certificate of the set's CA. useCertificate() swaps the
+ *   certificate for new connections and keeps the open ones (Nacos's SSL context refresher).
+ *   Not served: push retries on a missing ack, cluster-internal requests, fuzzy watch,
  *   persistent instances, beta/tag configs, the "server is starting" state.
  *
  * Test controls: stop()/start() is a server restart (every connection lost, their instances gone,
@@ -37,8 +42,10 @@
  * the server forget its connections while their TCP stays up (the next request gets 301);
  * resetConnections() sends each client a ConnectResetRequest.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import type { TlsSet } from './certs.ts';
 import { decodePayload, encodePayload, type NacosPayload } from '../../daemon/sources/nacos/grpc-payload.ts';
 import { NacosTestServer, type NacosTestServerOptions } from './nacos-server.ts';
 import { NacosState, NacosStateError, configKey, groupedServiceName, namingNamespace, nacosMd5, normTenant } from './nacos-state.ts';
@@ -51,6 +58,18 @@ export interface NacosGrpcTestServerOptions {
   abilityNegotiation?: boolean;
   /** `cacheMillis` of pushed ServiceInfo (Nacos's push default: 10000). */
   pushCacheMillis?: number;
+  /** TLS on the gRPC port (`nacos.remote.server.rpc.tls.enableTls`); default off. */
+  tls?: NacosGrpcTestTls;
+}
+
+/** The server's TLS, as Nacos's `nacos.remote.server.rpc.tls.*` settings. */
+export interface NacosGrpcTestTls {
+  /** The server certificate and key (`certChainFile`, `certPrivateKey`); the set's CA when `mutualAuth`. */
+  set: TlsSet;
+  /** `mutualAuthEnable` (with `trustCollectionCertFile` = the set's CA): clients must present a certificate. Default false. */
+  mutualAuth?: boolean;
+  /** `compatibility`: plaintext clients are served on the same port too. Default true, as Nacos. */
+  compatibility?: boolean;
 }
 
 /** One logged unary request and how it was answered. */
@@ -130,13 +149,18 @@ export class NacosGrpcTestServer {
   /** Every unary request, in arrival order. */
   readonly requests: GrpcRequestLog[] = [];
 
-  readonly #o: Required<NacosGrpcTestServerOptions>;
+  readonly #o: Required<Omit<NacosGrpcTestServerOptions, 'tls'>>;
+  readonly #tls: NacosGrpcTestTls | undefined;
+  #tlsCredentials: grpc.ServerCredentials | undefined;
+  /** Connections that arrived over TLS, and in plaintext. */
+  readonly accepted = { tls: 0, plaintext: 0 };
   readonly #conns = new Map<string, Conn>();
   /** peer `ip:port` → connection. */
   readonly #byPeer = new Map<string, Conn>();
   #net: net.Server | undefined;
   #grpc: grpc.Server | undefined;
-  #internal: net.Server | undefined;
+  /** The gRPC server's own listeners: plaintext, and TLS when on. */
+  #internal: net.Server[] = [];
   #port = 0;
   #partitioned = false;
   #nextRequestId = 1;
@@ -146,7 +170,9 @@ export class NacosGrpcTestServer {
 
   constructor(state: NacosState, opts: NacosGrpcTestServerOptions = {}) {
     this.state = state;
-    this.#o = { setupDelayMs: 0, abilityNegotiation: true, pushCacheMillis: 10_000, ...opts };
+    const { tls, ...rest } = opts;
+    this.#o = { setupDelayMs: 0, abilityNegotiation: true, pushCacheMillis: 10_000, ...rest };
+    this.#tls = tls;
     state.onConfigChange((key, cfg) => this.#pushConfig(key, cfg));
     state.onServiceChange((ns, grouped) => this.#pushService(ns, grouped));
   }
@@ -202,14 +228,27 @@ export class NacosGrpcTestServer {
     );
     // The gRPC server's own side of each relayed connection, without Nagle's delay (as Netty, under
     // Nacos, sets TCP_NODELAY; a server socket with it waits for delayed ACKs, 40 ms at a time).
-    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    const internal = net.createServer((socket) => {
-      socket.setNoDelay(true);
-      injector.injectConnection(socket);
-    });
-    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
-    const internalPort = (internal.address() as net.AddressInfo).port;
-    const listener = net.createServer((socket) => this.#accept(socket, internalPort));
+    const inject = async (credentials: grpc.ServerCredentials): Promise<net.Server> => {
+      const injector = server.createConnectionInjector(credentials);
+      const internal = net.createServer((socket) => {
+        socket.setNoDelay(true);
+        injector.injectConnection(socket);
+      });
+      await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+      return internal;
+    };
+    const internal = [await inject(grpc.ServerCredentials.createInsecure())];
+    if (this.#tls) {
+      const { set, mutualAuth = false } = this.#tls;
+      this.#tlsCredentials ??= grpc.ServerCredentials.createSsl(
+        mutualAuth ? readFileSync(set.caFile) : null,
+        [{ cert_chain: readFileSync(set.serverCertFile), private_key: readFileSync(set.serverKeyFile) }],
+        mutualAuth,
+      );
+      internal.push(await inject(this.#tlsCredentials));
+    }
+    const [plainPort, tlsPort] = internal.map((i) => (i.address() as net.AddressInfo).port);
+    const listener = net.createServer((socket) => this.#accept(socket, plainPort!, tlsPort));
     try {
       await new Promise<void>((resolve, reject) => {
         listener.once('error', reject);
@@ -219,7 +258,7 @@ export class NacosGrpcTestServer {
         });
       });
     } catch (err) {
-      internal.close();
+      for (const i of internal) i.close();
       server.forceShutdown();
       throw err;
     }
@@ -230,9 +269,38 @@ export class NacosGrpcTestServer {
     return this;
   }
 
-  #accept(client: net.Socket, internalPort: number): void {
+  /**
+   * New TLS connections get this set's server certificate (and, with mutualAuth, must present one
+   * of its CA); open connections keep theirs, as with Nacos's SSL context refresher.
+   */
+  useCertificate(set: TlsSet): void {
+    if (!this.#tls || !this.#tlsCredentials) throw new Error('useCertificate: the server was started without tls');
+    this.#tls.set = set;
+    // What grpc-js's own certificate providers call to swap a running server's certificate.
+    const creds = this.#tlsCredentials as unknown as { updateSecureContextOptions(o: import('node:tls').SecureContextOptions): void };
+    creds.updateSecureContextOptions({
+      ...(this.#tls.mutualAuth && { ca: readFileSync(set.caFile) }),
+      cert: readFileSync(set.serverCertFile),
+      key: readFileSync(set.serverKeyFile),
+    });
+  }
+
+  /** Relays a client connection to the plaintext or the TLS listener, by its first bytes when TLS is on. */
+  #accept(client: net.Socket, plainPort: number, tlsPort: number | undefined): void {
+    if (tlsPort === undefined) return this.#relay(client, plainPort, undefined);
+    client.on('error', () => {});
+    client.once('data', (first: Buffer) => {
+      // A TLS record starts with 0x16 (handshake); without compatibility, everything goes to TLS.
+      const tls = first[0] === 0x16 || this.#tls?.compatibility === false;
+      this.accepted[tls ? 'tls' : 'plaintext']++;
+      this.#relay(client, tls ? tlsPort : plainPort, first);
+    });
+  }
+
+  #relay(client: net.Socket, internalPort: number, first: Buffer | undefined): void {
     client.pause();
     const upstream = net.connect(internalPort, '127.0.0.1');
+    if (first) upstream.write(first);
     const relay = new Relay(client, upstream, () => this.#partitioned);
     upstream.once('connect', () => {
       const peer = `127.0.0.1:${upstream.localPort}`;
@@ -264,8 +332,8 @@ export class NacosGrpcTestServer {
     this.killConnections();
     this.#grpc?.forceShutdown();
     this.#grpc = undefined;
-    this.#internal?.close();
-    this.#internal = undefined;
+    for (const i of this.#internal) i.close();
+    this.#internal = [];
     await closed;
   }
 
