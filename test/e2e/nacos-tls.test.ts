@@ -1,8 +1,9 @@
 /**
- * `nacos://…&tls=true`: the daemon reads Nacos over https, verifying it with
- * DYELINE_NACOS_CA_FILE (the test Nacos behind a TLS front with a certificate of a test CA);
- * without that CA it does not connect and says why; when Nacos's certificate moves to another
- * CA and the file follows, it reads again without a restart.
+ * `nacos://…&tls=true` over HTTP v1: the daemon reads Nacos over https, verifying it with
+ * DYELINE_NACOS_CA_FILE (the test Nacos behind a TLS front with a certificate of a test CA, and
+ * no gRPC port: `transport=auto` falls back from gRPC over TLS to https); without that CA it
+ * does not connect and says why; when Nacos's certificate moves to another CA and the file
+ * follows, it reads again without a restart. gRPC over TLS: nacos-grpc-tls.test.ts.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,7 @@ describe('Nacos over TLS', () => {
   it('reads over https with DYELINE_NACOS_CA_FILE, and follows the file when Nacos changes CA', async () => {
     const { d, snapshot } = await daemon('rotating', { DYELINE_NACOS_CA_FILE: caFile });
     await snapshotWhere(snapshot, (s) => s.lanes.some((l) => l.document.metadata.name === 'blue'), 'the config read over https');
+    expect(await d.waitForLog((l) => String(l.msg).startsWith('nacos transport:'))).toMatchObject({ msg: 'nacos transport: HTTP v1 over TLS', tls: true });
     front.useCertificate(second);
     nacos.publishConfig('rules.yaml', 'DYELINE', `${lane('blue')}---\n${lane('green')}`);
     await statusWhere(d, (s) => !s.connected, 'disconnected while the CA file is the old one');
