@@ -1,11 +1,18 @@
 /**
  * Login for the gRPC transport against the test Nacos's HTTP front-end: Nacos 3's v3 path, Nacos 2's
  * v1 path after a 404, renewal at 90% of the token's life, one login for concurrent callers, and
- * refusals reported without credentials.
+ * refusals reported without credentials; with TLS files, over https only.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NacosLogin, NacosLoginError } from '../../../../../daemon/sources/nacos/login.ts';
+import { NacosTlsFiles } from '../../../../../daemon/sources/nacos/tls.ts';
+import { tlsSet } from '../../../../support/certs.ts';
 import { NacosTestServer } from '../../../../support/nacos-server.ts';
+import { TlsTerminator } from '../../../../support/tls-terminator.ts';
 
 const USER = 'login-user-8f';
 const PASSWORD = 'pw with space & amp!';
@@ -75,5 +82,25 @@ describe('NacosLogin', () => {
 
     const none = await new NacosLogin({ servers: [down.address], username: USER, password: PASSWORD, timeoutMs: 2000 }).token().catch((e: unknown) => e);
     expect((none as Error).message).toMatch(/reached no Nacos server \(ECONNREFUSED\)/);
+  });
+
+  it('with TLS files: over https, verified with the CA; a server it cannot verify gets no password', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dyeline-login-tls-'));
+    const front = await TlsTerminator.start((await nacos({ v3Login: true })).address, tlsSet(join(dir, 'certs')));
+    const quiet = pino({ level: 'silent' });
+    const trusted = new NacosTlsFiles({ caFile: join(dir, 'certs', 'ca.crt') }, quiet);
+    const untrusted = new NacosTlsFiles({}, quiet);
+    try {
+      const token = await new NacosLogin({ servers: [front.endpoint], username: USER, password: PASSWORD, timeoutMs: 2000, tls: trusted }).token();
+      expect(token).toBeTruthy();
+      const err = await new NacosLogin({ servers: [front.endpoint], username: USER, password: PASSWORD, timeoutMs: 2000, tls: untrusted }).token().catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/reached no Nacos server \(.*certificate/);
+      expect(servers[0]!.requests.filter((r) => r.path.endsWith('/login'))).toHaveLength(1);
+    } finally {
+      trusted.close();
+      untrusted.close();
+      await front.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
