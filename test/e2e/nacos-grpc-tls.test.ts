@@ -7,7 +7,7 @@
  * follows; with mutual TLS the daemon presents DYELINE_NACOS_CERT_FILE/_KEY_FILE, registers
  * agents over that connection, and follows a rotated client certificate.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,10 +74,10 @@ async function daemon(name: string, uri: string, env: NodeJS.ProcessEnv): Promis
 const source = (node: TestNacosNode, params: string) => `nacos://${node.address}?group=DYELINE&dataId=rules.yaml&tls=true${params}`;
 
 describe('Nacos over gRPC with TLS', () => {
-  it('config push and naming push over TLS, nothing in plaintext, no HTTP', async () => {
+  it('config push and naming push over TLS, nothing in plaintext, no HTTP; reloaded files keep the open connections', async () => {
     const node = await tlsNode();
     const files = liveFiles('push', first);
-    const { snapshot } = await daemon('push', source(node, '&services=orders&transport=grpc'), { DYELINE_NACOS_CA_FILE: files.ca });
+    const { d, snapshot } = await daemon('push', source(node, '&services=orders&transport=grpc'), { DYELINE_NACOS_CA_FILE: files.ca });
     await snapshotWhere(snapshot, hasLane('blue'), 'the config read over gRPC-TLS');
     const pushesBefore = node.grpc.pushTotals.pushes;
     node.state.publishConfig('rules.yaml', 'DYELINE', `${lane('blue')}---\n${lane('green')}`);
@@ -90,6 +90,14 @@ describe('Nacos over gRPC with TLS', () => {
     expect(node.grpc.accepted).toEqual({ tls: 2, plaintext: 0 });
     expect(node.grpc.connections.map((c) => c.module).sort()).toEqual(['config', 'naming']);
     expect(node.http.requests).toEqual([]);
+    // New files (here a bundle of both CAs) are for new connections: the open ones, which hold
+    // the subscriptions, stay.
+    const ids = node.grpc.connections.map((c) => c.id).sort();
+    appendFileSync(files.ca, readFileSync(second.caFile));
+    await d.waitForLog((l) => l.msg === 'TLS files reloaded', 15_000);
+    node.state.publishConfig('rules.yaml', 'DYELINE', `${lane('blue')}---\n${lane('green')}---\n${lane('teal')}`);
+    await snapshotWhere(snapshot, hasLane('teal'), 'pushed on the same connection');
+    expect(node.grpc.connections.map((c) => c.id).sort()).toEqual(ids);
   });
 
   it('transport=auto with tls=true picks gRPC over TLS', async () => {
