@@ -1,6 +1,7 @@
 /**
- * Benchmark: a Nacos change → the new snapshot on disk, over the gRPC transport (server push) and
- * over HTTP v1 (config long polling, instance polling every `cacheMillis`, Nacos's 3000 ms), with
+ * Benchmark: a Nacos change → the new snapshot on disk, over the gRPC transport (server push) in
+ * plaintext and over TLS (the test Nacos serves both on its gRPC port, as Nacos does with
+ * `compatibility`), and over HTTP v1 (config long polling, instance polling every `cacheMillis`, Nacos's 3000 ms), with
  * a real daemon process against the test Nacos (HTTP and gRPC front-ends over one state, in this
  * process). Each change is sequential and timed from the change in Nacos until the snapshot file
  * carries a newer version; the final snapshot is checked against the last changes.
@@ -13,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
+import { type TlsSet, tlsSet } from '../support/certs.ts';
 import { type TestNacosNode, startNacosNode } from '../support/nacos-grpc-server.ts';
 import { type DyelineProcess, startDaemon } from '../support/process.ts';
 import { machine } from './machine.ts';
@@ -44,7 +46,7 @@ async function timeChanges(snapshot: string, start: number, n: number, change: (
   return { ms, version };
 }
 
-async function run(nacos: TestNacosNode, transport: 'grpc' | 'http', instanceChanges: number): Promise<void> {
+async function run(nacos: TestNacosNode, transport: 'grpc' | 'http', instanceChanges: number, tls?: TlsSet): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), `dyeline-bench-nacos-${transport}-`));
   const snapshot = join(dir, 'run', 'snapshot.json');
   let daemon: DyelineProcess | undefined;
@@ -54,7 +56,11 @@ async function run(nacos: TestNacosNode, transport: 'grpc' | 'http', instanceCha
     for (let s = 0; s < SERVICES; s++) {
       for (let i = 0; i < PER_SERVICE; i++) nacos.http.registerInstance(`svc-${s}`, { ip: `10.0.${s}.${i + 1}`, port: 8080, metadata: { color: 'stable' } });
     }
-    daemon = await startDaemon({ sources: [`nacos://${nacos.address}?group=DYELINE&dataId=rules.yaml&services=*&transport=${transport}`], snapshot });
+    daemon = await startDaemon({
+      sources: [`nacos://${nacos.address}?group=DYELINE&dataId=rules.yaml&services=*&transport=${transport}${tls ? '&tls=true' : ''}`],
+      snapshot,
+      env: tls ? { DYELINE_NACOS_CA_FILE: tls.caFile } : {},
+    });
     const first = await nextVersion(snapshot, 0, 30_000);
     const initial = await readSnapshotFile(snapshot);
     if (initial?.lanes.length !== LANES || initial.instances.length !== SERVICES * PER_SERVICE) throw new Error(`first snapshot of ${transport} is incomplete`);
@@ -71,7 +77,7 @@ async function run(nacos: TestNacosNode, transport: 'grpc' | 'http', instanceCha
     if (lastLane?.document.spec.priority !== 1000 + changes - 1 || lastInstance?.document.spec.weight !== weightOf(last) * 100) {
       throw new Error(`final snapshot of ${transport} does not reflect the last changes`);
     }
-    const how = transport === 'grpc' ? 'gRPC push' : 'HTTP v1';
+    const how = transport === 'grpc' ? `gRPC push${tls ? ' over TLS' : ''}` : 'HTTP v1';
     console.log(summary(`config → snapshot (${how})`, config.ms));
     console.log(summary(`instance → snapshot (${how})`, weights.ms));
     const writes = daemon.logs.filter((l) => l.msg === 'snapshot written' && typeof l.ms === 'number' && Number(l.version) > first.version).map((l) => l.ms as number);
@@ -87,12 +93,16 @@ async function run(nacos: TestNacosNode, transport: 'grpc' | 'http', instanceCha
 async function main(): Promise<void> {
   console.log(`machine: ${machine()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`Nacos change → snapshot on disk: ${LANES} lanes in one config, ${SERVICES} services × ${PER_SERVICE} instances (services=*)`);
-  const nacos = await startNacosNode();
+  const certs = await mkdtemp(join(tmpdir(), 'dyeline-bench-nacos-tls-'));
+  const tls = tlsSet(certs);
+  const nacos = await startNacosNode({ grpc: { tls: { set: tls } } });
   try {
     await run(nacos, 'grpc', changes);
+    await run(nacos, 'grpc', changes, tls);
     await run(nacos, 'http', httpInstanceChanges);
   } finally {
     await nacos.stop();
+    await rm(certs, { recursive: true, force: true });
   }
 }
 

@@ -47,7 +47,7 @@ const BENCHES: readonly Bench[] = [
   // 3 clients × (2 × 2 s warm-up + 2 set-ups × 10 turns × 2 s) ≈ 130 s
   { file: 'propagate.ts', full: ['2', '32', '10'], quick: ['1', '32', '2'], limitS: 240 },
   { file: 'etcd-put-to-snapshot.ts', full: ['150', '200'], quick: ['30', '200'], limitS: 90 },
-  // gRPC: 2 × 100 pushes (~5 s); HTTP v1: 100 long polls + 20 instance polls at 3 s (~40 s)
+  // gRPC, plaintext and TLS: 2 × 2 × 100 pushes (~10 s); HTTP v1: 100 long polls + 20 instance polls at 3 s (~40 s)
   { file: 'nacos-push-to-snapshot.ts', full: ['100', '20'], quick: ['20', '4'], limitS: 150 },
   // module load accounting of an idle agent and daemon (a rebuild with marks each): ~10 s each
   { file: 'footprint.ts', full: ['agent', '3', '12'], quick: ['agent', '1', '8'], limitS: 60 },
