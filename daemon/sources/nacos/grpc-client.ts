@@ -159,7 +159,9 @@ export class NacosRpcClient {
     if (this.#started) return;
     this.#started = true;
     // New files may be what the failed attempts lacked: try again now.
-    this.#offTlsChange = this.#o.tls?.onChange(() => this.connected || this.#wake?.());
+    this.#offTlsChange = this.#o.tls?.onChange(() => {
+      if (!this.connected) this.#wake?.();
+    });
     void this.#run();
   }
 
