@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: provisions what the tests need on a fresh machine (etcd), then runs vitest over
+# `npm test`: provisions what the tests need on a fresh machine (etcd, Prometheus), then runs vitest over
 # unit and e2e tests. Runs under the Node 24 that `npm ci` put in node_modules/.bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +10,6 @@ if [ "$major" -lt 24 ]; then
 fi
 DYELINE_ETCD_BIN=$(bash scripts/ensure-etcd.sh)
 export DYELINE_ETCD_BIN
+DYELINE_PROMETHEUS_BIN=$(bash scripts/ensure-prometheus.sh)
+export DYELINE_PROMETHEUS_BIN
 exec vitest run "$@"
