@@ -22,6 +22,8 @@ export const ErrorCode = {
   Usage: 'DYE_ERR_USAGE',
   /** A config source failed (connection, auth, protocol). */
   Source: 'DYE_ERR_SOURCE',
+  /** Metrics could not be analysed: Prometheus unreachable, a query refused or answered oddly. */
+  Analysis: 'DYE_ERR_ANALYSIS',
   // Data-plane errors: each is answered with its status and `x-dyeline-error` value.
   /** The connection to the upstream could not be opened: the request never left the agent. */
   Connect: 'DYE_ERR_CONNECT',
@@ -87,6 +89,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorSpec>> = {
   [ErrorCode.SnapshotRead]: INTERNAL,
   [ErrorCode.Usage]: INTERNAL,
   [ErrorCode.Source]: INTERNAL,
+  [ErrorCode.Analysis]: INTERNAL,
   [ErrorCode.Connect]: spec(502, 'connect-failure', FailureClass.NeverReached),
   [ErrorCode.Reset]: spec(502, 'upstream-reset', FailureClass.MaybeReached),
   [ErrorCode.NoInstance]: spec(503, 'no-instance', FailureClass.None),
