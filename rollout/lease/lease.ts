@@ -1,0 +1,19 @@
+/**
+ * Who acts (docs/reference.md#progressive-delivery): several `dyeline rollout` may run against
+ * one source, and only the holder of the source's lease writes. A holder renews it every tick;
+ * one that stops (crash, partition, pause) loses it after its time to live, and another takes it.
+ */
+
+/** A lease on one source. */
+export interface Lease {
+  /**
+   * Takes the lease when it is free or its holder has not renewed it within its time to live,
+   * renews it when this controller holds it; resolves whether this controller holds it now.
+   * Never throws: a source it cannot reach means not holding.
+   */
+  hold(): Promise<boolean>;
+  /** Gives it up (on shutdown) so that another controller takes over at once. */
+  release(): Promise<void>;
+  /** The holder as last seen (this controller's identity when it holds it), for the status API. */
+  readonly holder: string | undefined;
+}
