@@ -12,6 +12,8 @@ import type { Merged } from './merge.ts';
 const LANES = Buffer.from('"lanes":[');
 const SERVICES = Buffer.from('],"services":[');
 const INSTANCES = Buffer.from('],"instances":[');
+const ROLLOUTS = Buffer.from('],"rollouts":[');
+const LANE_STATES = Buffer.from('],"laneStates":[');
 const END = Buffer.from(']}');
 
 /** Documents in snapshot order (by kind, then identity); reuses `previous` when membership is unchanged. */
@@ -27,13 +29,13 @@ export function sameDocuments(a: Merged | undefined, b: Merged): boolean {
   return true;
 }
 
-/** The snapshot file bytes: the body (`version`, `generatedAt`, `sources`, `lanes`, `services`, `instances`) framed by shared/snapshot-file.ts. */
+/** The snapshot file bytes: the body (`version`, `generatedAt`, `sources`, `lanes`, `services`, `instances`, `rollouts`, `laneStates`) framed by shared/snapshot-file.ts. */
 export function assembleSnapshot(
   merged: Merged,
   order: readonly string[],
   head: { version: number; generatedAt: string; sources: readonly SnapshotSource[] },
 ): Buffer {
-  const byKind: Record<Accepted['doc']['kind'], Buffer[]> = { Lane: [], Service: [], Instance: [] };
+  const byKind: Record<Accepted['doc']['kind'], Buffer[]> = { Lane: [], Service: [], Instance: [], Rollout: [], LaneState: [] };
   for (const id of order) {
     const a = merged.docs.get(id)!;
     const list = byKind[a.doc.kind];
@@ -49,6 +51,10 @@ export function assembleSnapshot(
     ...byKind.Service,
     INSTANCES,
     ...byKind.Instance,
+    ROLLOUTS,
+    ...byKind.Rollout,
+    LANE_STATES,
+    ...byKind.LaneState,
     END,
   ]);
 }

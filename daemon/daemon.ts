@@ -157,13 +157,13 @@ export class Daemon {
     const known = new Set(snap.sources.map((s) => s.uri));
     for (const [i, store] of this.stores.entries()) {
       const mine = <E extends { provenance: Provenance }>(list: E[]) => list.filter((e) => e.provenance.source === store.uri);
-      store.seed([...mine(snap.lanes), ...mine(snap.services), ...mine(snap.instances)]);
+      store.seed([...mine(snap.lanes), ...mine(snap.services), ...mine(snap.instances), ...mine(snap.rollouts), ...mine(snap.laneStates)]);
       if (known.has(store.uri)) this.statuses[i]!.seeded = true;
     }
     this.snapshotBytes = await readFile(this.opts.snapshotPath);
     this.metrics.snapshotVersion(this.version);
     this.log.info(
-      { path: this.opts.snapshotPath, version: snap.version, documents: snap.lanes.length + snap.services.length + snap.instances.length },
+      { path: this.opts.snapshotPath, version: snap.version, documents: snap.lanes.length + snap.services.length + snap.instances.length + snap.rollouts.length + snap.laneStates.length },
       'serving the snapshot found on disk',
     );
   }

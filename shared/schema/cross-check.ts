@@ -1,7 +1,8 @@
 /**
  * Checks across documents that no single document can make: a lane named in a split or a
- * fallback must exist. The daemon rejects the offending document (keeping its previous valid
- * version); `dyeline validate` reports it.
+ * fallback must exist; a Rollout and a LaneState name a Lane document (not the stable lane), and
+ * one Rollout drives a lane. The daemon rejects the offending document (keeping its previous
+ * valid version); `dyeline validate` reports it.
  */
 import { NO_FALLBACK, STABLE } from '../color.ts';
 import type { Issue } from '../errors.ts';
@@ -10,7 +11,13 @@ import { type Document, documentIdentity } from './documents.ts';
 /** Problems by document identity (see documentIdentity); empty when all is consistent. */
 export function crossCheck(docs: readonly Document[]): Map<string, Issue[]> {
   const lanes = new Set<string>([STABLE]);
-  for (const d of docs) if (d.kind === 'Lane') lanes.add(d.spec.color);
+  /** Lane document name → colour. */
+  const laneNames = new Map<string, string>();
+  for (const d of docs) {
+    if (d.kind !== 'Lane') continue;
+    lanes.add(d.spec.color);
+    laneNames.set(d.metadata.name, d.spec.color);
+  }
   const problems = new Map<string, Issue[]>();
   const add = (d: Document, issue: Issue) => {
     const id = documentIdentity(d);
@@ -34,6 +41,27 @@ export function crossCheck(docs: readonly Document[]): Map<string, Issue[]> {
       for (const lane of Object.keys(d.spec.subsets ?? {})) {
         if (!lanes.has(lane)) add(d, { path: `spec.subsets.${lane}`, message: `unknown lane "${lane}" (known: ${known()})` });
       }
+    }
+  }
+  // A lane a Rollout or a LaneState drives: a Lane document, not stable.
+  const laneProblem = (name: string): string | undefined => {
+    const color = laneNames.get(name);
+    if (color === undefined) return `unknown Lane "${name}" (Lane documents: ${[...laneNames.keys()].sort().join(', ') || 'none'})`;
+    if (color === STABLE) return `Lane "${name}" is the stable lane, which has no share to widen`;
+    return undefined;
+  };
+  const drivenBy = new Map<string, string>();
+  const driving = docs.filter((d) => d.kind === 'Rollout' || d.kind === 'LaneState');
+  for (const d of driving.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))) {
+    if (d.kind === 'Rollout') {
+      const p = laneProblem(d.spec.lane);
+      if (p !== undefined) add(d, { path: 'spec.lane', message: p });
+      const other = drivenBy.get(d.spec.lane);
+      if (other !== undefined) add(d, { path: 'spec.lane', message: `lane "${d.spec.lane}" is already driven by Rollout "${other}"` });
+      else drivenBy.set(d.spec.lane, d.metadata.name);
+    } else if (d.kind === 'LaneState') {
+      const p = laneProblem(d.metadata.name);
+      if (p !== undefined) add(d, { path: 'metadata.name', message: `a LaneState is named after its Lane: ${p}` });
     }
   }
   return problems;

@@ -1,10 +1,12 @@
 /**
- * The rule documents (docs/reference.md#rule-documents): `Lane`, `Service`, `Instance`. This file is the single
+ * The rule documents (docs/reference.md#rule-documents): `Lane`, `Service`, `Instance`, `Rollout`,
+ * and the runtime document `LaneState` (their specs in rollout.ts). This file is the single
  * source of truth for their fields, defaults and docs. Unknown fields are errors.
  */
 import { z } from 'zod';
 import { NO_FALLBACK, STABLE } from '../color.ts';
 import { Color, DocumentName, Labels, MatchRule, ServiceName } from './fields.ts';
+import { LaneStateSpec, RolloutSpec } from './rollout.ts';
 
 export const API_VERSION = 'dyeline.io/v1';
 
@@ -148,12 +150,22 @@ export const InstanceSpec = z.strictObject({
 export const Instance = envelope('Instance', InstanceSpec);
 export type Instance = z.infer<typeof Instance>;
 
+// ---------------------------------------------------------------- Rollout, LaneState
+
+/** A lane that widens itself while healthy (docs/reference.md#progressive-delivery). */
+export const Rollout = envelope('Rollout', RolloutSpec);
+export type Rollout = z.infer<typeof Rollout>;
+
+/** A lane's runtime state, named after the Lane document: its share and whether it is degraded. */
+export const LaneState = envelope('LaneState', LaneStateSpec);
+export type LaneState = z.infer<typeof LaneState>;
+
 // ---------------------------------------------------------------- any document
 
-export const KINDS = ['Lane', 'Service', 'Instance'] as const;
+export const KINDS = ['Lane', 'Service', 'Instance', 'Rollout', 'LaneState'] as const;
 export type Kind = (typeof KINDS)[number];
 
-export const Document = z.discriminatedUnion('kind', [Lane, Service, Instance]);
+export const Document = z.discriminatedUnion('kind', [Lane, Service, Instance, Rollout, LaneState]);
 export type Document = z.infer<typeof Document>;
 /** A document as written by a user, before defaults. */
 export type DocumentInput = z.input<typeof Document>;

@@ -4,7 +4,7 @@
  * `node shared/schema/reference.ts` prints it.
  */
 import { z } from 'zod';
-import { Instance, Lane, Service } from './documents.ts';
+import { Instance, Lane, LaneState, Rollout, Service } from './documents.ts';
 
 type JsonSchema = {
   type?: string | string[];
@@ -63,6 +63,8 @@ export function referenceMarkdown(): string {
     ['Lane', Lane],
     ['Service', Service],
     ['Instance', Instance],
+    ['Rollout', Rollout],
+    ['LaneState', LaneState],
   ] as const) {
     const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
     const out = ['| field | type | default | meaning |', '|---|---|---|---|'];

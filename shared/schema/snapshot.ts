@@ -4,7 +4,7 @@
  * `checksum`, the state of each source, and every document with its provenance.
  */
 import { z } from 'zod';
-import { API_VERSION, Instance, Lane, Service } from './documents.ts';
+import { API_VERSION, Instance, Lane, LaneState, Rollout, Service } from './documents.ts';
 
 /** A source kind: the scheme of its URI (`file`, `etcd`, ...; the daemon's registry knows which). */
 export const SOURCE_SCHEME = /^[a-z][a-z0-9+.-]*$/;
@@ -40,6 +40,9 @@ export const SnapshotBody = z.strictObject({
   lanes: z.array(entry(Lane)),
   services: z.array(entry(Service)),
   instances: z.array(entry(Instance)),
+  // Absent from snapshots of daemons older than progressive delivery.
+  rollouts: z.array(entry(Rollout)).default([]),
+  laneStates: z.array(entry(LaneState)).default([]),
 });
 export type SnapshotBody = z.infer<typeof SnapshotBody>;
 export type SnapshotEntry<D> = { provenance: Provenance; document: D };

@@ -61,6 +61,8 @@ const body: SnapshotBody = {
     }),
   })),
   instances: [],
+  rollouts: [],
+  laneStates: [],
 };
 for (let s = 0; s < S; s++) {
   for (let i = 0; i < I; i++) {

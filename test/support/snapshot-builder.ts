@@ -4,13 +4,15 @@
  * encodeSnapshot and verified back with decodeSnapshot.
  */
 import { decodeSnapshot, encodeSnapshot } from '../../shared/snapshot-file.ts';
-import { type DocumentInput, type Instance, type Lane, type Service } from '../../shared/schema/documents.ts';
+import type { Document, DocumentInput } from '../../shared/schema/documents.ts';
 import type { Snapshot, SnapshotBody } from '../../shared/schema/snapshot.ts';
 import { parseDocument } from '../../shared/schema/validate.ts';
 
 type LaneSpecInput = Extract<DocumentInput, { kind: 'Lane' }>['spec'];
 type ServiceSpecInput = Extract<DocumentInput, { kind: 'Service' }>['spec'];
 type InstanceSpecInput = Extract<DocumentInput, { kind: 'Instance' }>['spec'];
+type RolloutSpecInput = Extract<DocumentInput, { kind: 'Rollout' }>['spec'];
+type LaneStateSpecInput = Extract<DocumentInput, { kind: 'LaneState' }>['spec'];
 
 /** A Lane document input. */
 export function lane(name: string, spec: Omit<LaneSpecInput, 'color'> & { color?: string } = {}): DocumentInput {
@@ -38,17 +40,25 @@ export function instance(
   };
 }
 
+/** A Rollout document input for the Lane named `lane`. */
+export function rollout(name: string, lane: string, spec: Omit<RolloutSpecInput, 'lane'>): DocumentInput {
+  return { apiVersion: 'dyeline.io/v1', kind: 'Rollout', metadata: { name }, spec: { lane, ...spec } };
+}
+
+/** A LaneState document input for the Lane named `lane`. */
+export function laneState(lane: string, spec: LaneStateSpecInput = {}): DocumentInput {
+  return { apiVersion: 'dyeline.io/v1', kind: 'LaneState', metadata: { name: lane }, spec };
+}
+
+type Entries<K extends Document['kind']> = { provenance: { source: string; key: string }; document: Extract<Document, { kind: K }> }[];
+
 /** The body of a snapshot holding `docs` (parsed through the schema). */
 export function snapshotBody(docs: readonly DocumentInput[], version = 1): SnapshotBody {
-  const lanes: { provenance: { source: string; key: string }; document: Lane }[] = [];
-  const services: { provenance: { source: string; key: string }; document: Service }[] = [];
-  const instances: { provenance: { source: string; key: string }; document: Instance }[] = [];
+  const lists = { Lane: [] as Entries<'Lane'>, Service: [] as Entries<'Service'>, Instance: [] as Entries<'Instance'>, Rollout: [] as Entries<'Rollout'>, LaneState: [] as Entries<'LaneState'> };
   for (const raw of docs) {
     const doc = parseDocument(raw);
     const provenance = { source: 'file:///test', key: `/test/${doc.kind}/${doc.metadata.name}.yaml` };
-    if (doc.kind === 'Lane') lanes.push({ provenance, document: doc });
-    else if (doc.kind === 'Service') services.push({ provenance, document: doc });
-    else instances.push({ provenance, document: doc });
+    (lists[doc.kind] as { provenance: typeof provenance; document: Document }[]).push({ provenance, document: doc });
   }
   return {
     apiVersion: 'dyeline.io/v1',
@@ -56,9 +66,11 @@ export function snapshotBody(docs: readonly DocumentInput[], version = 1): Snaps
     version,
     generatedAt: new Date(0).toISOString(),
     sources: [{ uri: 'file:///test', kind: 'file', synced: true, revision: null, syncedAt: null }],
-    lanes,
-    services,
-    instances,
+    lanes: lists.Lane,
+    services: lists.Service,
+    instances: lists.Instance,
+    rollouts: lists.Rollout,
+    laneStates: lists.LaneState,
   };
 }
 

@@ -15,6 +15,13 @@ const lane = (spec: Record<string, unknown>, extra: Record<string, unknown> = {}
   ...extra,
 });
 const service = (spec: Record<string, unknown>) => ({ apiVersion: 'dyeline.io/v1', kind: 'Service', metadata: { name: 'orders' }, spec });
+const rollout = (spec: Record<string, unknown>, name = 'orders-v2') => ({
+  apiVersion: 'dyeline.io/v1',
+  kind: 'Rollout',
+  metadata: { name },
+  spec: { lane: 'canary', steps: [{ percent: 5, pauseMs: 1000 }, { percent: 100 }], ...spec },
+});
+const laneState = (spec: Record<string, unknown>, name = 'canary') => ({ apiVersion: 'dyeline.io/v1', kind: 'LaneState', metadata: { name }, spec });
 const instance = (spec: Record<string, unknown>) => ({
   apiVersion: 'dyeline.io/v1',
   kind: 'Instance',
@@ -28,7 +35,7 @@ const cases: [string, unknown, string, RegExp][] = [
   ['a list', [1, 2], '', /must be a mapping/],
   ['wrong apiVersion', { ...lane({}), apiVersion: 'v1' }, 'apiVersion', /must be "dyeline\.io\/v1"/],
   ['missing apiVersion', { kind: 'Lane', metadata: { name: 'x' }, spec: {} }, 'apiVersion', /must be "dyeline\.io\/v1"/],
-  ['unknown kind', { ...lane({}), kind: 'Route' }, 'kind', /one of Lane, Service, Instance, got "Route"/],
+  ['unknown kind', { ...lane({}), kind: 'Route' }, 'kind', /one of Lane, Service, Instance, Rollout, LaneState, got "Route"/],
   ['lower-case kind', { ...lane({}), kind: 'lane' }, 'kind', /one of Lane, Service, Instance/],
   ['missing metadata', { apiVersion: 'dyeline.io/v1', kind: 'Lane', spec: { color: 'canary' } }, 'metadata', /object/],
   ['missing name', { ...lane({}), metadata: {} }, 'metadata.name', /string/],
@@ -78,6 +85,20 @@ const cases: [string, unknown, string, RegExp][] = [
   ['instance address with spaces', instance({ address: 'a b' }), 'spec.address', /IP address or host name/],
   ['instance label value not a string', instance({ labels: { color: 1 } }), 'spec.labels.color', /string/],
   ['instance weight negative', instance({ weight: -5 }), 'spec.weight', /0/],
+  ['rollout without steps', rollout({ steps: undefined }), 'spec.steps', /array/],
+  ['rollout steps going down', rollout({ steps: [{ percent: 50 }, { percent: 10 }, { percent: 100 }] }), 'spec.steps', /must increase/],
+  ['rollout not ending at 100', rollout({ steps: [{ percent: 5 }, { percent: 50 }] }), 'spec.steps', /last step must be percent 100/],
+  ['rollout step over 100', rollout({ steps: [{ percent: 150 }] }), 'spec.steps[0].percent', /100/],
+  ['rollout negative pause', rollout({ steps: [{ percent: 100, pauseMs: -1 }] }), 'spec.steps[0].pauseMs', /0/],
+  ['rollout bad sticky key', rollout({ stickyKey: 'x-user-id' }), 'spec.stickyKey', /header:NAME or cookie:NAME/],
+  ['rollout interval too short', rollout({ analysis: { intervalMs: 10 } }), 'spec.analysis.intervalMs', /500/],
+  ['rollout failure limit zero', rollout({ analysis: { failureLimit: 0 } }), 'spec.analysis.failureLimit', /1/],
+  ['rollout latency ratio below 1', rollout({ analysis: { maxLatencyRatio: 0.5 } }), 'spec.analysis.maxLatencyRatio', /1/],
+  ['rollout unknown analysis field', rollout({ analysis: { p99: true } }), 'spec.analysis.p99', /unknown field/],
+  ['lane state share over 100', laneState({ share: 120 }), 'spec.share', /100/],
+  ['lane state unknown phase', laneState({ phase: 'Done' }), 'spec.phase', /Progressing/],
+  ['lane state degraded as string', laneState({ degraded: 'yes' }), 'spec.degraded', /boolean/],
+  ['lane state bad timestamp', laneState({ updatedAt: 'now' }), 'spec.updatedAt', /datetime|date/i],
 ];
 
 describe('rule document mistakes', () => {
@@ -144,6 +165,26 @@ describe('rule document mistakes', () => {
     expect(problems.get('Lane/canary')?.[0]).toMatchObject({ path: 'spec.fallback', message: expect.stringMatching(/unknown lane "blue"/) });
     const svc = problems.get('Service/orders')!;
     expect(svc.map((i) => i.path).sort()).toEqual(['spec.split.green', 'spec.subsets.purple']);
+  });
+
+  it('cross-checks Rollouts and LaneStates: a Lane document, not stable, one Rollout per lane', () => {
+    const docs = [
+      parseDocument(lane({})),
+      parseDocument({ ...lane({ color: 'stable', fallback: 'none' }), metadata: { name: 'main' } }),
+      parseDocument(rollout({})),
+      parseDocument(rollout({}, 'orders-v3')),
+      parseDocument(rollout({ lane: 'ghost' }, 'ghost-rollout')),
+      parseDocument(rollout({ lane: 'main' }, 'main-rollout')),
+      parseDocument(laneState({ share: 5 })),
+      parseDocument(laneState({ share: 5 }, 'blue')),
+    ];
+    const problems = crossCheck(docs);
+    expect(problems.has('Rollout/orders-v2')).toBe(false);
+    expect(problems.has('LaneState/canary')).toBe(false);
+    expect(problems.get('Rollout/orders-v3')?.[0]).toMatchObject({ path: 'spec.lane', message: 'lane "canary" is already driven by Rollout "orders-v2"' });
+    expect(problems.get('Rollout/ghost-rollout')?.[0]).toMatchObject({ path: 'spec.lane', message: 'unknown Lane "ghost" (Lane documents: canary, main)' });
+    expect(problems.get('Rollout/main-rollout')?.[0]?.message).toMatch(/Lane "main" is the stable lane/);
+    expect(problems.get('LaneState/blue')?.[0]).toMatchObject({ path: 'metadata.name', message: expect.stringMatching(/^a LaneState is named after its Lane: unknown Lane "blue"/) });
   });
 
   it('cross-checks duplicate lane colours', () => {
