@@ -54,6 +54,7 @@ export const etcdSource: SourceKind<EtcdSourceConfig> = {
     return { kind: 'etcd', uri: `etcd://${uri.authority}?prefix=${prefix}${tls ? '&tls=true' : ''}`, prefix, ...server, ...(files && { tls: files }) };
   },
   create: (config, { log }) => new EtcdSource(config, { log }),
+  writer: async (config) => new (await import('./etcd-writer.ts')).EtcdWriter(config),
 };
 
 /** Tuning of the etcd source; the defaults suit production. */

@@ -29,6 +29,7 @@ export const fileSource: SourceKind<FileSourceConfig> = {
     return { kind: 'file', uri: `file://${dir}`, dir };
   },
   create: (config, { log }) => new FileSource(config, log),
+  writer: async (config) => new (await import('./file-writer.ts')).FileWriter(config),
 };
 
 interface Seen {

@@ -6,6 +6,7 @@
 import type { Issue } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Registrar } from '../registration/server.ts';
+import type { Lease } from './lease.ts';
 
 /** One raw item a source holds. */
 export interface SourceItem {
@@ -107,4 +108,30 @@ export interface SourceKind<C extends SourceConfig = SourceConfig> {
   parseUri(uri: SourceUri, env: NodeJS.ProcessEnv): C;
   /** Creates the source for a config this kind parsed. */
   create(config: C, context: SourceContext): Source | Promise<Source>;
+  /**
+   * Optional capability: writes runtime documents into the source and holds its lease, for
+   * `dyeline rollout` (docs/sources.md#writing-into-a-source). Absent: the kind is read-only.
+   */
+  writer?(config: C, context: SourceContext): SourceWriter | Promise<SourceWriter>;
+}
+
+/** A document a writer writes: what the schema accepts, as a plain object. */
+export interface WritableDocument {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string };
+  readonly spec: unknown;
+}
+
+/** Writes into one source (the `writer` capability of a kind). */
+export interface SourceWriter {
+  /**
+   * Writes `doc` where the source keeps the document `<kind>/<name>` that this writer manages
+   * (replacing it); resolves once the source holds it, rejects when it could not be written.
+   */
+  write(doc: WritableDocument): Promise<void>;
+  /** The lease of this source, for the controller `identity`. */
+  lease(identity: string, ttlMs: number): Lease;
+  /** Releases connections. */
+  close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/log.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import type { LaneStateSpec } from '../../shared/schema/rollout.ts';
 import type { AnalysisResult } from '../analysis/judge.ts';
-import type { Lease } from '../lease/lease.ts';
+import type { Lease } from '../../daemon/sources/lease.ts';
 import { decide, EMPTY_MEMORY, type Memory, observe, type RolloutRef, type RolloutStatus } from '../state/machine.ts';
 import type { ControllerMetrics } from './metrics.ts';
 

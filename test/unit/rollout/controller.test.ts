@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/log.ts';
 import { type AnalysisResult, judge } from '../../../rollout/analysis/judge.ts';
 import { type ControllerSource, RolloutController, type RolloutWorld } from '../../../rollout/controller/controller.ts';
-import { MemoryLease, MemoryLeaseTable } from '../../../rollout/lease/memory-lease.ts';
+import { MemoryLease, MemoryLeaseTable } from '../../support/memory-lease.ts';
 import type { RolloutRef } from '../../../rollout/state/machine.ts';
 import { type LaneStateSpec, RolloutSpec } from '../../../shared/schema/rollout.ts';
 

@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileLease, LEASE_FILE } from '../../../rollout/lease/file-lease.ts';
+import { FileLease, LEASE_FILE } from '../../../../daemon/sources/file-lease.ts';
 
 let dir: string;
 let now: number;

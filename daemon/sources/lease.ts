@@ -1,10 +1,10 @@
 /**
- * Who acts (docs/reference.md#progressive-delivery): several `dyeline rollout` may run against
- * one source, and only the holder of the source's lease writes. A holder renews it every tick;
+ * Who acts on a source (docs/sources.md#writing-into-a-source): several `dyeline rollout` may run
+ * against one source, and only the holder of its lease writes. A holder renews it on every pass;
  * one that stops (crash, partition, pause) loses it after its time to live, and another takes it.
  */
 
-/** A lease on one source. */
+/** A lease on one source, for one controller identity. */
 export interface Lease {
   /**
    * Takes the lease when it is free or its holder has not renewed it within its time to live,

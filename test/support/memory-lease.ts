@@ -2,7 +2,7 @@
  * A lease held in memory (tests, and a controller that is alone by construction): controllers
  * sharing one `MemoryLeaseTable` compete for it as they would for a source's lease.
  */
-import type { Lease } from './lease.ts';
+import type { Lease } from '../../daemon/sources/lease.ts';
 
 /** The shared state several MemoryLeases compete for. */
 export class MemoryLeaseTable {
