@@ -1,13 +1,12 @@
 /**
  * The `file` kind's writer (docs/sources.md#writing-into-a-source): each document it manages is
  * its own YAML file in the source's directory, `dyeline-<kind>-<name>.yaml` (lower-case kind),
- * replaced atomically (a hidden temp file, fsync, rename: the daemon never reads half of one,
- * and a person can edit it like any rule file); the lease is a lock file beside it (file-lease.ts).
+ * replaced atomically (shared/snapshot-file.ts writeFileAtomic: the daemon never reads half of
+ * one, and a person can edit it like any rule file); the lease is a lock file beside it (file-lease.ts).
  */
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { writeFileAtomic } from '../../shared/snapshot-file.ts';
 import type { FileSourceConfig } from './file.ts';
 import { FileLease } from './file-lease.ts';
 import type { Lease } from './lease.ts';
@@ -27,21 +26,8 @@ export class FileWriter implements SourceWriter {
   }
 
   async write(doc: WritableDocument): Promise<void> {
-    const path = documentFile(this.#dir, doc.kind, doc.metadata.name);
-    const tmp = join(this.#dir, `.${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(`# Written by dyeline; a manual edit wins (docs/reference.md#progressive-delivery).\n${stringify(doc, { lineWidth: 0 })}`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, path);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    const text = `# Written by dyeline; a manual edit wins (docs/reference.md#progressive-delivery).\n${stringify(doc, { lineWidth: 0 })}`;
+    await writeFileAtomic(documentFile(this.#dir, doc.kind, doc.metadata.name), text);
   }
 
   lease(identity: string, ttlMs: number): Lease {
