@@ -1,8 +1,7 @@
 /** `dyeline explain` (docs/reference.md#explain): exit 0 answered, 1 snapshot unreadable, 2 bad flags. */
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
-import { ServiceName } from '../shared/schema/fields.ts';
-import { option, repeatable, subcommand } from './flags.ts';
+import { headerFlag, option, repeatable, serviceFlag, subcommand } from './flags.ts';
 
 interface ExplainFlags {
   snapshot: string;
@@ -12,25 +11,6 @@ interface ExplainFlags {
   cookie?: string[];
   query?: string[];
   json?: boolean;
-}
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-function serviceFlag(flag: string, value: string | undefined, required: boolean): string | undefined {
-  if (value === undefined || value === '') {
-    if (required) throw new UsageError(`${flag}: expected a service name (required)`);
-    return undefined;
-  }
-  if (!ServiceName.safeParse(value).success) throw new UsageError(`${flag}: expected a service name (lowercase letters, digits, "-", "_"), got ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** `name: value` → [name, value]. */
-function headerFlag(v: string): [string, string] {
-  const colon = v.indexOf(':');
-  const name = colon < 0 ? '' : v.slice(0, colon).trim();
-  if (!TOKEN.test(name)) throw new UsageError(`-H/--header: expected 'name: value', got ${JSON.stringify(v)}`);
-  return [name, v.slice(colon + 1).trim()];
 }
 
 /** `k=v` → [k, v]. */

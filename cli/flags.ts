@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { UsageError } from '../shared/errors.ts';
+import { ServiceName } from '../shared/schema/fields.ts';
 
 /** `--app-port` → `DYELINE_APP_PORT`. */
 export function envName(flag: string): string {
@@ -55,4 +56,24 @@ export function envBooleans(cmd: Command): void {
       else if (v !== 'true' && v !== '1') throw new UsageError(`${envVar}: expected true or false, got "${raw}"`);
     });
   }
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A `-H 'name: value'` flag → [name, value]; throws UsageError naming -H/--header. */
+export function headerFlag(v: string): [string, string] {
+  const colon = v.indexOf(':');
+  const name = colon < 0 ? '' : v.slice(0, colon).trim();
+  if (!TOKEN.test(name)) throw new UsageError(`-H/--header: expected 'name: value', got ${JSON.stringify(v)}`);
+  return [name, v.slice(colon + 1).trim()];
+}
+
+/** A service name flag (undefined when absent and not required); throws UsageError naming `flag`. */
+export function serviceFlag(flag: string, value: string | undefined, required: boolean): string | undefined {
+  if (value === undefined || value === '') {
+    if (required) throw new UsageError(`${flag}: expected a service name (required)`);
+    return undefined;
+  }
+  if (!ServiceName.safeParse(value).success) throw new UsageError(`${flag}: expected a service name (lowercase letters, digits, "-", "_"), got ${JSON.stringify(value)}`);
+  return value;
 }

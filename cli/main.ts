@@ -10,6 +10,7 @@ import { registerDaemon } from './daemon.ts';
 import { registerDemo } from './demo.ts';
 import { registerExplain } from './explain.ts';
 import { registerInject } from './inject.ts';
+import { registerRollout } from './rollout.ts';
 import { registerValidate } from './validate.ts';
 import { VERSION } from './version.ts';
 import { registerWebhook } from './webhook.ts';
@@ -27,6 +28,7 @@ registerExplain(program);
 registerInject(program);
 registerDemo(program);
 registerWebhook(program);
+registerRollout(program);
 
 for (const cmd of program.commands) {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
