@@ -1,12 +1,13 @@
 /**
- * `dyeline` — one command and its subcommands (docs/reference.md#commands). Each subcommand's implementation is
- * loaded only when it runs, so `dyeline validate` starts without the data plane.
+ * `dyeline` — one command, its subcommands (docs/reference.md#commands). Each subcommand's
+ * implementation is loaded only when it runs, so `dyeline validate` starts without the data plane.
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../shared/errors.ts';
 import { registerAgent } from './agent.ts';
-import { envBooleans } from './flags.ts';
+import { registerCheck } from './check.ts';
 import { registerDaemon } from './daemon.ts';
+import { envBooleans } from './flags.ts';
 import { registerDemo } from './demo.ts';
 import { registerExplain } from './explain.ts';
 import { registerInject } from './inject.ts';
@@ -29,6 +30,7 @@ registerInject(program);
 registerDemo(program);
 registerWebhook(program);
 registerRollout(program);
+registerCheck(program);
 
 for (const cmd of program.commands) {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
