@@ -43,7 +43,7 @@ export function registerCheck(program: Command): void {
     .addOption(option('--via <HOST:PORT>', "an agent's outbound listener to send the probes through"))
     .addOption(option('--service <NAME>', 'the service to probe (the entry of the chain)'))
     .addOption(option('--color <COLOR>', 'the lane to probe'))
-    .addOption(option('-H, --header <NAME: VALUE>', 'a header sent with every probe (repeatable)').argParser(repeatable))
+    .option('-H, --header <NAME: VALUE>', 'a header sent with every probe (repeatable)', repeatable)
     .addOption(option('--path <PATH>', 'request path of the probes', '/'))
     .addOption(option('--requests <N>', 'probes to send', '10'))
     .addOption(option('--timeout-ms <MS>', 'time each probe may take', '10000'))

@@ -157,7 +157,7 @@ describe('docs/reference.md', () => {
   });
 
   it('has the sections other pages and code comments cite', () => {
-    for (const anchor of ['commands', 'daemon', 'agent', 'colour-and-trace-propagation', 'routing', 'rule-documents', 'metrics', 'traces-and-logs', 'explain']) {
+    for (const anchor of ['commands', 'daemon', 'agent', 'colour-and-trace-propagation', 'routing', 'rule-documents', 'metrics', 'traces-and-logs', 'explain', 'progressive-delivery']) {
       expect(SECTIONS.some((s) => s.level === 2 && s.slug === anchor), `## heading for #${anchor}`).toBe(true);
     }
   });
@@ -187,7 +187,7 @@ describe('docs/reference.md', () => {
     }
   });
 
-  it('lists every metric the agent and the daemon define, and no other dyeline_ metric', () => {
+  it('lists every metric the agent, the daemon and the rollout controller define, and no other dyeline_ metric', () => {
     const agent = new Set([...metricsDefinedIn('agent'), ...metricsDefinedIn('shared')]);
     const daemon = metricsDefinedIn('daemon');
     expect(agent.size, 'metric definitions found under agent/ (is the scan still right?)').toBeGreaterThan(0);
@@ -197,7 +197,11 @@ describe('docs/reference.md', () => {
     const daemonText = section('daemon-metrics');
     for (const name of agent) expect(agentText, `agent metric ${name}`).toMatch(token(name));
     for (const name of daemon) expect(daemonText, `daemon metric ${name}`).toMatch(token(name));
-    const defined = new Set([...agent, ...daemon]);
+    const controller = metricsDefinedIn('rollout');
+    expect(controller.size, 'metric definitions found under rollout/ (is the scan still right?)').toBeGreaterThan(0);
+    const controllerText = section('rollout-controller-metrics');
+    for (const name of controller) expect(controllerText, `rollout controller metric ${name}`).toMatch(token(name));
+    const defined = new Set([...agent, ...daemon, ...controller]);
     for (const m of text.matchAll(/dyeline_[a-z0-9_]+/g)) {
       const name = m[0].replace(/_(bucket|sum|count)$/, '');
       expect(defined.has(name), `${m[0]} is documented but not defined in the code`).toBe(true);
