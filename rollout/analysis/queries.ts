@@ -1,7 +1,8 @@
 /**
  * The PromQL of a lane analysis (docs/reference.md#progressive-delivery), over the agents' own
  * series as their callers see them (direction="outbound"): each query is summed by `upstream`,
- * so the lane and stable are compared service by service.
+ * so the lane and stable are compared service by service. Counts are increases over the window
+ * of a subquery (step: the window / 40, at least 250 ms).
  *
  *   laneServed      requests answered by the lane's instances
  *   laneErrors      of those, the 5xx answers
@@ -45,21 +46,32 @@ export function promString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
+/** Points of the counting subqueries at most (their step is the window / this, at least 250 ms). */
+const MAX_POINTS = 40;
+
 /** The queries of one analysis of `scope`. */
 export function laneQueries(scope: LaneQueryScope): LaneQueries {
   const lane = promString(scope.color);
   const stable = promString(STABLE);
   const extra = scope.matchers !== undefined && scope.matchers.trim() !== '' ? `,${scope.matchers.trim()}` : '';
-  const range = `[${Math.max(1, Math.round(scope.windowMs))}ms]`;
-  const requests = (m: string) => `sum by (upstream) (increase(dyeline_requests_total{direction="outbound",${m}${extra}}${range}))`;
+  const windowMs = Math.max(1, Math.round(scope.windowMs));
+  const range = `[${windowMs}ms]`;
+  const step = `${Math.max(250, Math.ceil(windowMs / MAX_POINTS))}ms`;
+  const sum = (m: string) => `sum by (upstream) (dyeline_requests_total{direction="outbound",${m}${extra}})`;
+  // Requests matching `m`, counted on a series that exists before the first of them: their sum by
+  // service, or 0 wherever `color` has been asked for or served. A counter series is born with its
+  // first request and increase() needs two samples of a series, so a lane that starts failing
+  // would otherwise be seen a scrape late, its first errors lost.
+  const counted = (color: string, m: string) =>
+    `increase((${sum(m)} or (${sum(`color=${color}`)} or ${sum(`served_color=${color}`)}) * 0)[${windowMs}ms:${step}])`;
   const quantile = (served: string) =>
     `histogram_quantile(${scope.quantile}, sum by (upstream, le) (rate(dyeline_request_duration_seconds_bucket{direction="outbound",served_color=${served}${extra}}${range})))`;
   return {
-    laneServed: requests(`served_color=${lane}`),
-    laneErrors: requests(`served_color=${lane},code=~"5.."`),
-    laneFailedAway: requests(`color=${lane},served_color!=${lane},fallback=~"error|circuit-open"`),
-    stableServed: requests(`served_color=${stable}`),
-    stableErrors: requests(`served_color=${stable},code=~"5.."`),
+    laneServed: counted(lane, `served_color=${lane}`),
+    laneErrors: counted(lane, `served_color=${lane},code=~"5.."`),
+    laneFailedAway: counted(lane, `color=${lane},served_color!=${lane},fallback=~"error|circuit-open"`),
+    stableServed: counted(stable, `served_color=${stable}`),
+    stableErrors: counted(stable, `served_color=${stable},code=~"5.."`),
     laneLatency: quantile(lane),
     stableLatency: quantile(stable),
     circuitOpen: `max by (upstream) (max_over_time(dyeline_circuit_state{subset=${lane}${extra}}${range}))`,

@@ -25,6 +25,7 @@ let prom: PrometheusServer;
 let metrics: Metrics;
 let server: Server;
 let address: string;
+let agent: ReturnType<typeof createAgentMetrics>;
 
 /** Per feeding round (every 100 ms): what the "frontend" agent saw going out. */
 function feedRound(m: ReturnType<typeof createAgentMetrics>): void {
@@ -47,7 +48,7 @@ function feedRound(m: ReturnType<typeof createAgentMetrics>): void {
 
 beforeAll(async () => {
   metrics = createMetrics('frontend');
-  const agent = createAgentMetrics(metrics);
+  agent = createAgentMetrics(metrics);
   const breakers = { values: () => [{ service: 'orders', lane: 'open', stateValue: 2 }, { service: 'orders', lane: 'healthy', stateValue: 0 }] } as unknown as Breakers;
   createResilienceMetrics(metrics.meter, breakers);
   server = createServer((req, res) => metrics.handle(req, res));
@@ -125,6 +126,28 @@ describe('lane analysis on a real Prometheus', () => {
   it('scopes every selector with extra matchers', async () => {
     expect((await analyse('healthy', undefined, 'pod="frontend"')).outcome).toBe('pass');
     expect((await analyse('healthy', undefined, 'pod="elsewhere"')).outcome).toBe('inconclusive');
+  });
+
+  it("counts a lane's first errors, though their series is born with them", async () => {
+    // A healthy lane, then one burst of 500s (a new series), then healthy again: the burst's
+    // series has one value in every sample, so increase() on it alone would see no error.
+    const feed = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        for (let i = 0; i < 3; i++) agent.request('outbound', 'orders', 'late', 'late', 200, '', 0.02);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await feed(2000);
+    for (let i = 0; i < 20; i++) agent.request('outbound', 'orders', 'late', 'late', 500, '', 0.02);
+    await feed(3 * SCRAPE_MS);
+    const raw = await prom.query(`count_over_time(dyeline_requests_total{color="late",code="500"}[${WINDOW_MS}ms])`);
+    expect(raw[0]?.value, 'the 500 series has more than one sample in the window').toBeGreaterThan(1);
+    const naive = await prom.query(`sum(increase(dyeline_requests_total{color="late",code="500"}[${WINDOW_MS}ms]))`);
+    expect(naive[0]?.value ?? 0, 'increase() of the new series alone sees none of its errors').toBe(0);
+    const r = await analyse('late');
+    expect(r.outcome).toBe('fail');
+    expect(r.errorRatePercent).toBeGreaterThan(10);
   });
 
   it('says it could not analyse when Prometheus refuses a query', async () => {
