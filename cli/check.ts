@@ -43,7 +43,7 @@ export function registerCheck(program: Command): void {
     .addOption(option('--via <HOST:PORT>', "an agent's outbound listener to send the probes through"))
     .addOption(option('--service <NAME>', 'the service to probe (the entry of the chain)'))
     .addOption(option('--color <COLOR>', 'the lane to probe'))
-    .option('-H, --header <NAME: VALUE>', 'a header sent with every probe (repeatable)', repeatable)
+    .addOption(option('-H, --header <NAME: VALUE>', 'a header sent with every probe (repeatable)').argParser(repeatable))
     .addOption(option('--path <PATH>', 'request path of the probes', '/'))
     .addOption(option('--requests <N>', 'probes to send', '10'))
     .addOption(option('--timeout-ms <MS>', 'time each probe may take', '10000'))
@@ -53,7 +53,7 @@ export function registerCheck(program: Command): void {
     .addOption(option('--max-error-rate-percent <N>', 'SLO: highest error rate of the lane (default: the Rollout analysis default)'))
     .addOption(option('--max-latency-ratio <N>', "SLO: highest ratio of the lane's latency quantile to stable's (default: the Rollout analysis default)"))
     .addOption(option('--min-requests <N>', 'requests to the lane in the window below which the SLOs cannot be judged (default: the Rollout analysis default)'))
-    .option('--json', 'print the report as JSON')
+    .addOption(option('--json', 'print the report as JSON'))
     .action(async (opts: CheckFlags) => {
       const { parseHostPort } = await import('../shared/net.ts');
       const { Color } = await import('../shared/schema/fields.ts');

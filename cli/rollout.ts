@@ -50,7 +50,7 @@ export function registerRollout(program: Command): void {
   subcommand(rollout, 'history', "print each lane's audit trail (who changed its LaneState, why, on which analysis) from a source")
     .addOption(option('--source <URI>', 'the source holding the LaneStates'))
     .addOption(option('--lane <NAME>', 'only this lane'))
-    .option('--json', 'print the LaneState documents as JSON')
+    .addOption(option('--json', 'print the LaneState documents as JSON'))
     .action(async (opts: { source?: string; lane?: string; json?: boolean }) => {
       if (!opts.source) throw new UsageError('--source: expected the URI of the source holding the LaneStates (required)');
       const { parseSourceUri } = await import('../daemon/config.ts');

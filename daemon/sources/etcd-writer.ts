@@ -9,9 +9,17 @@
 import type { Etcd3, Lease as EtcdLease } from 'etcd3';
 import { Etcd3 as Etcd3Client } from 'etcd3';
 import { stringify } from 'yaml';
-import type { EtcdSourceConfig } from './etcd.ts';
 import type { Lease } from './lease.ts';
 import type { SourceWriter, WritableDocument } from './source.ts';
+
+/** What the writer needs of an etcd source's config. */
+export interface EtcdWriterConfig {
+  readonly hosts: readonly string[];
+  /** Key prefix, ending in `/`. */
+  readonly prefix: string;
+  readonly username?: string;
+  readonly password?: string;
+}
 
 /** The lease key under the prefix. */
 export const LEASE_KEY = 'leases/rollout';
@@ -91,14 +99,14 @@ class EtcdSourceLease implements Lease {
 
 /** Writes documents under an etcd source's prefix. */
 export class EtcdWriter implements SourceWriter {
-  readonly #config: EtcdSourceConfig;
+  readonly #config: EtcdWriterConfig;
   readonly #client: Etcd3;
 
-  constructor(config: EtcdSourceConfig) {
+  constructor(config: EtcdWriterConfig) {
     this.#config = config;
     const { username, password } = config;
     this.#client = new Etcd3Client({
-      hosts: config.hosts,
+      hosts: [...config.hosts],
       auth: username ? { username, password: password ?? '', callOptions: () => ({ deadline: Date.now() + CALL_TIMEOUT_MS }) } : undefined,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     });

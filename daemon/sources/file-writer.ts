@@ -7,7 +7,6 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../../shared/snapshot-file.ts';
-import type { FileSourceConfig } from './file.ts';
 import { FileLease } from './file-lease.ts';
 import type { Lease } from './lease.ts';
 import type { SourceWriter, WritableDocument } from './source.ts';
@@ -21,7 +20,8 @@ export function documentFile(dir: string, kind: string, name: string): string {
 export class FileWriter implements SourceWriter {
   readonly #dir: string;
 
-  constructor(config: FileSourceConfig) {
+  /** `config`: the file source's (its directory). */
+  constructor(config: { readonly dir: string }) {
     this.#dir = config.dir;
   }
 
