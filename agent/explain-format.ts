@@ -1,5 +1,6 @@
 /** Human-readable text of an explain result (`dyeline explain` without `--json`). */
 import type { ExplainDye, ExplainResult, ExplainRoute, ExplainSubset } from './explain.ts';
+import { SHARE_RULE } from './routing/dye.ts';
 
 function matchText(d: ExplainDye): string {
   const parts: string[] = [];
@@ -16,7 +17,8 @@ function matchText(d: ExplainDye): string {
 }
 
 function ruleRef(d: ExplainDye): string {
-  return `lane "${d.lane}" spec.dye.match[${d.rule}] (${matchText(d)})`;
+  const where = d.rule === SHARE_RULE ? 'LaneState share' : `spec.dye.match[${d.rule}]`;
+  return `lane "${d.lane}" ${where} (${matchText(d)})`;
 }
 
 function subsetLines(s: ExplainSubset, indent: string): string[] {

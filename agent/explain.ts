@@ -15,7 +15,7 @@ import { readColor } from './propagation/color.ts';
 import type { CompiledTable } from './routing/compile.ts';
 import { hashBucket } from './routing/hash.ts';
 import { route } from './routing/router.ts';
-import type { DyeMatch, Endpoint, RouteDecision, Subset } from './routing/types.ts';
+import type { DyeMatch, Endpoint, FallbackReason, RouteDecision, Subset } from './routing/types.ts';
 
 /** The hypothetical request. Header names any case; values as sent. */
 export interface ExplainInput {
@@ -59,7 +59,7 @@ export interface ExplainRoute {
   /** The lane that serves, or null when none can (503 no-instance). */
   served: string | null;
   /** Why served outside the requested lane, or null. */
-  fallback: 'no-instance' | 'circuit-open' | 'error' | null;
+  fallback: FallbackReason | null;
   /** Subsets in try order: the first serves, the rest are for retries after a failure. */
   candidates: ExplainSubset[];
 }

@@ -1,6 +1,6 @@
 /**
  * The admin listener (docs/reference.md#agent-endpoints, loopback by default): `/config` — who this agent is, the
- * snapshot in use and the effective rules; `/clusters` — per upstream service its instances
+ * snapshot in use and the effective rules (LaneStates as applied included); `/clusters` — per upstream service its instances
  * (address, labels, colour, ejected, in flight) and each subset's circuit state.
  */
 import type { Server } from 'node:http';
@@ -30,9 +30,19 @@ export function configView(ctx: AgentContext, registration?: () => unknown): Rec
     draining: ctx.draining,
     registration: registration?.() ?? null,
   };
-  if (t === undefined) return { ...base, lanes: [], services: [], dyeRulesHere: [] };
+  if (t === undefined) return { ...base, lanes: [], services: [], dyeRulesHere: [], laneStates: [] };
   const s = t.snapshot;
-  const lanes = [...t.lanes()].map((l) => ({ name: l.name, color: l.color, priority: l.priority, strict: l.strict, fallbackChain: l.fallbackChain }));
+  const lanes = [...t.lanes()].map((l) => ({ name: l.name, color: l.color, priority: l.priority, strict: l.strict, fallbackChain: l.fallbackChain, degraded: l.degraded }));
+  // What this agent applies of each LaneState (docs/reference.md#progressive-delivery).
+  const laneStates = [...t.laneStates.values()].map((l) => ({
+    lane: l.lane,
+    color: l.color,
+    share: l.share,
+    degraded: l.degraded,
+    reason: l.reason ?? null,
+    shareHere: l.shareRules.length > 0 && (l.entry === undefined || l.entry.includes(ctx.config.service)),
+    shareRules: l.shareRules,
+  }));
   const dyeRulesHere = s.lanes
     .filter((e) => e.document.spec.dye !== undefined && (e.document.spec.dye.entry === undefined || e.document.spec.dye.entry.includes(ctx.config.service)))
     .map((e) => ({ lane: e.document.metadata.name, color: e.document.spec.color, priority: e.document.spec.priority, match: e.document.spec.dye!.match }));
@@ -40,10 +50,13 @@ export function configView(ctx: AgentContext, registration?: () => unknown): Rec
     ...base,
     lanes,
     dyeRulesHere,
+    laneStates,
     services: [...t.services()].map((svc) => ({ name: svc.name, spec: svc.spec, lanes: [...svc.subsets.keys()] })),
     documents: {
       lanes: s.lanes.map((e) => ({ ...e.document, provenance: e.provenance })),
       services: s.services.map((e) => ({ ...e.document, provenance: e.provenance })),
+      rollouts: s.rollouts.map((e) => ({ ...e.document, provenance: e.provenance })),
+      laneStates: s.laneStates.map((e) => ({ ...e.document, provenance: e.provenance })),
     },
   };
 }

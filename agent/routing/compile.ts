@@ -9,6 +9,7 @@ import { type Instance, type Service, ServiceSpec } from '../../shared/schema/do
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { type DyeResult, DyeTable } from './dye.ts';
 import { type EndpointStates, endpointKey } from './endpoint-states.ts';
+import { compileLaneStates, type LaneRuntime } from './lane-states.ts';
 import { compileLanes } from './lanes.ts';
 import { CompiledService } from './service.ts';
 import { groupSubsets } from './subsets.ts';
@@ -25,6 +26,8 @@ export class CompiledTable implements RoutingTable {
   readonly snapshot: Snapshot;
   /** The dye rules, by entry service. */
   readonly dyeTable: DyeTable;
+  /** The LaneStates in effect, by lane colour. */
+  readonly laneStates: ReadonlyMap<string, LaneRuntime>;
   readonly #services: ReadonlyMap<string, CompiledService>;
   readonly #lanes: ReadonlyMap<string, CompiledLane>;
 
@@ -34,6 +37,7 @@ export class CompiledTable implements RoutingTable {
     services: ReadonlyMap<string, CompiledService>,
     lanes: ReadonlyMap<string, CompiledLane>,
     dyeTable: DyeTable,
+    laneStates: ReadonlyMap<string, LaneRuntime> = new Map(),
   ) {
     this.version = snapshot.version;
     this.checksum = snapshot.checksum;
@@ -42,6 +46,7 @@ export class CompiledTable implements RoutingTable {
     this.#services = services;
     this.#lanes = lanes;
     this.dyeTable = dyeTable;
+    this.laneStates = laneStates;
   }
 
   service(name: string): CompiledService | undefined {
@@ -98,8 +103,13 @@ function toEndpoint(doc: Instance, states: EndpointStates): Endpoint {
  */
 export function compileSnapshot(snapshot: Snapshot, states: EndpointStates, loadedAt: string = new Date().toISOString()): CompiledTable {
   const laneDocs = snapshot.lanes.map((e) => e.document);
-  const lanes = compileLanes(laneDocs);
-  const dyeTable = new DyeTable(laneDocs);
+  const runtimes = compileLaneStates(
+    laneDocs,
+    snapshot.laneStates.map((e) => e.document),
+    snapshot.rollouts.map((e) => e.document),
+  );
+  const lanes = compileLanes(laneDocs, runtimes);
+  const dyeTable = new DyeTable(laneDocs, runtimes);
 
   const specs = new Map<string, Service['spec']>();
   for (const { document } of snapshot.services) specs.set(document.metadata.name, document.spec);
@@ -119,5 +129,5 @@ export function compileSnapshot(snapshot: Snapshot, states: EndpointStates, load
     const endpoints = byService.get(name) ?? [];
     services.set(name, new CompiledService(name, spec, endpoints, groupSubsets(name, endpoints, spec.subsets), lanes));
   }
-  return new CompiledTable(snapshot, loadedAt, services, lanes, dyeTable);
+  return new CompiledTable(snapshot, loadedAt, services, lanes, dyeTable, runtimes);
 }

@@ -2,11 +2,18 @@
  * Inbound dyeing (docs/reference.md#routing): lanes with `dye` rules colour requests that arrive uncoloured
  * at the inbound listener of their `entry` services (every service when `entry` is absent).
  * Lanes are tried by descending `priority`, then by lane name; within a lane the first
- * matching `match` entry wins. The per-service lane list is computed once per snapshot.
+ * matching `match` entry wins, then the lane's LaneState share (lane-states.ts: the share as the
+ * rules it is equivalent to, numbered SHARE_RULE). The per-service lane list is computed once per
+ * snapshot.
  */
 import type { Lane } from '../../shared/schema/documents.ts';
+import type { MatchRule } from '../../shared/schema/fields.ts';
+import type { LaneRuntime } from './lane-states.ts';
 import { type CompiledRule, compileRule, matchesDeterministic, passesPercent } from './matcher.ts';
 import type { DyeMatch, RequestView } from './types.ts';
+
+/** The `rule` of a dye by a lane's LaneState share rather than by one of its `dye.match` rules. */
+export const SHARE_RULE = -1;
 
 /** What dyed a request: the colour, the lane document and the index of the matching rule. */
 export interface DyeResult {
@@ -40,22 +47,30 @@ export class DyeTable {
   readonly #byService: Map<string, readonly DyeLane[]>;
   readonly #everyService: readonly DyeLane[];
 
-  /** Compiles the dye rules of `lanes` (lanes without `dye` are skipped). */
-  constructor(lanes: readonly Lane[]) {
+  /**
+   * Compiles the dye rules of `lanes` (lanes without `dye` are skipped) and the shares of their
+   * LaneStates (`runtimes`, by colour).
+   */
+  constructor(lanes: readonly Lane[], runtimes: ReadonlyMap<string, LaneRuntime> = new Map()) {
     const dyeing: DyeLane[] = [];
-    for (const lane of lanes) {
-      const dye = lane.spec.dye;
-      if (dye === undefined) continue;
-      const rules = dye.match.map((r, i) => compileRule(r, i));
+    const add = (lane: Lane, entry: readonly string[] | undefined, match: readonly MatchRule[], index: (i: number) => number) => {
+      const rules = match.map((r, i) => compileRule(r, index(i)));
       dyeing.push({
         name: lane.metadata.name,
         color: lane.spec.color,
         priority: lane.spec.priority,
-        entry: dye.entry === undefined ? undefined : new Set(dye.entry),
+        entry: entry === undefined ? undefined : new Set(entry),
         rules,
         results: rules.map((r) => Object.freeze({ color: lane.spec.color, lane: lane.metadata.name, rule: r.index })),
         matches: rules.map((r) => Object.freeze({ color: lane.spec.color, lane: lane.metadata.name, rule: r.index, percent: r.percent, match: r.source })),
       });
+    };
+    for (const lane of lanes) {
+      const dye = lane.spec.dye;
+      if (dye !== undefined) add(lane, dye.entry, dye.match, (i) => i);
+      // The share comes right after the lane's own rules (the sort below is stable).
+      const rt = runtimes.get(lane.spec.color);
+      if (rt !== undefined && rt.lane === lane.metadata.name && rt.shareRules.length > 0) add(lane, rt.entry, rt.shareRules, () => SHARE_RULE);
     }
     dyeing.sort(byPriority);
     this.#everyService = dyeing.filter((l) => l.entry === undefined);

@@ -10,6 +10,7 @@
  */
 import { NO_FALLBACK, STABLE } from '../../shared/color.ts';
 import type { Lane } from '../../shared/schema/documents.ts';
+import type { LaneRuntime } from './lane-states.ts';
 import type { CompiledLane } from './types.ts';
 
 /** Fallback of `color` when it has no Lane document. */
@@ -39,11 +40,11 @@ export function fallbackChain(color: string, fallbackOf: (color: string) => stri
 }
 
 /**
- * Compiles Lane documents into colour → CompiledLane, plus the implicit `stable` lane when no
- * document names it. Two documents with the same colour (the daemon's cross-check rejects
+ * Compiles Lane documents into colour → CompiledLane (degraded when its LaneState says so),
+ * plus the implicit `stable` lane when no document names it. Two documents with the same colour (the daemon's cross-check rejects
  * that) resolve to the one whose name sorts first.
  */
-export function compileLanes(lanes: readonly Lane[]): Map<string, CompiledLane> {
+export function compileLanes(lanes: readonly Lane[], runtimes: ReadonlyMap<string, LaneRuntime> = new Map()): Map<string, CompiledLane> {
   const byColor = new Map<string, Lane>();
   for (const lane of [...lanes].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))) {
     if (!byColor.has(lane.spec.color)) byColor.set(lane.spec.color, lane);
@@ -57,8 +58,9 @@ export function compileLanes(lanes: readonly Lane[]): Map<string, CompiledLane> 
       priority: lane.spec.priority,
       strict: lane.spec.fallback === NO_FALLBACK,
       fallbackChain: fallbackChain(color, fallbackOf),
+      degraded: runtimes.get(color)?.degraded === true && runtimes.get(color)?.lane === lane.metadata.name,
     });
   }
-  if (!out.has(STABLE)) out.set(STABLE, { color: STABLE, name: STABLE, priority: 0, strict: false, fallbackChain: [] });
+  if (!out.has(STABLE)) out.set(STABLE, { color: STABLE, name: STABLE, priority: 0, strict: false, fallbackChain: [], degraded: false });
   return out;
 }

@@ -6,13 +6,15 @@
  */
 import type { FallbackReason, RouteDecision, Subset } from './types.ts';
 
-const REASONS: readonly FallbackReason[] = ['no-instance', 'circuit-open', 'error'];
+const REASONS: readonly FallbackReason[] = ['no-instance', 'circuit-open', 'error', 'degraded'];
 
 /** The static route of one (service, requested lane). */
 export class RoutePlan {
   readonly requested: string;
-  /** Subsets in try order (the requested lane's first when the service has it). */
+  /** Subsets in try order (the requested lane's first when the service has it and it is not degraded). */
   readonly subsets: readonly Subset[];
+  /** Why the requested lane is not first: `degraded` (its LaneState), else `no-instance`. */
+  readonly absentReason: FallbackReason;
   /** The decision when `subsets[0]` can serve. */
   readonly decision: RouteDecision;
   /** The decision when no subset can serve (503). */
@@ -20,12 +22,13 @@ export class RoutePlan {
   /** Decisions starting at subsets[k], by reason, made on first use. */
   readonly #shifted: (RouteDecision | undefined)[] = [];
 
-  constructor(requested: string, subsets: readonly Subset[]) {
+  constructor(requested: string, subsets: readonly Subset[], absentReason: FallbackReason = 'no-instance') {
     this.requested = requested;
     this.subsets = subsets;
+    this.absentReason = absentReason;
     this.decision =
       subsets.length > 0 && subsets[0].lane !== requested
-        ? { requested, candidates: subsets, fallback: 'no-instance' }
+        ? { requested, candidates: subsets, fallback: absentReason }
         : { requested, candidates: subsets };
     this.none = { requested, candidates: [] };
   }
@@ -45,10 +48,11 @@ export class RoutePlan {
   }
 }
 
-/** Subsets of `lanes` that exist in `subsets`, in order, each once. */
-export function subsetsInOrder(lanes: readonly string[], subsets: ReadonlyMap<string, Subset>): Subset[] {
+/** Subsets of `lanes` that exist in `subsets`, in order, each once; lanes `skip` says are left out (degraded). */
+export function subsetsInOrder(lanes: readonly string[], subsets: ReadonlyMap<string, Subset>, skip?: (lane: string) => boolean): Subset[] {
   const out: Subset[] = [];
   for (const lane of lanes) {
+    if (skip !== undefined && skip(lane)) continue;
     const s = subsets.get(lane);
     if (s !== undefined && !out.includes(s)) out.push(s);
   }

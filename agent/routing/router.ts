@@ -24,11 +24,11 @@ export type CircuitOpen = (subset: Subset) => boolean;
 /**
  * The first subset of `plan` that can serve at `now`, as a decision. The requested lane's
  * subset skipped because of its circuit gives `circuit-open`; skipped (or absent) for want of
- * an instance gives `no-instance`.
+ * an instance gives `no-instance`; left out of the plan because the lane is degraded, `degraded`.
  */
 export function resolvePlan(plan: RoutePlan, isOpen: CircuitOpen | undefined, now: number): RouteDecision {
   const subsets = plan.subsets;
-  let reason: 'no-instance' | 'circuit-open' = 'no-instance';
+  let reason = plan.absentReason;
   for (let k = 0; k < subsets.length; k++) {
     const s = subsets[k];
     const available = hasAvailable(s, now);

@@ -47,6 +47,8 @@ export class CompiledService implements ServiceRoutes {
   readonly #plans = new Map<string, RoutePlan>();
   readonly #unknownPlans = new Map<string, RoutePlan>();
   readonly #uncoloredPlans = new Map<string, RoutePlan>();
+  /** Lanes whose LaneState says degraded are left out of every plan. */
+  readonly #degraded = (lane: string): boolean => this.#lanes.get(lane)?.degraded === true;
 
   constructor(
     name: string,
@@ -111,7 +113,7 @@ export class CompiledService implements ServiceRoutes {
     let chain: readonly string[];
     if (lane !== undefined) chain = lane.fallbackChain;
     else chain = [STABLE, ...(this.#lanes.get(STABLE)?.fallbackChain ?? []).filter((c) => c !== color)];
-    const plan = new RoutePlan(color, subsetsInOrder([color, ...chain], this.subsets));
+    const plan = new RoutePlan(color, subsetsInOrder([color, ...chain], this.subsets, this.#degraded), lane?.degraded === true && this.subsets.has(color) ? 'degraded' : 'no-instance');
     if (lane !== undefined || this.subsets.has(color)) this.#plans.set(color, plan);
     else if (this.#unknownPlans.size < UNKNOWN_COLOR_PLANS) this.#unknownPlans.set(color, plan);
     return plan;
@@ -125,7 +127,7 @@ export class CompiledService implements ServiceRoutes {
   uncoloredPlan(lane: string): RoutePlan {
     let plan = this.#uncoloredPlans.get(lane);
     if (plan === undefined) {
-      plan = new RoutePlan(lane, subsetsInOrder([lane, STABLE], this.subsets));
+      plan = new RoutePlan(lane, subsetsInOrder([lane, STABLE], this.subsets, this.#degraded), this.#degraded(lane) && this.subsets.has(lane) ? 'degraded' : 'no-instance');
       this.#uncoloredPlans.set(lane, plan);
     }
     return plan;

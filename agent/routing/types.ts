@@ -7,6 +7,7 @@
 import type { Service } from '../../shared/schema/documents.ts';
 import type { MatchRule } from '../../shared/schema/fields.ts';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
+import type { LaneRuntime } from './lane-states.ts';
 
 /** Read-only view of a request used by dye rules and split stickiness. Names are lower-case. */
 export interface RequestView {
@@ -75,6 +76,8 @@ export interface CompiledLane {
   readonly name: string;
   /** Dye priority (0 by default). */
   readonly priority: number;
+  /** Its LaneState says degraded: its traffic goes to its fallback chain, reason `degraded`. */
+  readonly degraded: boolean;
 }
 
 /** Everything known about one upstream service. */
@@ -91,7 +94,7 @@ export interface ServiceRoutes {
 }
 
 /** Why a request was served outside its requested lane (docs/reference.md#routing). */
-export type FallbackReason = 'no-instance' | 'circuit-open' | 'error';
+export type FallbackReason = 'no-instance' | 'circuit-open' | 'error' | 'degraded';
 
 /** The outcome of routing one request to one service. */
 export interface RouteDecision {
@@ -124,6 +127,8 @@ export interface RoutingTable {
   readonly checksum: string;
   /** The snapshot this table was compiled from (the effective rules, for /config). */
   readonly snapshot: Snapshot;
+  /** The LaneStates in effect (share, degraded), by lane colour. */
+  readonly laneStates: ReadonlyMap<string, LaneRuntime>;
   /** Every service the snapshot knows (Service documents and services of Instance documents). */
   services(): Iterable<ServiceRoutes>;
   /** True when `address` is the address of an Instance document (a mesh peer: --accept-color mesh). */

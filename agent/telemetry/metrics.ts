@@ -85,6 +85,7 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
   let version = 0;
   let generatedAtMs = NaN;
   let checksum = '';
+  let laneStates: RoutingTable['laneStates'] = new Map();
 
   meter.createObservableCounter('dyeline_requests_total', { description: 'Requests through the agent, by direction, upstream service, colour, served colour, status code and fallback reason.' })
     .addCallback((r) => {
@@ -112,6 +113,17 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     if (checksum !== '') emit(1, { checksum });
   });
   if ('addProducer' in m) m.addProducer(info);
+  // What the agent applies of each LaneState now (a lane gone is gone from these too).
+  const share = new CurrentGauge('dyeline_lane_share', 'Share of uncoloured entry traffic the LaneState of each lane dyes into it, as this agent applies it.', (emit) => {
+    for (const l of laneStates.values()) emit(l.share, { lane: l.lane, color: l.color });
+  });
+  const degraded = new CurrentGauge('dyeline_lane_degraded', '1 while the LaneState of a lane says degraded (its traffic goes to its fallback), else 0.', (emit) => {
+    for (const l of laneStates.values()) emit(l.degraded ? 1 : 0, { lane: l.lane, color: l.color });
+  });
+  if ('addProducer' in m) {
+    m.addProducer(share);
+    m.addProducer(degraded);
+  }
 
   function create(key: string, direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): Series {
     if (series.size >= MAX_SERIES) {
@@ -160,6 +172,7 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
       checksum = table.checksum;
       generatedAtMs = Date.parse(table.snapshot.generatedAt);
       known = colorsOf(table);
+      laneStates = table.laneStates;
     },
   };
 }
