@@ -12,6 +12,7 @@ import type { Balancer } from './routing/balancer.ts';
 import type { RoutingTable } from './routing/types.ts';
 import type { HopTelemetry } from './telemetry/hop.ts';
 import type { AgentMetrics } from './telemetry/metrics.ts';
+import type { ProbePaths } from './telemetry/probe-paths.ts';
 
 /** Shared state of one agent process. */
 export interface AgentContext {
@@ -33,4 +34,6 @@ export interface AgentContext {
   readonly laneMemory: LaneMemory | undefined;
   /** Hop counts of inbound requests in flight by trace id, for the loop guard (entry/loop-guard.ts). */
   readonly inboundTraces: InboundTraces;
+  /** Probes in flight, whose outbound calls add their paths (docs/reference.md#dyeline-check). */
+  readonly probes: ProbePaths;
 }

@@ -30,6 +30,7 @@ import { registeredInstance } from './registration/config.ts';
 import { SnapshotWatcher } from './snapshot/watch.ts';
 import { type HopTelemetry, POD_NAME } from './telemetry/hop.ts';
 import { createAgentMetrics } from './telemetry/metrics.ts';
+import { ProbePaths } from './telemetry/probe-paths.ts';
 
 /** A running agent (for tests and the demo); `stop` drains as SIGTERM does. */
 export interface RunningAgent {
@@ -77,7 +78,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   };
   const leakWindowMs = config.leakWindowMs ?? LEAK_DEFAULTS.windowMs;
   const laneMemory = leakWindowMs > 0 ? new LaneMemory(config.leakTraces ?? LEAK_DEFAULTS.traces, leakWindowMs) : undefined;
-  const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory, inboundTraces: new InboundTraces() };
+  const ctx: AgentContext = { config, log, metrics: agentMetrics, telemetry, balancer: new P2CBalancer(), random: Math.random, table: undefined, draining: false, tunnels: new Set(), laneMemory, inboundTraces: new InboundTraces(), probes: new ProbePaths() };
   const pools = new EndpointPools(log, { connectTimeoutMs: config.connectTimeoutMs });
   // Breakers, retry budgets, outlier detection and the retry loop of the outbound side.
   const resilience = new ResilienceLoop({ log, balancer: ctx.balancer, pool: (ep) => pools.endpoint(ep), metrics });

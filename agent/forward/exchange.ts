@@ -12,6 +12,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ClientClosedError, DroppedAnswerError, DyelineError, ERRORS, ErrorCode } from '../../shared/errors.ts';
+import { PATH_HEADER } from '../../shared/probe-path.ts';
 import { NO_TRACE, type TraceContext } from '../propagation/trace.ts';
 import type { EndpointState } from '../routing/types.ts';
 import { stripResponseHeaders } from './headers.ts';
@@ -159,6 +160,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
       controller.abort(new DroppedAnswerError(ex.endpointKey, status));
       return;
     }
+    // A downstream agent's path answers a probe only (docs/reference.md#dyeline-check).
+    const nested = headers[PATH_HEADER];
+    if (nested !== undefined) {
+      delete headers[PATH_HEADER];
+      if (ex.probe !== undefined && typeof nested === 'string') ex.nestedPath = nested;
+    }
     stripResponseHeaders(headers);
     ex.sink.responseHeaders(ex, status, headers);
     ex.status = status;
@@ -233,6 +240,10 @@ export class Exchange {
   clientClosed = false;
   /** The failure, when the exchange failed. */
   error: Error | undefined = undefined;
+  /** Set when the request is a probe: where its path goes (telemetry/probe-paths.ts ProbeRecord). */
+  probe: { add(path: string): void; readonly paths: readonly string[] } | undefined = undefined;
+  /** The `x-dyeline-path` the upstream answered a probe with. */
+  nestedPath: string | undefined = undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, sink: ExchangeSink, startedAt: number) {
     this.req = req;

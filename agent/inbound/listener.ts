@@ -2,7 +2,8 @@
  * The inbound listener: traffic from other services to this pod, forwarded to the app on
  * 127.0.0.1:<app-port> through one keep-alive pool. Life of a request:
  *   entry step (trace, loop guard, colour — or dye by the lanes' rules at entry services)
- *   → exchange with the app (or an upgrade tunnel to it) → telemetry.
+ *   → exchange with the app (or an upgrade tunnel to it) → telemetry. A probe's answer carries
+ *   the paths its app's calls collected (telemetry/probe-paths.ts).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,6 +17,7 @@ import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade, type UpgradeFinished, UpgradeHop } from '../forward/upgrade.ts';
 import { hopFinished } from '../telemetry/hop.ts';
+import { beginInboundProbe, endInboundProbe, inboundPathHeader } from '../telemetry/probe-paths.ts';
 
 /** Deadline of a request to the app when the snapshot has no Service document for it (schema default). */
 export const DEFAULT_APP_TIMEOUT_MS = 15_000;
@@ -59,6 +61,7 @@ class Inbound implements ExchangeSink {
     // The app's calls made for this request carry its hop count even when the app does not forward it.
     ctx.inboundTraces.enter(ex.trace.traceId, ex.forwardedHops);
     ex.traced = true;
+    beginInboundProbe(ctx, ex);
     const timeoutMs = ctx.table?.service(ctx.config.service)?.spec.timeoutMs ?? DEFAULT_APP_TIMEOUT_MS;
     ex.dispatch(this.#app, this.#appKey, undefined, { path: ex.scrubbed ? withoutColorQuery(url) : url, headers: out, timeoutMs });
   };
@@ -77,7 +80,8 @@ class Inbound implements ExchangeSink {
     tunnelUpgrade(this.#ctx, hop, socket, head, { host: '127.0.0.1', port: this.#appPort, path, headers: out, state: undefined }, this.#upgraded);
   };
 
-  responseHeaders(_ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+  responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+    inboundPathHeader(ex, headers);
     // Draining: the caller must not send more on this connection (it retries elsewhere).
     if (this.#ctx.draining) headers.connection = 'close';
   }
@@ -92,6 +96,7 @@ class Inbound implements ExchangeSink {
 
   finished(ex: Exchange): void {
     if (ex.traced) this.#ctx.inboundTraces.leave(ex.trace.traceId);
+    endInboundProbe(this.#ctx, ex);
     hopFinished(this.#ctx.telemetry, 'inbound', ex);
   }
 }

@@ -4,13 +4,14 @@
  * Life of a request, in the order of the code (docs/reference.md#routing):
  *   target → entry step (trace, loop guard, colour) → route (lane/split → subset, fallback;
  *   open circuits skipped) → resilience loop (resilience/resilience-loop.ts: balancer, breaker,
- *   endpoint pool, exchange, retries) → response headers (served colour, fallback) → telemetry.
+ *   endpoint pool, exchange, retries) → response headers (served colour, fallback, and a probe's
+ *   path: telemetry/probe-paths.ts) → telemetry.
  * An upgrade takes the same steps up to the route, then tunnels to the instance the balancer
  * picks. Hosts the table does not know are passed through to host:port with the same propagation.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { asDyelineError, DyelineError, ErrorCode, noInstanceError } from '../../shared/errors.ts';
+import { asDyelineError, DyelineError, ERRORS, ErrorCode, noInstanceError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { EntryStep, type EnteringHop } from '../entry/entry-step.ts';
 import { withoutColorQuery } from '../propagation/carriers.ts';
@@ -24,6 +25,7 @@ import { route } from '../routing/router.ts';
 import type { RouteDecision, ServiceRoutes } from '../routing/types.ts';
 import { hopFinished } from '../telemetry/hop.ts';
 import { PASSTHROUGH_UPSTREAM } from '../telemetry/metrics.ts';
+import { beginOutboundProbe, outboundPath } from '../telemetry/probe-paths.ts';
 import { handleConnect, tunnelOf } from './connect.ts';
 import type { EndpointPools } from './endpoint-pools.ts';
 import { parseTarget, type Target } from './target.ts';
@@ -67,6 +69,7 @@ class Outbound implements ExchangeSink {
       ex.dispatch(this.#pools.passthrough(t.key, t.host, t.port), t.key, undefined, { path: pathOf(ex, t), headers: out, timeoutMs: PASSTHROUGH_TIMEOUT_MS });
       return;
     }
+    beginOutboundProbe(this.#ctx, ex, out);
     const decision = this.#route(ex, ex.routes, req, Date.now());
     if (decision instanceof DyelineError) ex.end(decision);
     else this.#resilience.start(ex, ex.routes, decision, pathOf(ex, t), out);
@@ -125,9 +128,10 @@ class Outbound implements ExchangeSink {
     return decision;
   }
 
-  responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+  responseHeaders(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
     if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
     if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
+    if (ex.probe !== undefined) outboundPath(this.#ctx, ex, (ex as OutboundExchange).routes, status, headers);
     // Draining: the app opens a new connection for its next call (served until inbound drained).
     if (this.#ctx.draining) headers.connection = 'close';
   }
@@ -146,6 +150,7 @@ class Outbound implements ExchangeSink {
     if (e.code !== ErrorCode.BadRequest && e.code !== ErrorCode.Loop) {
       this.#ctx.log.warn({ upstream: ex.service, endpoint: ex.endpointKey, code: e.code, err: e.message, trace_id: ex.trace.traceId, span_id: ex.trace.spanId, color: ex.color }, 'outbound request failed');
     }
+    if (ex.probe !== undefined) outboundPath(this.#ctx, ex, (ex as OutboundExchange).routes, ERRORS[e.code].status);
     respondError(ex.res, e);
     return false;
   }

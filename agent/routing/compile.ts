@@ -53,7 +53,7 @@ export class CompiledTable implements RoutingTable {
     return this.#services.get(name);
   }
 
-  /** Instance addresses, made on first use (once per table: only agents with --accept-color mesh ask). */
+  /** Instance addresses, made on first use (once per table: only agents with --accept-color mesh, and probes, ask). */
   #addresses: ReadonlySet<string> | undefined = undefined;
 
   isInstanceAddress(address: string): boolean {

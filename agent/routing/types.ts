@@ -138,6 +138,8 @@ export interface RoutingTable {
   /** Routes for a service, or undefined when the snapshot does not know it (pass-through). */
   service(name: string): ServiceRoutes | undefined;
   lane(color: string): CompiledLane | undefined;
+  /** True when `address` is the address of an Instance document (a mesh peer). */
+  isInstanceAddress(address: string): boolean;
   /**
    * Inbound dyeing at `service`: the colour an uncoloured request gets from lane dye rules
    * (lanes by descending priority, first match wins), with the lane and rule index that matched.

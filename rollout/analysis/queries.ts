@@ -59,19 +59,19 @@ export function laneQueries(scope: LaneQueryScope): LaneQueries {
   const step = `${Math.max(250, Math.ceil(windowMs / MAX_POINTS))}ms`;
   const sum = (m: string) => `sum by (upstream) (dyeline_requests_total{direction="outbound",${m}${extra}})`;
   // Requests matching `m`, counted on a series that exists before the first of them: their sum by
-  // service, or 0 wherever `color` has been asked for or served. A counter series is born with its
+  // service, or 0 wherever the service has had any traffic. A counter series is born with its
   // first request and increase() needs two samples of a series, so a lane that starts failing
   // would otherwise be seen a scrape late, its first errors lost.
-  const counted = (color: string, m: string) =>
-    `increase((${sum(m)} or (${sum(`color=${color}`)} or ${sum(`served_color=${color}`)}) * 0)[${windowMs}ms:${step}])`;
+  const zero = `${sum('code=~".+"')} * 0`;
+  const counted = (m: string) => `increase((${sum(m)} or ${zero})[${windowMs}ms:${step}])`;
   const quantile = (served: string) =>
     `histogram_quantile(${scope.quantile}, sum by (upstream, le) (rate(dyeline_request_duration_seconds_bucket{direction="outbound",served_color=${served}${extra}}${range})))`;
   return {
-    laneServed: counted(lane, `served_color=${lane}`),
-    laneErrors: counted(lane, `served_color=${lane},code=~"5.."`),
-    laneFailedAway: counted(lane, `color=${lane},served_color!=${lane},fallback=~"error|circuit-open"`),
-    stableServed: counted(stable, `served_color=${stable}`),
-    stableErrors: counted(stable, `served_color=${stable},code=~"5.."`),
+    laneServed: counted(`served_color=${lane}`),
+    laneErrors: counted(`served_color=${lane},code=~"5.."`),
+    laneFailedAway: counted(`color=${lane},served_color!=${lane},fallback=~"error|circuit-open"`),
+    stableServed: counted(`served_color=${stable}`),
+    stableErrors: counted(`served_color=${stable},code=~"5.."`),
     laneLatency: quantile(lane),
     stableLatency: quantile(stable),
     circuitOpen: `max by (upstream) (max_over_time(dyeline_circuit_state{subset=${lane}${extra}}${range}))`,
