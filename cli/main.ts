@@ -19,6 +19,8 @@ import { registerWebhook } from './webhook.ts';
 const program = new Command('dyeline')
   .description('Service-mesh sidecar for canary releases with full-link traffic dyeing')
   .version(VERSION)
+  // A command's options are its own, before its subcommands (`rollout --source` vs `rollout history --source`).
+  .enablePositionalOptions()
   .exitOverride()
   .configureOutput({ outputError: () => {} });
 
@@ -32,10 +34,12 @@ registerWebhook(program);
 registerRollout(program);
 registerCheck(program);
 
-for (const cmd of program.commands) {
+const settle = (cmd: Command): void => {
   cmd.exitOverride().configureOutput({ outputError: () => {} });
   envBooleans(cmd);
-}
+  for (const sub of cmd.commands) settle(sub);
+};
+for (const cmd of program.commands) settle(cmd);
 
 try {
   await program.parseAsync(process.argv);

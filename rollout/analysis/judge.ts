@@ -4,7 +4,8 @@
  *
  *   fail          the lane's error rate is above maxErrorRatePercent (over all its services, or on
  *                 one service with at least minRequests requests), or on some service its
- *                 latency quantile is more than maxLatencyRatio × stable's, or its circuit opened
+ *                 latency quantile is more than maxLatencyRatio × stable's (both sides with at
+ *                 least latencySamples requests there), or its circuit opened
  *   inconclusive  otherwise, fewer than minRequests requests reached the lane in the window
  *   pass          otherwise
  *   error         the measurements could not be taken (see analyse.ts)
@@ -69,10 +70,19 @@ const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** di
 const percent = (part: number, whole: number) => (whole > 0 ? round((100 * part) / whole) : null);
 const known = (n: number | undefined): n is number => n !== undefined && Number.isFinite(n);
 
+/**
+ * Requests each side needs on a service for its latency quantile to count: 2 / (1 − q), so that at
+ * least two lie above the quantile and one slow request cannot decide it (p95: 40, p99: 200).
+ */
+export function latencySamples(quantile: number): number {
+  return Math.ceil(2 / (1 - quantile) - 1e-9);
+}
+
 /** Judges `measures` against `t`; `at` is when they were taken. */
 export function judge(measures: readonly ServiceMeasure[], t: Thresholds, at: Date): AnalysisResult {
   const q = `p${round(t.latencyQuantile * 100, 1)}`;
   const floor = t.latencyFloorMs / 1000;
+  const minSamples = latencySamples(t.latencyQuantile);
   const reasons: string[] = [];
   const services: ServiceVerdict[] = [];
   let requests = 0;
@@ -86,7 +96,8 @@ export function judge(measures: readonly ServiceMeasure[], t: Thresholds, at: Da
     errors += m.laneErrors;
     stableRequests += m.stableRequests;
     stableErrors += m.stableErrors;
-    const comparable = known(m.laneLatency) && known(m.stableLatency);
+    // A quantile of fewer than 2 / (1 − q) requests is decided by a single slow one.
+    const comparable = known(m.laneLatency) && known(m.stableLatency) && m.laneRequests >= minSamples && m.stableRequests >= minSamples;
     const ratio = comparable ? round(Math.max(m.laneLatency!, floor) / Math.max(m.stableLatency!, floor)) : null;
     if (ratio !== null && (worstRatio === null || ratio > worstRatio)) worstRatio = ratio;
     const v: ServiceVerdict = {

@@ -184,15 +184,26 @@ export class RolloutController {
     return { ...d.status, lastAnalysis };
   }
 
-  /** Runs passes until stop(): every `tickMs` (default 250 ms) whatever is due is handled. */
-  start(tickMs = 250): void {
+  /** Milliseconds until the next rollout or lease renewal is due (a new rollout is seen within `idleMs`). */
+  #untilDue(idleMs: number): number {
+    let due = Math.min(this.#leaseDueAt, this.#clock() + idleMs);
+    for (const t of this.#tracked.values()) due = Math.min(due, t.dueAt);
+    return Math.max(10, due - this.#clock());
+  }
+
+  /**
+   * Runs passes until stop(), each when the next rollout (or the lease) is due, so a rollout is
+   * analysed every `intervalMs` to the timer's precision; at least every `idleMs` (default
+   * 1000 ms) for rollouts that appear in the meantime.
+   */
+  start(idleMs = 1000): void {
     if (this.#running) return;
     this.#running = true;
     const loop = async () => {
       if (!this.#running) return;
       this.#pass = this.pass();
       await this.#pass;
-      if (this.#running) this.#timer = setTimeout(() => void loop(), tickMs);
+      if (this.#running) this.#timer = setTimeout(() => void loop(), this.#untilDue(idleMs));
     };
     void loop();
   }

@@ -47,7 +47,7 @@ export const RolloutAnalysis = z.strictObject({
     .min(1)
     .max(1000)
     .default(1.5)
-    .describe('Highest ratio of the lane\'s latency quantile to stable\'s, per service that both serve (the worst service counts).'),
+    .describe('Highest ratio of the lane\'s latency quantile to stable\'s, per service where each served at least 2 / (1 − latencyQuantile) requests in the window (the worst service counts).'),
   latencyQuantile: z.number().min(0.5).max(0.999).default(0.95).describe('The latency quantile compared (0.95: p95, 0.99: p99).'),
   latencyFloorMs: z
     .number()

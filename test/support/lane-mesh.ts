@@ -19,8 +19,8 @@ import { type DyelineProcess, getJson, startDaemon } from './process.ts';
 import { PrometheusServer } from './prometheus-server.ts';
 import { waitFor } from './wait.ts';
 
-/** [service, lane, kind]: a chain app (default) or a fault app. */
-export type PodSpec = [service: string, color: string, kind?: 'chain' | 'fault'];
+/** [service, lane, kind, instance]: a chain app (default) or a fault app; instance name default `<service>-<lane>`. */
+export type PodSpec = [service: string, color: string, kind?: 'chain' | 'fault', instance?: string];
 
 /** One pod of the mesh. */
 export interface MeshPod {
@@ -104,8 +104,8 @@ export class LaneMesh {
     }
   }
 
-  async #pod([service, color, kind]: PodSpec): Promise<MeshPod> {
-    const instance = `${service}-${color}`;
+  async #pod([service, color, kind, name]: PodSpec): Promise<MeshPod> {
+    const instance = name ?? `${service}-${color}`;
     if (kind === 'fault') {
       const fault = await startFaultApp(instance, color);
       const agent = await startAgentProcess({ service, color, appPort: fault.port, snapshot: this.snapshot });

@@ -3,7 +3,7 @@
  * latency ratio per service with the floor, open circuits, minRequests, the summary.
  */
 import { describe, expect, it } from 'vitest';
-import { couldNotAnalyse, judge, type ServiceMeasure, summarise } from '../../../rollout/analysis/judge.ts';
+import { couldNotAnalyse, judge, latencySamples, type ServiceMeasure, summarise } from '../../../rollout/analysis/judge.ts';
 import { RolloutAnalysis } from '../../../shared/schema/rollout.ts';
 
 const t = RolloutAnalysis.parse({ minRequests: 20, maxErrorRatePercent: 1, maxLatencyRatio: 1.5 });
@@ -51,6 +51,15 @@ describe('judge', () => {
     const slow = judge([m('orders', { laneLatency: 0.009, stableLatency: 0.0008 })], t, at);
     expect(slow.latencyRatio).toBe(1.8);
     expect(slow.outcome).toBe('fail');
+  });
+
+  it('compares latency only where both sides have 2 / (1 − q) requests, so one slow request cannot decide it', () => {
+    expect(latencySamples(0.95)).toBe(40);
+    expect(latencySamples(0.99)).toBe(200);
+    const few = judge([m('orders', { laneRequests: 39, laneLatency: 0.5 })], t, at);
+    expect(few).toMatchObject({ outcome: 'pass', latencyRatio: null });
+    expect(judge([m('orders', { laneRequests: 40, laneLatency: 0.5 })], t, at).outcome).toBe('fail');
+    expect(judge([m('orders', { stableRequests: 20, laneLatency: 0.5 })], t, at).latencyRatio).toBeNull();
   });
 
   it('skips the latency of a service that only one side served (NaN from histogram_quantile)', () => {
