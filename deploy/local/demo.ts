@@ -3,8 +3,9 @@
  * real processes (frontend → orders → inventory → pricing; orders and pricing have a canary,
  * inventory has none), each app with its own agent. It drives traffic and prints, per phase,
  * which lane served each hop: uncoloured; dyed by header; dyed by user-id hash; a failing
- * canary (fallback with zero client errors, the breaker opening, then recovering); and one
- * request's trace as a tree from the spans the agents export over OTLP.
+ * canary (fallback with zero client errors, the breaker opening, then recovering); one
+ * request's trace as a tree from the spans the agents export over OTLP; and progressive delivery
+ * (rollout-phase.ts: a lane promoted step by step, then one aborted), with a real Prometheus.
  * Exits 0 when every phase shows what it should, 1 with the reason otherwise.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { rm } from 'node:fs/promises';
 import { Collector, traceTree } from './collector.ts';
 import { type Mesh, startMesh } from './mesh.ts';
 import { Progress, table } from './report.ts';
+import { rolloutPhase } from './rollout-phase.ts';
 
 export interface DemoOptions {
   /** Shorter phases (the e2e test uses it). */
@@ -176,6 +178,20 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     check(spans.length >= 7, `expected at least 7 spans of the trace, got ${spans.length}`);
     say('\nTo see traces in Jaeger instead: run Jaeger with OTLP on :4318 and start agents with');
     say('  OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318  (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf is the default)');
+
+    // 7. Progressive delivery: a Rollout widens the lane while Prometheus says it is healthy.
+    await rolloutPhase({
+      mesh,
+      base,
+      fast,
+      say,
+      check,
+      progress: (what) => progress.step('7', what),
+      send: async (headers) => {
+        const p = await send(headers);
+        return { status: p.status, orders: p.lanes.orders ?? '', fallback: p.fallbacks.orders };
+      },
+    });
     progress.done();
     say(`\ndemo passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 

@@ -1,7 +1,7 @@
 /**
  * A real Prometheus server for tests (Debian's prometheus, 2.42): started on a free loopback port
  * in a temp dir, scraping the targets it is given every `scrapeIntervalMs` (file-based discovery,
- * so targets can change while it runs). The binary comes from `DYELINE_PROMETHEUS_BIN` (set by
+ * so targets can change while it runs; the config is the demo's, deploy/local/prometheus.ts). The binary comes from `DYELINE_PROMETHEUS_BIN` (set by
  * `npm test` through scripts/ensure-prometheus.sh); when unset, the script is run to find (or
  * install) it.
  *
@@ -10,9 +10,10 @@
  *   const v = await prom.query('sum(dyeline_requests_total)');
  *   await prom.cleanup();
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prometheusSetup, writePrometheusTargets } from '../../deploy/local/prometheus.ts';
 import { freePort } from './ports.ts';
 import { ensuredBinary, ServerProcess } from './server-process.ts';
 import { waitFor } from './wait.ts';
@@ -43,6 +44,7 @@ export class PrometheusServer {
   readonly dir: string;
   readonly scrapeIntervalMs: number;
   private readonly process = new ServerProcess('prometheus');
+  private args: string[] = [];
   private targets: Record<string, string>;
 
   private constructor(port: number, dir: string, opts: PrometheusServerOptions) {
@@ -76,26 +78,11 @@ export class PrometheusServer {
   }
 
   private writeConfig(): void {
-    const interval = `${this.scrapeIntervalMs}ms`;
-    const config = {
-      global: { scrape_interval: interval, evaluation_interval: interval, scrape_timeout: `${Math.max(100, this.scrapeIntervalMs - 100)}ms` },
-      scrape_configs: [
-        {
-          job_name: 'dyeline',
-          file_sd_configs: [{ files: [join(this.dir, 'targets.json')], refresh_interval: '1s' }],
-        },
-      ],
-    };
-    // JSON is YAML: the config needs no YAML writer.
-    writeFileSync(join(this.dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
-    this.writeTargets();
+    this.args = prometheusSetup(this.dir, this.url.slice('http://'.length), this.scrapeIntervalMs, this.targets);
   }
 
   private writeTargets(): void {
-    const groups = Object.entries(this.targets).map(([pod, address]) => ({ targets: [address], labels: { pod } }));
-    const tmp = join(this.dir, 'targets.json.tmp');
-    writeFileSync(tmp, JSON.stringify(groups));
-    renameSync(tmp, join(this.dir, 'targets.json'));
+    writePrometheusTargets(this.dir, this.targets);
   }
 
   /** Adds (or moves) a scrape target; Prometheus picks it up within about a second. */
@@ -111,13 +98,7 @@ export class PrometheusServer {
   }
 
   private async launch(readyTimeoutMs: number): Promise<void> {
-    const args = [
-      `--config.file=${join(this.dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(this.dir, 'data')}`,
-      '--storage.tsdb.retention.time=1h',
-      `--web.listen-address=${this.url.slice('http://'.length)}`,
-      '--log.level=warn',
-    ];
+    const args = this.args;
     const ready = async () => {
       const res = await fetch(`${this.url}/-/ready`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
