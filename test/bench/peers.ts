@@ -62,11 +62,12 @@ export interface WrkResult {
   errors: string;
 }
 
-/** Options of {@link wrk}: duration and connections over one wrk thread; `headers` as 'Name: value'. */
+/** Options of {@link wrk}: duration and connections over one wrk thread; `headers` as 'Name: value'; a Lua `script` (-s). */
 export interface WrkOptions {
   seconds: number;
   connections: number;
   headers?: readonly string[];
+  script?: string;
 }
 
 /** wrk's latency figure ('52.00us', '1.23ms', '2.00s') in milliseconds; NaN when unreadable. */
@@ -82,7 +83,7 @@ function toMs(v: string): number {
  * (asynchronously, so the bench can sample the target meanwhile).
  */
 export async function wrk(url: string, opts: WrkOptions): Promise<WrkResult> {
-  const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', ...(opts.headers ?? []).flatMap((h) => ['-H', h]), url];
+  const args = ['-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', ...(opts.headers ?? []).flatMap((h) => ['-H', h]), ...(opts.script ? ['-s', opts.script] : []), url];
   const out = await new Promise<string>((resolve, reject) =>
     execFile(peerBinary('wrk'), args, { encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
   );

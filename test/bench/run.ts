@@ -46,6 +46,8 @@ const BENCHES: readonly Bench[] = [
   { file: 'webhook.ts', full: ['2000', '8'], quick: ['300', '8'], limitS: 60 },
   // 3 clients × (2 × 2 s warm-up + 2 set-ups × 10 turns × 2 s) ≈ 130 s
   { file: 'propagate.ts', full: ['2', '32', '10'], quick: ['1', '32', '2'], limitS: 240 },
+  // 3 set-ups × (3 s warm-up + 3 rounds × 4 s) + the in-process part ≈ 60 s
+  { file: 'lane-share.ts', full: ['4', '32', '3'], quick: ['1', '32', '1'], limitS: 150 },
   { file: 'etcd-put-to-snapshot.ts', full: ['150', '200'], quick: ['30', '200'], limitS: 90 },
   // gRPC, plaintext and TLS: 2 × 2 × 100 pushes (~10 s); HTTP v1: 100 long polls + 20 instance polls at 3 s (~40 s)
   { file: 'nacos-push-to-snapshot.ts', full: ['100', '20'], quick: ['20', '4'], limitS: 150 },
