@@ -3,7 +3,7 @@ import { explain, type ExplainInput } from '../../../agent/explain.ts';
 import { formatExplain } from '../../../agent/explain-format.ts';
 import { compileSnapshot } from '../../../agent/routing/compile.ts';
 import { EndpointStates } from '../../../agent/routing/endpoint-states.ts';
-import { buildSnapshot, instance, lane, service } from '../../support/snapshot-builder.ts';
+import { buildSnapshot, instance, lane, laneState, rollout, service } from '../../support/snapshot-builder.ts';
 
 const table = compileSnapshot(
   buildSnapshot(
@@ -90,5 +90,33 @@ describe('explain', () => {
     const r = ask('elsewhere');
     expect(r).toMatchObject({ known: false, routes: [] });
     expect(formatExplain(r)).toContain('elsewhere is not in the snapshot: the agent passes the request through');
+  });
+});
+
+describe('explain with a LaneState', () => {
+  const steps = [{ percent: 50, pauseMs: 1000 }, { percent: 100 }];
+  const withState = (state: { share?: number; degraded?: boolean }) =>
+    compileSnapshot(
+      buildSnapshot([
+        lane('canary'),
+        rollout('r', 'canary', { stickyKey: 'header:x-user-id', entry: ['frontend'], steps }),
+        laneState('canary', state),
+        instance('orders-stable-1', 'orders', '10.0.0.1'),
+        instance('orders-canary-1', 'orders', '10.0.1.1', { color: 'canary' }),
+      ]),
+      new EndpointStates(),
+    );
+  const users = Array.from({ length: 50 }, (_, i) => `user-${i}`);
+
+  it('names a dye by the share as the LaneState share, with the sticky rule it is', () => {
+    const t = withState({ share: 50 });
+    const r = users.map((u) => explain(t, { service: 'orders', from: 'frontend', headers: [['x-user-id', u]], cookies: [], query: [] })).find((x) => x.dyedBy !== null)!;
+    expect(r.dyedBy).toEqual({ lane: 'canary', color: 'canary', rule: -1, match: { headers: { 'x-user-id': { hashPercent: 50 } } } });
+    expect(formatExplain(r)).toMatch(/dyed at frontend's inbound by lane "canary" LaneState share \(header x-user-id hashPercent 50\)/);
+  });
+
+  it('shows a degraded lane served by its fallback with reason degraded', () => {
+    const r = explain(withState({ degraded: true }), { service: 'orders', headers: [['x-traffic-color', 'canary']], cookies: [], query: [] });
+    expect(r.routes[0]).toMatchObject({ requested: 'canary', served: 'stable', fallback: 'degraded' });
   });
 });
