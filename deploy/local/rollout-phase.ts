@@ -78,6 +78,7 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
   const children: ChildProcess[] = [];
   let loading = true;
   let load: Promise<void> = Promise.resolve();
+  let watch: Promise<void> = Promise.resolve();
   const original = await readFile(join(rules, 'mesh.yaml'), 'utf8');
   try {
     ctx.progress('starting Prometheus and dyeline rollout');
@@ -94,6 +95,27 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
     const status = async (): Promise<Status | undefined> => {
       const r = await fetch(`http://${statusAddress}/rollouts`).catch(() => undefined);
       return ((await r?.json()) as Status[] | undefined)?.[0];
+    };
+
+    // The share the frontend's agent applies, polled: requests are judged by it, not by the time
+    // the controller wrote it (the snapshot takes a moment to reach the agent).
+    const frontend = mesh.pods.find((p) => p.service === 'frontend')!;
+    const applied: { at: number; share: number }[] = [];
+    watch = (async () => {
+      while (loading) {
+        const at = Date.now();
+        const config = (await fetch(`http://127.0.0.1:${frontend.admin}/config`).then((r) => r.json()).catch(() => undefined)) as { laneStates?: { lane: string; share: number }[] } | undefined;
+        if (config !== undefined) applied.push({ at, share: config.laneStates?.find((l) => l.lane === 'canary')?.share ?? 0 });
+        await sleep(50);
+      }
+    })();
+    /** The share the agent applied all through [from, to], or undefined when it changed (or is unknown) then. */
+    const shareDuring = (from: number, to: number): number | undefined => {
+      const before = applied.findLast((a) => a.at <= from);
+      const after = applied.find((a) => a.at >= to);
+      if (before === undefined || after === undefined) return undefined;
+      const between = applied.filter((a) => a.at >= before.at && a.at <= after.at);
+      return between.every((a) => a.share === before.share) ? before.share : undefined;
     };
 
     // Users keep calling the frontend (and one request in ten is an internal tester, dyed by header).
@@ -125,9 +147,8 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
       await sleep(100);
     }
     check(last?.phase === 'Promoted', `the healthy rollout was not promoted (${last?.phase ?? 'no status'}: ${last?.reason ?? ''})`);
-    const rows = steps.map((s, i) => {
-      const end = steps[i + 1]?.at ?? Date.now();
-      const during = seen.filter((x) => x.user !== '' && x.at > s.at + 500 && x.at < end);
+    const rows = steps.map((s) => {
+      const during = seen.filter((x) => x.user !== '' && shareDuring(x.at - 50, x.at + 250) === s.share);
       const onCanary = new Set(during.filter((x) => x.orders === 'canary').map((x) => x.user));
       const expected = new Set(during.filter((x) => hashBucket(x.user) < s.share).map((x) => x.user));
       const sticky = [...onCanary].every((u) => expected.has(u)) && [...expected].every((u) => onCanary.has(u));
@@ -176,6 +197,7 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
   } finally {
     loading = false;
     await load.catch(() => undefined);
+    await watch.catch(() => undefined);
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     // Back to the mesh as it was: no Rollout, no LaneState, the lane's own rules.
     await rm(join(rules, 'rollout.yaml'), { force: true });
