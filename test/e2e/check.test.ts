@@ -116,13 +116,17 @@ describe('dyeline check', () => {
     await traffic(1500);
     await mesh.pod('billing', 'canary').fault!.set('500');
     try {
-      await traffic(1500);
+      const failing = Date.now();
+      await traffic(2500);
       await new Promise((r) => setTimeout(r, 1200));
-      const { code, report } = await check('--via', mesh.gatewayOutbound, '--service', 'billing', '--color', 'canary', '--requests', '3', '--prometheus', mesh.prom!.url, '--window-ms', '5000');
+      // A window that holds only the failing period: every lane request to billing failed in it
+      // (answered 500, or sent to stable once the circuit opened).
+      const windowMs = Date.now() - failing - 1000;
+      const { code, report } = await check('--via', mesh.gatewayOutbound, '--service', 'billing', '--color', 'canary', '--requests', '3', '--prometheus', mesh.prom!.url, '--window-ms', String(windowMs));
       expect(code).toBe(1);
       expect(report.slo?.outcome).toBe('fail');
       expect(report.reasons.find((r) => r.startsWith('SLO: error rate'))).toMatch(/^SLO: error rate above 1%: billing \d+(\.\d+)?% of \d+/);
-      expect(report.slo!.services.find((s) => s.service === 'billing')!.errorRatePercent).toBeGreaterThan(50);
+      expect(report.slo!.services.find((s) => s.service === 'billing')!.errorRatePercent).toBeGreaterThan(90);
     } finally {
       await mesh.pod('billing', 'canary').fault!.set('ok');
     }

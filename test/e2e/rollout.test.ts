@@ -197,29 +197,32 @@ describe('dyeline rollout (real processes, real Prometheus)', () => {
 
     // Prometheus hangs: the rollout pauses and the share stays.
     mesh.prom!.freeze();
+    let follower: DyelineProcess;
     try {
-      await waitFor(async () => {
+      const paused = await waitFor(async () => {
         for (const c of controllers) {
           const s = await statusOf(c);
           if (s.leader && s.rollouts[0]?.phase === 'Paused') return s.rollouts[0];
         }
         return undefined;
-      }, { timeoutMs: 10_000, intervalMs: 100, what: 'the rollout paused while Prometheus hangs' }).then((s) => {
-        expect(s.share).toBe(25);
-        expect(s.reason).toMatch(/^could not analyse: Prometheus at http:\/\/127\.0\.0\.1:\d+ did not answer/);
-      });
+      }, { timeoutMs: 20_000, intervalMs: 100, what: 'the rollout paused while Prometheus hangs' });
+      expect(paused.share).toBe(25);
+      expect(paused.reason).toMatch(/^could not analyse: Prometheus at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+
+      // Meanwhile the leader crashes: the lane stays where it was; the other controller takes
+      // the lease and, once Prometheus answers again, carries on from the LaneState.
+      const leaders = await Promise.all(controllers.map(async (c) => ((await statusOf(c)).leader ? c : undefined)));
+      const leader = leaders.find((c) => c !== undefined)!;
+      follower = controllers.find((c) => c !== leader)!;
+      const beforeCrash = await laneState();
+      expect(beforeCrash?.share).toBe(25);
+      await leader.stop('SIGKILL');
+      expect(await laneState()).toEqual(beforeCrash);
+      await waitFor(async () => (await statusOf(follower)).leader, { timeoutMs: 15_000, intervalMs: 100, what: 'the other controller takes the lease' });
+      expect(await laneState()).toEqual(beforeCrash);
     } finally {
       mesh.prom!.thaw();
     }
-
-    // The leader crashes; the other controller takes the lease and goes on from the LaneState.
-    const leaders = await Promise.all(controllers.map(async (c) => ((await statusOf(c)).leader ? c : undefined)));
-    const leader = leaders.find((c) => c !== undefined)!;
-    const follower = controllers.find((c) => c !== leader)!;
-    const beforeCrash = await laneState();
-    await leader.stop('SIGKILL');
-    // The crash changes nothing: the lane stays where it was until the other controller acts.
-    expect(await laneState()).toEqual(beforeCrash);
 
     const promoted = await waitForState((s) => s.phase === 'Promoted', 30_000, 'promoted');
     const took = Date.now() - started;
