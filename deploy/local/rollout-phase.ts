@@ -100,12 +100,13 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
     // The share the frontend's agent applies, polled: requests are judged by it, not by the time
     // the controller wrote it (the snapshot takes a moment to reach the agent).
     const frontend = mesh.pods.find((p) => p.service === 'frontend')!;
-    const applied: { at: number; share: number }[] = [];
+    const applied: { at: number; share: number; degraded: boolean }[] = [];
     watch = (async () => {
       while (loading) {
         const at = Date.now();
-        const config = (await fetch(`http://127.0.0.1:${frontend.admin}/config`).then((r) => r.json()).catch(() => undefined)) as { laneStates?: { lane: string; share: number }[] } | undefined;
-        if (config !== undefined) applied.push({ at, share: config.laneStates?.find((l) => l.lane === 'canary')?.share ?? 0 });
+        const config = (await fetch(`http://127.0.0.1:${frontend.admin}/config`).then((r) => r.json()).catch(() => undefined)) as { laneStates?: { lane: string; share: number; degraded: boolean }[] } | undefined;
+        const canaryState = config?.laneStates?.find((l) => l.lane === 'canary');
+        if (config !== undefined) applied.push({ at, share: canaryState?.share ?? 0, degraded: canaryState?.degraded === true });
         await sleep(50);
       }
     })();
@@ -181,10 +182,12 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
       await sleep(50);
     }
     const abortMs = Date.now() - failedAt;
-    await sleep(1000);
+    await sleep(1500);
     const during = seen.filter((x) => x.at >= failedAt);
     const errors = during.filter((x) => x.status !== 200).length;
-    const degraded = seen.filter((x) => x.at > failedAt + abortMs + 500 && x.user === '');
+    // Testers' requests once the frontend's agent applies the abort.
+    const appliedAt = applied.find((a) => a.at >= failedAt && a.degraded)?.at ?? Infinity;
+    const degraded = seen.filter((x) => x.at > appliedAt + 100 && x.user === '');
     say(`\n   the rollout starts over; at 25% the orders canary answers 500 → aborted ${abortMs} ms later (failureLimit 2 × ${INTERVAL_MS} ms, + scrape)`);
     say(`   ${aborted?.reason ?? 'not aborted'}`);
     say(`   after the abort: share 0, degraded on every agent — internal testers' requests fall back: ${degraded.filter((x) => x.fallback === 'degraded').length} of ${degraded.length} with x-dyeline-fallback: degraded`);
