@@ -11,6 +11,7 @@
  *   dyeline_rollout_write_failures_total{rollout,lane}       LaneState writes that failed
  */
 import type { Metrics } from '../../shared/metrics.ts';
+import { CurrentGauge } from '../../shared/telemetry/current-gauge.ts';
 import { RolloutPhase } from '../../shared/schema/rollout.ts';
 import type { AnalysisResult } from '../analysis/judge.ts';
 import type { RolloutRef, RolloutStatus } from '../state/machine.ts';
@@ -54,20 +55,25 @@ export function createControllerMetrics(m: Metrics): ControllerMetrics {
   };
   meter.createObservableGauge('dyeline_rollout_leader', { description: '1 while this controller holds the rollout lease (only the holder analyses and writes).' })
     .addCallback((r) => r.observe(leader));
-  meter.createObservableGauge('dyeline_rollout_share', { description: 'Share of uncoloured entry traffic dyed into the lane, as last seen, by rollout and lane.' })
-    .addCallback((r) => each((s, a) => s.status && r.observe(s.status.share, a)));
-  meter.createObservableGauge('dyeline_rollout_step', { description: 'Index of the rollout step the lane is at.' })
-    .addCallback((r) => each((s, a) => s.status && r.observe(s.status.step, a)));
-  meter.createObservableGauge('dyeline_rollout_phase', { description: '1 for the phase the rollout is in (Progressing, Paused, Promoted, Aborted), 0 for the others.' })
-    .addCallback((r) =>
-      each((s, a) => {
-        if (s.status) for (const phase of RolloutPhase.options) r.observe(s.status.phase === phase ? 1 : 0, { ...a, phase });
-      }),
-    );
-  meter.createObservableGauge('dyeline_rollout_error_rate_percent', { description: 'Error rate of the lane in the last analysis.', unit: '%' })
-    .addCallback((r) => each((s, a) => s.last?.errorRatePercent != null && r.observe(s.last.errorRatePercent, a)));
-  meter.createObservableGauge('dyeline_rollout_latency_ratio', { description: 'Worst per-service ratio of the lane latency quantile to stable in the last analysis.' })
-    .addCallback((r) => each((s, a) => s.last?.latencyRatio != null && r.observe(s.last.latencyRatio, a)));
+  // The per-rollout gauges show current state only: a rollout that is gone is gone from them
+  // (an observable gauge would keep its last values forever: shared/telemetry/current-gauge.ts).
+  const gauge = (name: string, description: string, read: (s: Series, emit: (v: number, a: Record<string, string>) => void, a: { rollout: string; lane: string }) => void) =>
+    m.addProducer(new CurrentGauge(name, description, (emit) => each((s, a) => read(s, emit, a))));
+  gauge('dyeline_rollout_share', 'Share of uncoloured entry traffic dyed into the lane, as last seen, by rollout and lane.', (s, emit, a) => {
+    if (s.status) emit(s.status.share, a);
+  });
+  gauge('dyeline_rollout_step', 'Index of the rollout step the lane is at.', (s, emit, a) => {
+    if (s.status) emit(s.status.step, a);
+  });
+  gauge('dyeline_rollout_phase', '1 for the phase the rollout is in (Progressing, Paused, Promoted, Aborted), 0 for the others.', (s, emit, a) => {
+    if (s.status) for (const phase of RolloutPhase.options) emit(s.status.phase === phase ? 1 : 0, { ...a, phase });
+  });
+  gauge('dyeline_rollout_error_rate_percent', 'Error rate of the lane in the last analysis.', (s, emit, a) => {
+    if (s.last?.errorRatePercent != null) emit(s.last.errorRatePercent, a);
+  });
+  gauge('dyeline_rollout_latency_ratio', 'Worst per-service ratio of the lane latency quantile to stable in the last analysis.', (s, emit, a) => {
+    if (s.last?.latencyRatio != null) emit(s.last.latencyRatio, a);
+  });
   meter.createObservableCounter('dyeline_rollout_analyses_total', { description: 'Analyses run, by outcome (pass, fail, inconclusive, error).' })
     .addCallback((r) =>
       each((s, a) => {

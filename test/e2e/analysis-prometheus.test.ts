@@ -50,7 +50,7 @@ beforeAll(async () => {
   metrics = createMetrics('frontend');
   agent = createAgentMetrics(metrics);
   const breakers = { values: () => [{ service: 'orders', lane: 'open', stateValue: 2 }, { service: 'orders', lane: 'healthy', stateValue: 0 }] } as unknown as Breakers;
-  createResilienceMetrics(metrics.meter, breakers);
+  createResilienceMetrics(metrics, breakers);
   server = createServer((req, res) => metrics.handle(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   address = `127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaneStateSpec } from '../../shared/schema/rollout.ts';
 import { EtcdServer } from '../support/etcd.ts';
+import { scrape, total } from '../support/prometheus.ts';
 import { DYELINE_BIN, type DyelineProcess, startDaemon, startDyeline } from '../support/process.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -88,6 +89,14 @@ describe('dyeline rollout on etcd', () => {
     expect(paused.reason).toMatch(/^could not analyse: Prometheus at http:\/\/127\.0\.0\.1:1 did not answer/);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await laneState())?.history).toHaveLength(1);
+    // What the status port's metrics say of it.
+    const m = await scrape(leader.listeners.get('status')!);
+    expect(total(m, 'dyeline_rollout_leader')).toBe(1);
+    expect(total(m, 'dyeline_rollout_phase', { rollout: 'orders-v2', lane: 'canary', phase: 'Paused' })).toBe(1);
+    expect(total(m, 'dyeline_rollout_phase', { rollout: 'orders-v2', phase: 'Progressing' })).toBe(0);
+    expect(total(m, 'dyeline_rollout_share', { rollout: 'orders-v2' })).toBe(5);
+    expect(total(m, 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'error' })).toBeGreaterThan(0);
+    expect(total(m, 'dyeline_rollout_writes_total', { rollout: 'orders-v2' })).toBe(1);
   });
 
   it('hands the lease over at once when the leader stops, and rollout history reads the trail', async () => {
