@@ -42,7 +42,7 @@ spec:
   stickyKey: header:x-user-id
   entry: [frontend]
   steps: [ { percent: 5, pauseMs: ${PAUSE_MS} }, { percent: 25, pauseMs: ${PAUSE_MS} }, { percent: 100 } ]
-  analysis: { intervalMs: ${INTERVAL_MS}, windowMs: 2000, failureLimit: 2, minRequests: 5, maxErrorRatePercent: 1, maxLatencyRatio: 2, latencyFloorMs: 20 }
+  analysis: { intervalMs: ${INTERVAL_MS}, windowMs: 2000, failureLimit: 2, minRequests: 5, maxErrorRatePercent: 1, maxLatencyRatio: 5, latencyFloorMs: 50 }
 `;
 
 interface Status {

@@ -2,7 +2,7 @@
  * The PromQL of a lane analysis (docs/reference.md#progressive-delivery), over the agents' own
  * series as their callers see them (direction="outbound"): each query is summed by `upstream`,
  * so the lane and stable are compared service by service. Counts are increases over the window
- * of a subquery (step: the window / 40, at least 100 ms).
+ * of a subquery (step: the window / 40, at least 50 ms).
  *
  *   laneServed      requests answered by the lane's instances
  *   laneErrors      of those, the 5xx answers
@@ -46,7 +46,7 @@ export function promString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** Points of the counting subqueries at most (their step is the window / this, at least 100 ms). */
+/** Points of the counting subqueries at most (their step is the window / this, at least 50 ms). */
 const MAX_POINTS = 40;
 
 /** The queries of one analysis of `scope`. */
@@ -56,7 +56,7 @@ export function laneQueries(scope: LaneQueryScope): LaneQueries {
   const extra = scope.matchers !== undefined && scope.matchers.trim() !== '' ? `,${scope.matchers.trim()}` : '';
   const windowMs = Math.max(1, Math.round(scope.windowMs));
   const range = `[${windowMs}ms]`;
-  const step = `${Math.max(100, Math.ceil(windowMs / MAX_POINTS))}ms`;
+  const step = `${Math.max(50, Math.ceil(windowMs / MAX_POINTS))}ms`;
   const sum = (m: string) => `sum by (upstream) (dyeline_requests_total{direction="outbound",${m}${extra}})`;
   // Requests matching `m`, counted on a series that exists before the first of them: their sum by
   // service, or 0 wherever the service has had any traffic. A counter series is born with its

