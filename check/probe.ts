@@ -5,7 +5,7 @@
  * trace backend. One at a time: a check is a probe, not a load.
  */
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { COLOR_HEADER } from '../shared/color.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { PATH_HEADER, PROBE_HEADER, parsePath } from '../shared/probe-path.ts';
@@ -34,36 +34,45 @@ export interface Probe extends ProbeAnswer {
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? '';
 
+/** One GET through the agent as an HTTP proxy (absolute-form); resolves with the status and headers. */
+function get(plan: ProbePlan, agent: Agent, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  const colon = plan.via.lastIndexOf(':');
+  const host = plan.via.slice(0, colon).replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: Number(plan.via.slice(colon + 1)), method: 'GET', path: `http://${plan.service}${plan.path}`, headers, agent }, (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      res.once('error', reject);
+    });
+    req.setTimeout(plan.timeoutMs, () => req.destroy(new Error(`no answer within ${plan.timeoutMs} ms`)));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
 /** Sends the probes; transport failures are answers with status 0. */
 export async function sendProbes(plan: ProbePlan): Promise<Probe[]> {
-  const pool = new Pool(`http://${plan.via}`, { connections: 1, connectTimeout: plan.timeoutMs });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const out: Probe[] = [];
   try {
     for (let i = 0; i < plan.requests; i++) {
       const traceId = randomBytes(16).toString('hex');
       try {
-        const res = await pool.request({
-          method: 'GET',
-          path: `http://${plan.service}${plan.path}`,
-          headers: {
-            ...plan.headers,
-            host: plan.service,
-            [COLOR_HEADER]: plan.color,
-            [PROBE_HEADER]: '1',
-            traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
-          },
-          headersTimeout: plan.timeoutMs,
-          bodyTimeout: plan.timeoutMs,
+        const res = await get(plan, agent, {
+          ...plan.headers,
+          host: plan.service,
+          [COLOR_HEADER]: plan.color,
+          [PROBE_HEADER]: '1',
+          traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
         });
-        await res.body.dump();
         const path = parsePath(one(res.headers[PATH_HEADER]));
-        out.push({ traceId, status: res.statusCode, entries: path.entries, dropped: path.dropped, servedColor: one(res.headers['x-dyeline-served-color']), fallback: one(res.headers['x-dyeline-fallback']) });
+        out.push({ traceId, status: res.status, entries: path.entries, dropped: path.dropped, servedColor: one(res.headers['x-dyeline-served-color']), fallback: one(res.headers['x-dyeline-fallback']) });
       } catch (err) {
         out.push({ traceId, status: 0, error: errorMessage(err), entries: [], dropped: 0, servedColor: '', fallback: '' });
       }
     }
   } finally {
-    await pool.close().catch(() => undefined);
+    agent.destroy();
   }
   return out;
 }

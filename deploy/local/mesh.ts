@@ -18,7 +18,7 @@ import { demoRuleFiles } from './rules.ts';
  * agents and the apps (`dyeline demo --app`) are started from it, so a built entry runs the whole
  * demo by itself.
  */
-const ENTRY = process.argv[1]!;
+export const ENTRY = process.argv[1]!;
 
 /** One instance of the demo: service, lane, the next service it calls. */
 export interface PodSpec {

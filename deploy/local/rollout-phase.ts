@@ -10,15 +10,14 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { hashBucket } from '../../agent/routing/hash.ts';
-import type { Mesh } from './mesh.ts';
-import { waitHttp } from './mesh.ts';
+import { ENTRY, type Mesh, waitHttp } from './mesh.ts';
 import { findPrometheus, prometheusSetup, startPrometheus } from './prometheus.ts';
 import { table } from './report.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/dyeline.js', import.meta.url));
+/** `dyeline <args>` as the demo runs every process: the entry this process runs, with its node flags. */
+const dyeline = (...args: string[]) => [...process.execArgv, ENTRY, ...args];
 
 /** What the phase needs of the demo. */
 export interface PhaseContext {
@@ -86,7 +85,7 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
     await waitHttp(`http://${promAddress}/-/ready`, 20_000, 'Prometheus to be ready');
     // The Rollout replaces the lane's 30% user-id rule: the share is the lane's growth now.
     await writeFile(join(rules, 'mesh.yaml'), original.replace(/^ {6}- headers: \{ x-user-id: \{ hashPercent: 30 \} \}.*\n/m, ''));
-    const controller = spawn(process.execPath, [BIN, 'rollout', '--source', `file://${rules}`, '--prometheus', `http://${promAddress}`, '--status', statusAddress], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const controller = spawn(process.execPath, dyeline('rollout', '--source', `file://${rules}`, '--prometheus', `http://${promAddress}`, '--status', statusAddress), { stdio: ['ignore', 'pipe', 'pipe'] });
     const log = createWriteStream(join(mesh.dir, 'rollout.log'));
     controller.stdout.pipe(log);
     controller.stderr.pipe(log);
@@ -159,7 +158,7 @@ export async function rolloutPhase(ctx: PhaseContext): Promise<boolean> {
     say(table(['share', 'users seen', 'on canary at orders', 'exactly the users whose bucket < share'], rows));
     check(steps.map((s) => s.share).join(',') === '5,25,100', `the rollout went through shares ${steps.map((s) => s.share).join(',')}, not 5,25,100`);
     check(rows.every((r) => r[3] === 'yes'), 'a user was not in the lane exactly when its sticky bucket was below the share');
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'rollout', 'history', '--source', `file://${rules}`]);
+    const { stdout } = await promisify(execFile)(process.execPath, dyeline('rollout', 'history', '--source', `file://${rules}`));
     say(`promoted after ${((Date.now() - started) / 1000).toFixed(1)} s; dyeline rollout history:`);
     say(stdout.trimEnd().replace(/^/gm, '  '));
 

@@ -75,12 +75,12 @@ try {
     agents.push({ name: s.name, proc, url: `http://127.0.0.1:${inPort}/` });
   }
   const load = { seconds, connections, script };
-  for (const a of agents) wrk(a.url, { ...load, seconds: Math.min(seconds, 3) }); // warm-up (JIT)
+  for (const a of agents) await wrk(a.url, { ...load, seconds: Math.min(seconds, 3) }); // warm-up (JIT)
   const results = new Map<string, { r: WrkResult; cpuUs: number }[]>();
   for (let round = 0; round < rounds; round++) {
     for (const a of round % 2 === 0 ? agents : [...agents].reverse()) {
       const c0 = await cpuSeconds(a.proc.pid!);
-      const r = wrk(a.url, load);
+      const r = await wrk(a.url, load);
       const c1 = await cpuSeconds(a.proc.pid!);
       const list = results.get(a.name) ?? [];
       list.push({ r, cpuUs: ((c1.user + c1.sys - c0.user - c0.sys) / (r.rps * seconds)) * 1e6 });
