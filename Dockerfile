@@ -17,6 +17,8 @@ COPY cli ./cli
 COPY shared ./shared
 COPY daemon ./daemon
 COPY agent ./agent
+COPY rollout ./rollout
+COPY check ./check
 COPY deploy ./deploy
 COPY propagate ./propagate
 COPY scripts ./scripts
