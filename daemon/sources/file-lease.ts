@@ -10,26 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Lease } from './lease.ts';
+import { type Lease, type LeaseContent as LockContent, parseLeaseContent as parse } from './lease.ts';
 
 /** The lock file's name in the source directory. */
 export const LEASE_FILE = '.dyeline-rollout.lease';
-
-interface LockContent {
-  holder: string;
-  renewedAt: number;
-  ttlMs: number;
-}
-
-function parse(text: string): LockContent | undefined {
-  try {
-    const v = JSON.parse(text) as Partial<LockContent>;
-    if (typeof v.holder === 'string' && typeof v.renewedAt === 'number' && typeof v.ttlMs === 'number') return v as LockContent;
-  } catch {
-    /* a torn or foreign file */
-  }
-  return undefined;
-}
 
 const same = (a: LockContent | undefined, b: LockContent | undefined) => a !== undefined && b !== undefined && a.holder === b.holder && a.renewedAt === b.renewedAt;
 

@@ -17,3 +17,21 @@ export interface Lease {
   /** The holder as last seen (this controller's identity when it holds it), for the status API. */
   readonly holder: string | undefined;
 }
+
+/** What the file and Nacos leases store: who holds it, when it last renewed it (its clock), for how long. */
+export interface LeaseContent {
+  holder: string;
+  renewedAt: number;
+  ttlMs: number;
+}
+
+/** The stored lease, or undefined when the text is not one (torn, foreign, hand-edited). */
+export function parseLeaseContent(text: string): LeaseContent | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LeaseContent>;
+    if (typeof v.holder === 'string' && typeof v.renewedAt === 'number' && typeof v.ttlMs === 'number') return v as LeaseContent;
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}

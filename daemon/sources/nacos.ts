@@ -72,6 +72,7 @@ export const nacosSource: SourceKind<NacosSourceConfig> = {
     };
   },
   create: (config, context) => createNacosSource(config, context),
+  writer: async (config, context) => new (await import('./nacos/writer.ts')).NacosWriter(config, context),
 };
 
 /** The source of a transport (a chosen one, or one that chooses at start), with one set of TLS files for all its parts. */

@@ -20,7 +20,11 @@
  * - Config: ConfigBatchListenRequest registers the connection as listener of each config and
  *   answers the ones whose md5 differs (`changedConfigs`); a change pushes ConfigChangeNotifyRequest
  *   {dataId, group, tenant} to each listening connection. ConfigQueryRequest answers the content and
- *   md5, or errorCode 300 "config data not exist".
+ *   md5, or errorCode 300 "config data not exist". ConfigPublishRequest {dataId, group, tenant,
+ *   content, casMd5, additionMap {type}} publishes (ConfigPublishRequestHandler): blank content →
+ *   ConfigPublishResponse errorCode 400; with `casMd5` it is a compare-and-swap as Nacos's
+ *   insertOrUpdateCas (an absent config is created, a present one replaced only when its md5 is
+ *   `casMd5`), else resultCode/errorCode 500 "Cas publish fail, server md5 may have changed.".
  * - Naming: only connections labelled `module: naming` may subscribe or register (else ErrorResponse
  *   -401, as Nacos has no naming client for them). SubscribeServiceRequest answers the ServiceInfo
  *   (enabled hosts; name without group; lastRefTime = now) and a change pushes NotifySubscriberRequest
@@ -109,9 +113,12 @@ interface Conn {
 }
 
 const passBuffer = (b: Buffer): Buffer => b;
+/** Nacos ParamUtils: dataId and group of letters, digits and `._:-`. */
+const VALID_CONFIG_NAME = /^[a-zA-Z0-9_.:-]+$/;
 const SECURED = new Map([
   ['ConfigBatchListenRequest', 'ConfigChangeBatchListenResponse'],
   ['ConfigQueryRequest', 'ConfigQueryResponse'],
+  ['ConfigPublishRequest', 'ConfigPublishResponse'],
   ['SubscribeServiceRequest', 'SubscribeServiceResponse'],
   ['ServiceListRequest', 'ServiceListResponse'],
   ['InstanceRequest', 'InstanceResponse'],
@@ -400,6 +407,7 @@ export class NacosGrpcTestServer {
       HealthCheckRequest: () => ['HealthCheckResponse', {}],
       ConfigBatchListenRequest: (c, b) => this.#listen(c, b),
       ConfigQueryRequest: (c, b) => this.#query(b),
+      ConfigPublishRequest: (c, b) => this.#publish(b),
       SubscribeServiceRequest: (c, b) => this.#subscribe(c, b),
       ServiceListRequest: (c, b) => this.#serviceList(b),
       InstanceRequest: (c, b) => this.#instance(c, b),
@@ -444,6 +452,22 @@ export class NacosGrpcTestServer {
     const cfg = this.state.config(String(body.dataId ?? ''), String(body.group ?? ''), String(body.tenant ?? ''));
     if (!cfg) return ['ConfigQueryResponse', { resultCode: 500, errorCode: 300, message: 'config data not exist' }];
     return ['ConfigQueryResponse', { content: cfg.content, md5: cfg.md5, contentType: cfg.type, lastModified: cfg.lastModified, encryptedDataKey: '', isBeta: false }];
+  }
+
+  #publish(body: Record<string, unknown>): [string, Record<string, unknown>] {
+    const fail = (code: number, message: string): [string, Record<string, unknown>] => ['ConfigPublishResponse', { resultCode: 500, errorCode: code, message }];
+    const dataId = String(body.dataId ?? '');
+    const group = String(body.group ?? '');
+    const content = typeof body.content === 'string' ? body.content : '';
+    if (!VALID_CONFIG_NAME.test(dataId) || !VALID_CONFIG_NAME.test(group)) return fail(400, 'invalid dataId or group');
+    if (content.trim() === '') return fail(400, 'invalid content');
+    const tenant = String(body.tenant ?? '');
+    const addition = (body.additionMap ?? {}) as Record<string, unknown>;
+    const type = typeof addition.type === 'string' && addition.type ? addition.type : 'text';
+    const casMd5 = typeof body.casMd5 === 'string' ? body.casMd5.trim() : '';
+    if (!casMd5) this.state.publishConfig(dataId, group, content, tenant, type);
+    else if (!this.state.publishConfigCas(dataId, group, content, casMd5, tenant, type)) return fail(500, 'Cas publish fail, server md5 may have changed.');
+    return ['ConfigPublishResponse', {}];
   }
 
   #namingClient(conn: Conn): void {

@@ -7,7 +7,11 @@
  * - Config (`/nacos/v1/cs/configs`): GET by dataId + group (+ tenant) → the raw content as
  *   text/plain with `Content-MD5` (hex md5 of the UTF-8 content) and `Config-Type` headers, 404
  *   "config data not exist" when absent; POST publishes (blank content → 400), DELETE removes,
- *   both answer `true`. dataId/group must be non-blank and of letters, digits and `._:-`
+ *   both answer `true`. A POST with a `casMd5` header is a compare-and-swap (Nacos 2.3+,
+ *   ConfigOperationService): an absent config is created, a present one replaced only when its
+ *   md5 is `casMd5`, else 500 with the v2 Result `{code: 20005, message: "resource conflict",
+ *   data: "Cas publish fail, server md5 may have changed."}` (NacosApiExceptionHandler, 2.3–2.5);
+ *   `v1Cas: false` ignores the header as Nacos before 2.3 does. dataId/group must be non-blank and of letters, digits and `._:-`
  *   (Nacos ParamUtils); missing → 400. Tenant `public` is the same as `` (Nacos 2.x).
  * - Long polling (`POST /nacos/v1/cs/configs/listener`, Nacos LongPollingService):
  *   `Listening-Configs` = `dataId^2group^2md5[^2tenant]^1...` (^1/^2 = \x01/\x02), URL-decoded once
@@ -88,6 +92,8 @@ export interface NacosTestServerOptions {
   state?: NacosState;
   /** Serve the v1 API (default true); false answers 404 on `/nacos/v1/`, as Nacos 3.2+ without the legacy adapter. */
   v1Api?: boolean;
+  /** Honour the `casMd5` header of a config POST (default true, Nacos 2.3+); false ignores it, as Nacos 1.x–2.2. */
+  v1Cas?: boolean;
   /** Serve Nacos 3's login path `/nacos/v3/auth/user/login` (default false, as Nacos 2). */
   v3Login?: boolean;
   /** Enables auth with this one user (when no `state` is given). Default: auth off. */
@@ -235,6 +241,7 @@ export class NacosTestServer {
     longPollMarginMs: number;
     v1Api: boolean;
     v3Login: boolean;
+    v1Cas: boolean;
     clientBeatIntervalMs: number;
     heartbeatTimeoutMs?: number;
     deleteTimeoutMs: number;
@@ -259,6 +266,7 @@ export class NacosTestServer {
       longPollMarginMs: opts.longPollMarginMs ?? 500,
       v1Api: opts.v1Api ?? true,
       v3Login: opts.v3Login ?? false,
+      v1Cas: opts.v1Cas ?? true,
       clientBeatIntervalMs: opts.clientBeatIntervalMs ?? 5000,
       heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
       deleteTimeoutMs: opts.deleteTimeoutMs ?? 30_000,
@@ -444,7 +452,7 @@ export class NacosTestServer {
       case 'GET /nacos/v1/cs/configs':
         return this.#getConfig(res, params);
       case 'POST /nacos/v1/cs/configs':
-        return this.#publishConfig(res, params);
+        return this.#publishConfig(req, res, params);
       case 'DELETE /nacos/v1/cs/configs':
         return this.#deleteConfig(res, params);
       case 'POST /nacos/v1/cs/configs/listener':
@@ -517,10 +525,17 @@ export class NacosTestServer {
     res.end(cfg.content);
   }
 
-  #publishConfig(res: http.ServerResponse, params: Record<string, string>): void {
+  #publishConfig(req: http.IncomingMessage, res: http.ServerResponse, params: Record<string, string>): void {
     const { dataId, group, tenant } = this.#configParams(params);
     const content = params.content;
     if (content === undefined || content.trim() === '') throw new HttpError(400, 'invalid content');
+    const casMd5 = String(req.headers.casmd5 ?? '').trim();
+    if (casMd5 && this.#opts.v1Cas) {
+      if (!this.state.publishConfigCas(dataId, group, content, casMd5, tenant, params.type || 'text')) {
+        return sendJson(res, 500, { code: 20005, message: 'resource conflict', data: 'Cas publish fail, server md5 may have changed.' });
+      }
+      return send(res, 200, 'true');
+    }
     this.publishConfig(dataId, group, content, tenant, params.type || 'text');
     send(res, 200, 'true');
   }

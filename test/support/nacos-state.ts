@@ -187,6 +187,18 @@ export class NacosState {
     this.#configChanged(key, dataId, group, t);
   }
 
+  /**
+   * Publishes with `casMd5` as Nacos's insertOrUpdateCas does (Nacos 2.x ConfigPublishRequest,
+   * v1 HTTP `casMd5` header from 2.3): an absent config is created whatever the md5 says; a
+   * present one is replaced only when its md5 is `casMd5`. False when refused.
+   */
+  publishConfigCas(dataId: string, group: string, content: string, casMd5: string, tenant = '', type = 'yaml'): boolean {
+    const current = this.config(dataId, group, tenant);
+    if (current !== undefined && current.md5 !== casMd5) return false;
+    this.publishConfig(dataId, group, content, tenant, type);
+    return true;
+  }
+
   /** Removes a config. */
   removeConfig(dataId: string, group: string, tenant = ''): void {
     const t = normTenant(tenant);

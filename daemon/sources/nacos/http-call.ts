@@ -10,7 +10,7 @@ import type { TlsMaterial } from '../../../shared/tls-files.ts';
 
 /** What is sent. */
 export interface NacosHttpCall {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;
