@@ -1,8 +1,10 @@
 /**
- * The writer capability of the file and etcd kinds (what `dyeline rollout` writes with): a
+ * The writer capability of the file, etcd and nacos kinds (what `dyeline rollout` writes with): a
  * written LaneState is read back by the kind's own source as a valid document; the lease has one
  * holder at a time, is taken over after its TTL when the holder stops renewing, and at once after
- * a release — against a real etcd and a real directory.
+ * a release — against a real etcd, a real directory and the test Nacos over gRPC and HTTP v1. On
+ * Nacos the rules config's other documents stay as they were, and a write never overwrites an
+ * edit made after it read the config.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,8 @@ import { sourceKind } from '../../daemon/sources/registry.ts';
 import type { Source, SourceWriter } from '../../daemon/sources/source.ts';
 import { SourceStore } from '../../daemon/store.ts';
 import { EtcdServer } from '../support/etcd.ts';
+import { NacosGrpcTestServer } from '../support/nacos-grpc-server.ts';
+import { NacosTestServer } from '../support/nacos-server.ts';
 import { RecordingSink } from '../support/recording-sink.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -26,16 +30,22 @@ const LANE_STATE = {
 };
 
 let etcd: EtcdServer;
+let nacos: NacosTestServer;
+let nacosGrpc: NacosGrpcTestServer;
 let dir: string;
 const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   etcd = await EtcdServer.start();
+  nacos = await new NacosTestServer().start();
+  nacosGrpc = await new NacosGrpcTestServer(nacos.state).start();
   dir = mkdtempSync(join(tmpdir(), 'dyeline-writer-'));
 });
 afterAll(async () => {
   for (const c of closers.splice(0)) await c();
   await etcd?.cleanup();
+  await nacosGrpc?.stop();
+  await nacos?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,6 +70,8 @@ function laneStateIn(sink: RecordingSink, uri: string) {
 describe.each([
   ['file', () => `file://${dir}`],
   ['etcd', () => `etcd://${etcd.endpoint}?prefix=/writer-test/`],
+  ['nacos (gRPC)', () => `nacos://${nacos.address}?dataId=writer-grpc.yaml&grpcPort=${nacosGrpc.port}&transport=grpc`],
+  ['nacos (HTTP v1)', () => `nacos://${nacos.address}?dataId=writer-http.yaml&transport=http`],
 ])('%s writer', (_kind, uri) => {
   it('writes a LaneState the source reads back as a valid document, and replaces it', async () => {
     const { writer, sink } = await open(uri());
@@ -88,6 +100,48 @@ describe.each([
     expect(await b.hold()).toBe(false);
     expect(b.holder).toBe('a');
     await a.release();
+  });
+});
+
+describe.each(['grpc', 'http'])('nacos writer over %s', (transport) => {
+  const dataId = `writer-${transport}-edits.yaml`;
+  const uri = () => `nacos://${nacos.address}?dataId=${dataId}&grpcPort=${nacosGrpc.port}&transport=${transport}`;
+  const RULES = '# hand-written rules\napiVersion: dyeline.io/v1\nkind: Lane # the canary\nmetadata: { name: canary }\nspec: { color: canary }\n';
+
+  it('writes into the rules config, keeping every other byte of it', async () => {
+    nacos.publishConfig(dataId, 'DYELINE', RULES);
+    const { writer, sink } = await open(uri());
+    await writer.write(LANE_STATE);
+    const text = nacos.state.config(dataId, 'DYELINE')!.content;
+    expect(text.startsWith(`${RULES}---\n`)).toBe(true);
+    await waitFor(() => laneStateIn(sink, uri())?.kind === 'LaneState', { what: 'the written LaneState in the source' });
+    await writer.write({ ...LANE_STATE, spec: { ...LANE_STATE.spec, share: 50 } });
+    expect(nacos.state.config(dataId, 'DYELINE')!.content.startsWith(`${RULES}---\n`)).toBe(true);
+    await waitFor(() => (laneStateIn(sink, uri()) as { spec: { share: number } } | undefined)?.spec.share === 50, { what: 'the replaced LaneState' });
+  });
+
+  it('never overwrites an edit made after its read: it reads again and keeps the edit', async () => {
+    const { writer } = await open(uri());
+    // An edit lands between the writer's read and its publish.
+    const state = nacos.state;
+    const publishCas = state.publishConfigCas.bind(state);
+    let edited = false;
+    state.publishConfigCas = (...args) => {
+      if (!edited) {
+        edited = true;
+        state.publishConfig(dataId, 'DYELINE', `${state.config(dataId, 'DYELINE')!.content}---\nkind: Lane\napiVersion: dyeline.io/v1\nmetadata: { name: blue }\nspec: { color: blue }\n`);
+      }
+      return publishCas(...args);
+    };
+    try {
+      await writer.write({ ...LANE_STATE, spec: { ...LANE_STATE.spec, share: 75 } });
+    } finally {
+      state.publishConfigCas = publishCas;
+    }
+    const text = state.config(dataId, 'DYELINE')!.content;
+    expect(text).toContain('name: blue');
+    expect(text).toContain('share: 75');
+    expect(text.startsWith(RULES)).toBe(true);
   });
 });
 
