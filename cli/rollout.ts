@@ -28,7 +28,7 @@ export function httpUrl(flag: string, value: string | undefined): string {
 
 export function registerRollout(program: Command): void {
   const rollout = subcommand(program, 'rollout', 'progressive delivery controller: steps lanes by their Rollouts, analyses Prometheus, promotes or aborts')
-    .addOption(option('--source <URI>', 'the source holding the Rollouts (file:///dir or etcd://...); LaneStates are written into it'))
+    .addOption(option('--source <URI>', 'the source holding the Rollouts (file:///dir, etcd://... or nacos://...); LaneStates are written into it'))
     .addOption(option('--prometheus <URL>', 'Prometheus that scrapes the agents, e.g. http://prometheus:9090'))
     .addOption(option('--prometheus-match <MATCHERS>', 'more label matchers for every query, e.g. namespace="shop"'))
     .addOption(option('--status <HOST:PORT>', '/healthz, /readyz, /metrics, /rollouts, /history', '0.0.0.0:15390'))
