@@ -1,15 +1,12 @@
 /**
  * Reading and publishing configs of one Nacos, for the writer (docs/sources.md#writing-into-a-source):
  * the same calls over either transport of the source — gRPC (`config-api-grpc.ts`) or the v1 HTTP
- * OpenAPI (`config-api-http.ts`) — with its servers, credentials and TLS files. `auto` asks the
- * servers once (transport.ts), as the source does. A publish with `casMd5` is Nacos's
- * compare-and-swap: an absent config is created whatever `casMd5` says; a present one is replaced
- * only when its md5 is `casMd5`.
+ * OpenAPI (`config-api-http.ts`), opened by `open-config-api.ts`. A publish with `casMd5` is
+ * Nacos's compare-and-swap: an absent config is created whatever `casMd5` says; a present one is
+ * replaced only when its md5 is `casMd5`.
  */
 import type { Logger } from '../../../shared/log.ts';
-import type { NacosSourceConfig } from './config.ts';
 import type { NacosTlsFiles } from './tls.ts';
-import { chooseTransport, grpcServers } from './transport.ts';
 
 /** A config as read: its content and md5 (hex md5 of the UTF-8 content, as Nacos computes it). */
 export interface ReadConfig {
@@ -39,33 +36,3 @@ export interface ConfigApiContext {
 
 /** Budget of one call (ms). */
 export const CALL_TIMEOUT_MS = 5000;
-
-/** The API over the source's transport; with `auto`, the first call chooses it. */
-export function createConfigApi(config: NacosSourceConfig, context: ConfigApiContext): NacosConfigApi {
-  let chosen: Promise<NacosConfigApi> | undefined;
-  const api = (): Promise<NacosConfigApi> =>
-    (chosen ??= open(config, context).catch((err: unknown) => {
-      chosen = undefined;
-      throw err;
-    }));
-  return {
-    read: async (dataId) => (await api()).read(dataId),
-    publish: async (dataId, content, casMd5) => (await api()).publish(dataId, content, casMd5),
-    honoursCas: async () => (await api()).honoursCas(),
-    close: async () => {
-      const opened = chosen;
-      chosen = undefined;
-      await (await opened?.catch(() => undefined))?.close();
-    },
-  };
-}
-
-async function open(config: NacosSourceConfig, context: ConfigApiContext): Promise<NacosConfigApi> {
-  let transport = config.transport;
-  if (transport === 'auto') {
-    transport = await chooseTransport(config.servers, grpcServers(config.servers, config.grpcPort), 3000, await context.tls?.material());
-    context.log.info({ transport }, `nacos writer transport: ${transport === 'grpc' ? 'gRPC' : 'HTTP v1'}`);
-  }
-  if (transport === 'grpc') return new (await import('./config-api-grpc.ts')).GrpcConfigApi(config, context);
-  return new (await import('./config-api-http.ts')).HttpConfigApi(config, context);
-}

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSourceUri } from '../../../../../daemon/config.ts';
-import { createConfigApi, type NacosConfigApi } from '../../../../../daemon/sources/nacos/config-api.ts';
+import type { NacosConfigApi } from '../../../../../daemon/sources/nacos/config-api.ts';
+import { createConfigApi } from '../../../../../daemon/sources/nacos/open-config-api.ts';
 import type { NacosSourceConfig } from '../../../../../daemon/sources/nacos/config.ts';
 import { NacosLease, leaseDataId } from '../../../../../daemon/sources/nacos/lease.ts';
 import { createLogger } from '../../../../../shared/log.ts';
@@ -32,7 +33,7 @@ afterAll(async () => {
   await http?.stop();
 });
 
-function api(transport: 'grpc' | 'http', server = http, grpcPort = grpc.port): { api: NacosConfigApi; dataId: string } {
+function api(transport: 'grpc' | 'http' | 'auto', server = http, grpcPort = grpc.port): { api: NacosConfigApi; dataId: string } {
   const dataId = `lease-test-${++dataIds}.yaml`;
   const config = parseSourceUri(`nacos://${server.address}?dataId=${dataId}&transport=${transport}&grpcPort=${grpcPort}`, {}) as NacosSourceConfig;
   const a = createConfigApi(config, { log, tls: undefined });
@@ -137,4 +138,27 @@ it('over HTTP v1, a Nacos that ignores casMd5 (before 2.3) never gives the lease
   } finally {
     await old.stop();
   }
+});
+
+describe('transport=auto', () => {
+  it('holds the lease over gRPC when the gRPC port answers', async () => {
+    const before = grpc.requestsOf('ConfigPublishRequest').length;
+    const c = api('auto');
+    expect(await new NacosLease(c.api, c.dataId, 'a', 15_000, { clock }).hold()).toBe(true);
+    expect(grpc.requestsOf('ConfigPublishRequest').length).toBe(before + 1);
+  });
+
+  it('holds the lease over HTTP v1 when only the HTTP port answers', async () => {
+    const v1 = await new NacosTestServer().start();
+    try {
+      // The gRPC port is the HTTP port + 1000 here; nothing listens there.
+      const config = parseSourceUri(`nacos://${v1.address}?dataId=auto-http.yaml`, {}) as NacosSourceConfig;
+      const a = createConfigApi(config, { log, tls: undefined });
+      apis.push(a);
+      expect(await new NacosLease(a, leaseDataId('auto-http.yaml'), 'a', 15_000, { clock }).hold()).toBe(true);
+      expect(v1.requestsTo('/nacos/v1/cs/configs').filter((r) => r.method === 'POST' && r.params.dataId === 'auto-http.yaml.rollout-lease')).toHaveLength(1);
+    } finally {
+      await v1.stop();
+    }
+  });
 });
