@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DocumentInput } from '../../../../shared/schema/documents.ts';
 import { send, startTestAgent, startUpstream, type TestAgent } from '../../../support/agent-harness.ts';
 import { instance, lane, service } from '../../../support/snapshot-builder.ts';
-import { waitFor } from '../../../support/wait.ts';
+import { idleIo, waitFor, waitForIo } from '../../../support/wait.ts';
 
 type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang';
 
@@ -223,15 +223,39 @@ describe('outbound retries (policy: connect-failure, reset, 503; 2 attempts)', (
   it('times each try out at perTryTimeoutMs and answers 504 when the overall deadline is spent', async () => {
     await agent.publish(docs({ timeoutMs: 500, retry: { perTryTimeoutMs: 200, on: ['timeout'] } }));
     for (const n of [s1, s2, s3]) up(n).set('hang');
-    const t0 = performance.now();
-    const r = await call();
-    const ms = performance.now() - t0;
-    expect(r.status).toBe(504);
-    expect(r.headers['x-dyeline-error']).toBe('timeout');
-    // 200 + 200 + what is left of 500 (100): three tries, the deadline kept.
-    expect(total()).toBe(3);
-    expect(ms).toBeGreaterThanOrEqual(480);
-    expect(ms).toBeLessThan(900);
+    // A fake clock drives the deadlines (the agent's timers and performance.now); sockets stay
+    // real. Time stands still while a try travels, so each step is checked exactly: a loaded
+    // machine can delay the I/O, never the verdict.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      let answered = false;
+      const answer = call().finally(() => (answered = true));
+      await waitForIo(() => total() === 1, { what: 'first try' });
+      await vi.advanceTimersByTimeAsync(199);
+      await idleIo(30);
+      expect([total(), answered]).toEqual([1, false]);
+      // 200 ms: the first try times out, the second is sent with 200 ms of its own.
+      await vi.advanceTimersByTimeAsync(1);
+      await waitForIo(() => total() === 2, { what: 'second try' });
+      await vi.advanceTimersByTimeAsync(199);
+      await idleIo(30);
+      expect([total(), answered]).toEqual([2, false]);
+      // 400 ms: the third try gets what is left of the deadline, 100 ms.
+      await vi.advanceTimersByTimeAsync(1);
+      await waitForIo(() => total() === 3, { what: 'third try' });
+      await vi.advanceTimersByTimeAsync(99);
+      await idleIo(30);
+      expect([total(), answered]).toEqual([3, false]);
+      // 500 ms: the deadline. No fourth try.
+      await vi.advanceTimersByTimeAsync(1);
+      const r = await answer;
+      expect(r.status).toBe(504);
+      expect(r.headers['x-dyeline-error']).toBe('timeout');
+      await idleIo(30);
+      expect(total()).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives a half-open probe slot back when the client goes away, so the lane is not stuck', async () => {
