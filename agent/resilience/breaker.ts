@@ -115,16 +115,11 @@ export class Breaker {
     this.#cb.on('close', () => this.#moved(CLOSED));
   }
 
-  /** The lane's observed latency (latency.ts): the timings derived when the Service sets none. */
-  readonly latency = new LatencyProfile();
-
   /**
-   * The slow-call threshold at `now`, ms: `slowCallMs` when the Service sets it, else derived
-   * from the lane's latency (bounded by the service's `timeoutMs`).
+   * The lane's observed latency (latency.ts): the slow-call threshold when the Service sets no
+   * `slowCallMs`, and the per-try timeout it derives, come from it (resilience-loop.ts).
    */
-  slowCallMs(now: number, timeoutMs: number): number {
-    return this.#settings.slowCallMs ?? this.latency.derivedTimeoutMs(now, timeoutMs);
-  }
+  readonly latency = new LatencyProfile();
 
   /** The current state. */
   get state(): CircuitState {
@@ -169,8 +164,8 @@ export class Breaker {
    * @param now epoch ms of the outcome (window time).
    * @param failed true for a 5xx answer, connect failure, reset or timeout.
    * @param slow true when the call took longer than the slow-call threshold (`slowCallMs`, or the
-   *   one derived from `latency`): to its answer head or failure, or still in flight, or when
-   *   the client gave up past it.
+   *   one derived from the lane's latency): to its answer head or failure, or still in flight,
+   *   or when the client gave up past it.
    */
   record(token: number, now: number, failed: boolean, slow: boolean): void {
     if (token === REJECTED || this.#dead) return;

@@ -15,6 +15,7 @@ import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } fro
 import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
 import { Breakers } from './breakers.ts';
 import { type BudgetOptions, RetryBudget } from './budget.ts';
+import { derivedTimeoutMs } from './latency.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
 import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
@@ -45,6 +46,11 @@ export class OutboundExchange extends Exchange {
   tryStartedAt = 0;
   /** The current try's slow-call threshold, ms (Infinity: none). */
   slowMs = Infinity;
+  /**
+   * An answer of the current try slower than this does not teach its lane's latency: the derived
+   * threshold when the lane had a lane to fall back to, else Infinity (docs/resilience.md#defaults).
+   */
+  teachMs = Infinity;
   /** Keys of the instances tried (made on the first retry). */
   tried: Set<string> | undefined = undefined;
   /** Request target and headers sent upstream. */
@@ -175,12 +181,13 @@ export class ResilienceLoop {
 
   /**
    * Sends a try to `candidates[k]`; false when no instance can take it (none left, circuit,
-   * deadline). Timings the Service leaves unset come from the lane's observed latency
-   * (docs/resilience.md#defaults): the slow-call threshold always, and the per-try timeout of a
-   * request that could still move on to a fallback lane.
+   * deadline). Timings the Service leaves unset are derived from the observed latency of the
+   * lane, and of the lane it would fall back to (latency.ts, docs/resilience.md#defaults): the
+   * slow-call threshold always, and the per-try timeout of a request that could still move on.
    */
   #send(ex: OutboundExchange, k: number): boolean {
-    const subset = ex.decision!.candidates[k];
+    const cands = ex.decision!.candidates;
+    const subset = cands[k];
     const now = Date.now();
     const ep = this.#balancer.pick(subset, ex.tried, now);
     if (ep === undefined) return false;
@@ -191,9 +198,17 @@ export class ResilienceLoop {
     const token = breaker === undefined ? ADMITTED : breaker.admit();
     if (token === REJECTED) return false;
     let slowMs = Infinity;
+    let teachMs = Infinity;
     if (breaker !== undefined) {
-      slowMs = breaker.slowCallMs(now, policy.timeoutMs);
-      if (!policy.perTryConfigured && this.#canMoveOn(ex, k, now)) timeoutMs = Math.min(timeoutMs, breaker.latency.derivedTimeoutMs(now, policy.timeoutMs));
+      const fallback = this.#fallbackLane(cands, k, now);
+      const configured = breaker.settings.slowCallMs;
+      if (fallback === undefined) {
+        slowMs = configured ?? derivedTimeoutMs(breaker.latency, undefined, now, policy.timeoutMs);
+      } else {
+        teachMs = derivedTimeoutMs(breaker.latency, this.breakers.of(fallback)?.latency, now, policy.timeoutMs);
+        slowMs = configured ?? teachMs;
+        if (!policy.perTryConfigured && this.#canRetryTimeout(ex)) timeoutMs = Math.min(timeoutMs, teachMs);
+      }
     }
     ex.candidate = k;
     ex.endpoint = ep;
@@ -201,6 +216,7 @@ export class ResilienceLoop {
     ex.token = breaker === undefined ? 0 : token;
     ex.judged = false;
     ex.slowMs = slowMs;
+    ex.teachMs = teachMs;
     ex.servedColor = subset.lane;
     ex.tryStartedAt = performance.now();
     ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body, slowMs: slowMs === Infinity ? undefined : slowMs });
@@ -208,17 +224,22 @@ export class ResilienceLoop {
   }
 
   /**
-   * True when a try on `candidates[k]` that timed out could be sent on to a later lane of the
-   * chain: the method is idempotent, the body can be sent again, a retry is left and the policy
-   * retries timeouts, and a later lane has an instance and a circuit that takes traffic.
+   * The lane a try on `candidates[k]` would fall back to: the first later lane of the chain with
+   * an instance and a circuit that takes traffic; undefined when there is none.
    */
-  #canMoveOn(ex: OutboundExchange, k: number, now: number): boolean {
-    const policy = ex.policy!;
-    if (ex.retries >= policy.attempts || !policy.retries(TIMEOUT, 0, ex.req.method) || !this.#replayable(ex, TIMEOUT)) return false;
-    const cands = ex.decision!.candidates;
+  #fallbackLane(cands: readonly Subset[], k: number, now: number): Subset | undefined {
     const isOpen = this.breakers.isOpen;
-    for (let j = k + 1; j < cands.length; j++) if (hasAvailable(cands[j], now) && !isOpen(cands[j])) return true;
-    return false;
+    for (let j = k + 1; j < cands.length; j++) if (hasAvailable(cands[j], now) && !isOpen(cands[j])) return cands[j];
+    return undefined;
+  }
+
+  /**
+   * True when a timed-out try of `ex` could be sent again: a retry is left, the policy retries
+   * timeouts for the method, and the body can be sent again.
+   */
+  #canRetryTimeout(ex: OutboundExchange): boolean {
+    const policy = ex.policy!;
+    return ex.retries < policy.attempts && policy.retries(TIMEOUT, 0, ex.req.method) && this.#replayable(ex, TIMEOUT);
   }
 
   /** Exchange hook: the current try has been in flight past its slow-call threshold: the breaker counts it slow now. */
@@ -236,7 +257,12 @@ export class ResilienceLoop {
   upstreamStatus(ex: OutboundExchange, status: number): boolean {
     if (ex.routes === undefined) return false;
     const failed = status >= 500;
-    if (!failed && ex.breaker !== undefined) ex.breaker.latency.record(Date.now(), performance.now() - ex.tryStartedAt);
+    if (!failed && ex.breaker !== undefined) {
+      // A lane that can fall back is not taught by answers slower than its derived threshold:
+      // a slowdown cannot make itself normal (docs/resilience.md#defaults).
+      const ms = performance.now() - ex.tryStartedAt;
+      if (ms <= ex.teachMs) ex.breaker.latency.record(Date.now(), ms);
+    }
     this.#judge(ex, failed);
     if (!ex.policy!.retriesStatus(status)) return false;
     const k = this.#plan(ex, STATUS, status);

@@ -15,7 +15,7 @@ function breaker(over: Partial<BreakerSettings> = {}): { b: Breaker; seen: Trans
 function call(b: Breaker, now: number, failed: boolean, ms = 5): void {
   const t = b.admit();
   expect(t).toBe(ADMITTED);
-  b.record(t, now, failed, ms > b.slowCallMs(now, 15_000));
+  b.record(t, now, failed, ms > b.settings.slowCallMs!);
 }
 
 describe('Breaker', () => {

@@ -10,7 +10,10 @@ import { send, startTestAgent, startUpstream, type TestAgent } from '../../../su
 import { instance, lane, service } from '../../../support/snapshot-builder.ts';
 import { idleIo, waitFor, waitForIo } from '../../../support/wait.ts';
 
-type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang';
+type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang' | 'slow';
+
+/** What a `slow` upstream waits before answering 200, ms. */
+const SLOW_MS = 1000;
 
 /** An upstream that counts requests and body bytes, and behaves as told. */
 async function upstream(name: string) {
@@ -31,6 +34,12 @@ async function upstream(name: string) {
           req.socket.destroy();
           return;
         case 'hang':
+          return;
+        case 'slow':
+          setTimeout(() => {
+            res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+            res.end(JSON.stringify({ name, bytes }));
+          }, SLOW_MS);
           return;
         default:
           res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
@@ -81,6 +90,12 @@ const call = (opts: { method?: string; headers?: Record<string, string>; body?: 
   send(agent.address('outbound'), { method: opts.method, path: '/x', headers: { host: 'orders', ...opts.headers }, body: opts.body });
 
 const total = () => ups.reduce((n, u) => n + u.seen.length, 0);
+
+/** Publishes `mesh` with every lane's breaker and latency dropped first (a snapshot without its instances). */
+async function publishFresh(mesh: DocumentInput[]): Promise<void> {
+  await agent.publish(mesh.filter((d) => d.kind !== 'Instance'));
+  await agent.publish(mesh);
+}
 
 beforeAll(async () => {
   ups = await Promise.all([s1, s2, s3, c1].map((n) => upstream(n)));
@@ -294,7 +309,7 @@ describe('timings derived from the lane when the Service sets none (docs/resilie
     return new Promise((r) => setTimeout(() => (req.destroy(), r()), ms));
   }
 
-  it('a canary try gets 2 × the lane p95 (at least 250 ms) before the request moves on to stable; a POST keeps the whole deadline', async () => {
+  it("a canary try gets 2 × the lane's latency (at least 250 ms) before the request moves on to stable; a POST keeps the whole deadline", async () => {
     await agent.publish(docs({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
     for (let i = 0; i < 20; i++) expect((await call({ headers: { 'x-traffic-color': 'canary' } })).headers['x-dyeline-served-color']).toBe('canary');
     up(c1).set('hang');
@@ -333,6 +348,42 @@ describe('timings derived from the lane when the Service sets none (docs/resilie
     await giveUpAfter(600, { 'x-traffic-color': 'canary' });
     await new Promise((r) => setTimeout(r, 50));
     expect(b.counts(Date.now())).toMatchObject({ calls: 1, slow: 1 });
+  });
+
+  it("a canary slow since its first answer is left at 2 × FALLBACK_SLACK × stable's latency (at least 250 ms), not at the deadline", async () => {
+    await publishFresh(docs({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
+    // Stable's latency is learned from undyed traffic; the canary has answered nothing yet.
+    for (let i = 0; i < 20; i++) expect((await call()).headers['x-dyeline-served-color']).toBe('stable');
+    up(c1).set('slow');
+    const t0 = performance.now();
+    const r = await call({ headers: { 'x-traffic-color': 'canary' } });
+    // The canary would answer 200 after SLOW_MS: an answer before it, from stable after an error, is the cut.
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(performance.now() - t0).toBeLessThan(SLOW_MS);
+    expect(up(c1).seen).toHaveLength(1);
+  });
+
+  it('answers slower than the derived threshold do not teach a lane that can fall back; a lane with nothing to fall back to learns them', async () => {
+    await publishFresh(docs({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
+    for (let i = 0; i < 20; i++) expect((await call({ headers: { 'x-traffic-color': 'canary' } })).headers['x-dyeline-served-color']).toBe('canary');
+    const canary = agent.agent.resilience.breakers.get('orders', 'canary')!;
+    const taught = canary.latency.samples(Date.now());
+    expect(taught).toBeGreaterThanOrEqual(8);
+    // The canary slows down. POSTs cannot move on: they wait for its answers, which are slow.
+    up(c1).set('slow');
+    const posts = await Promise.all(Array.from({ length: 20 }, () => call({ method: 'POST', headers: { 'x-traffic-color': 'canary' }, body: 'x' })));
+    expect(posts.map((p) => p.headers['x-dyeline-served-color'])).toEqual(Array(20).fill('canary'));
+    expect(canary.latency.samples(Date.now())).toBe(taught);
+    expect(canary.counts(Date.now()).slow).toBeGreaterThanOrEqual(20);
+    // Stable is the end of the chain: what it does is what the service does.
+    for (const n of [s1, s2, s3]) up(n).set('slow');
+    const stable = agent.agent.resilience.breakers.get('orders', 'stable');
+    const before = stable?.latency.samples(Date.now()) ?? 0;
+    const gets = await Promise.all(Array.from({ length: 10 }, () => call()));
+    expect(gets.map((g) => g.status)).toEqual(Array(10).fill(200));
+    expect(agent.agent.resilience.breakers.get('orders', 'stable')!.latency.samples(Date.now())).toBe(before + 10);
   });
 
   it('a move to the fallback lane does not draw on the retry budget: with budgetPercent 0 the canary failure still goes to stable', async () => {
