@@ -20,6 +20,12 @@ export const TIMEOUT_FLOOR_MS = 250;
 export const TAIL_OVER_P75 = 2;
 /** A lane that can fall back is judged as no slower than this × its fallback lane's latency. */
 export const FALLBACK_SLACK = 2;
+/**
+ * The derived timing of a lane that can fall back while neither it nor its fallback lane is
+ * known, ms: a lane that fails from its first request (a canary deployed broken) is left within
+ * the ~1 s bound on added latency instead of after the whole deadline.
+ */
+export const COLD_TIMEOUT_MS = 500;
 /** Length of the window the latency is observed over, ms. */
 export const LATENCY_WINDOW_MS = 30_000;
 
@@ -120,6 +126,9 @@ export class LatencyProfile {
   }
 }
 
+/** The latency of a lane that has had no try yet (no breaker): never recorded into. */
+export const NO_LATENCY: LatencyProfile = new LatencyProfile();
+
 /**
  * The per-try timeout of a request that can move on to a fallback lane, and the slow-call
  * threshold, when the Service sets none: 2 × a latency, within [250 ms, `timeoutMs`]
@@ -131,10 +140,12 @@ export class LatencyProfile {
  *   window has emptied — kept within [1, FALLBACK_SLACK] × the fallback lane's once that one has
  *   MIN_SAMPLES answers: a lane much slower than the one it falls back to is slow whatever the
  *   machine load (load slows both), and a slowdown of both (load, a shared dependency) moves the
- *   threshold with them. With neither known, `timeoutMs`.
+ *   threshold with them. With neither known, COLD_TIMEOUT_MS: moving a try on early costs one
+ *   fallback, waiting for a lane that hangs from its first request costs the whole deadline.
  *
  * @param own the profile of the lane of the try.
- * @param fallback the profile of the lane a timed-out try would move on to, if any.
+ * @param fallback the profile of the lane a timed-out try would move on to (NO_LATENCY when that
+ *   lane has had no try yet); undefined when there is no such lane.
  */
 export function derivedTimeoutMs(own: LatencyProfile, fallback: LatencyProfile | undefined, now: number, timeoutMs: number): number {
   let ms: number | undefined;
@@ -145,6 +156,7 @@ export function derivedTimeoutMs(own: LatencyProfile, fallback: LatencyProfile |
     if (ref === undefined) ms = mine;
     else if (mine === undefined) ms = ref;
     else ms = Math.min(Math.max(mine, ref), FALLBACK_SLACK * ref);
+    if (ms === undefined) return Math.min(timeoutMs, COLD_TIMEOUT_MS);
   }
   if (ms === undefined) return timeoutMs;
   return Math.min(timeoutMs, Math.max(TIMEOUT_FLOOR_MS, Math.round(ms * TIMEOUT_FACTOR)));

@@ -15,7 +15,7 @@ import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } fro
 import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
 import { Breakers } from './breakers.ts';
 import { type BudgetOptions, RetryBudget } from './budget.ts';
-import { derivedTimeoutMs } from './latency.ts';
+import { derivedTimeoutMs, NO_LATENCY } from './latency.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
 import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
@@ -205,7 +205,7 @@ export class ResilienceLoop {
       if (fallback === undefined) {
         slowMs = configured ?? derivedTimeoutMs(breaker.latency, undefined, now, policy.timeoutMs);
       } else {
-        teachMs = derivedTimeoutMs(breaker.latency, this.breakers.of(fallback)?.latency, now, policy.timeoutMs);
+        teachMs = derivedTimeoutMs(breaker.latency, this.breakers.of(fallback)?.latency ?? NO_LATENCY, now, policy.timeoutMs);
         slowMs = configured ?? teachMs;
         if (!policy.perTryConfigured && this.#canRetryTimeout(ex)) timeoutMs = Math.min(timeoutMs, teachMs);
       }

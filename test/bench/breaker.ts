@@ -6,6 +6,9 @@
  *      window, plus its stats reduce on every failure (what `fire()` does to decide);
  *   3. dyeline's Breaker (agent/resilience/breaker.ts): opossum keeps the state machine,
  *      outcomes go to a bucketed counter window — `admit()` + `record()`.
+ * and what the timings derived per try cost (agent/resilience/latency.ts): the lane's answer
+ * recorded into its latency, then `derivedTimeoutMs` from the lane alone (a lane with nothing to
+ * fall back to), and from the lane and its fallback lane (docs/resilience.md#defaults).
  * Each runs N outcomes with 1 % failures (never enough to open), after a warm-up round, timed,
  * with the heap growth over the run.
  *
@@ -14,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import { Breaker } from '../../agent/resilience/breaker.ts';
+import { derivedTimeoutMs, LatencyProfile } from '../../agent/resilience/latency.ts';
 import { CircuitBreakerSpec } from '../../shared/schema/documents.ts';
 import { machine } from './machine.ts';
 
@@ -39,7 +43,7 @@ async function measure(name: string, run: () => Promise<void> | void): Promise<v
   await run();
   const ms = performance.now() - t0;
   const heap = process.memoryUsage().heapUsed - heap0;
-  console.log(`${name.padEnd(44)} ${((ms * 1e6) / N).toFixed(0).padStart(6)} ns/outcome   heap +${(heap / 2 ** 20).toFixed(1)} MiB`);
+  console.log(`${name.padEnd(52)} ${((ms * 1e6) / N).toFixed(0).padStart(6)} ns/outcome   heap +${(heap / 2 ** 20).toFixed(1)} MiB`);
 }
 
 console.log(machine());
@@ -102,3 +106,22 @@ await measure('dyeline Breaker admit() + record()', () => {
   if (b.state !== 'closed') throw new Error('should not open');
   b.shutdown();
 });
+
+// 4. Derived timings per try: record the answer, derive the next try's timeout.
+function derived(withFallback: boolean): () => void {
+  return () => {
+    const lane = new LatencyProfile();
+    const stable = new LatencyProfile();
+    const t0 = Date.now();
+    for (let i = 0; i < 1000; i++) stable.record(t0, 80 + (i % 40));
+    let sum = 0;
+    for (let i = 0; i < N; i++) {
+      const now = Date.now(); // as the agent takes it per try
+      lane.record(now, 90 + (i % 50));
+      sum += derivedTimeoutMs(lane, withFallback ? stable : undefined, now, 15_000);
+    }
+    if (sum <= 0) throw new Error('no timings');
+  };
+}
+await measure('latency record + derivedTimeoutMs (lane alone)', derived(false));
+await measure('latency record + derivedTimeoutMs (with fallback)', derived(true));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { derivedTimeoutMs, FALLBACK_SLACK, LatencyProfile, MIN_SAMPLES, TIMEOUT_FLOOR_MS } from '../../../../agent/resilience/latency.ts';
+import { COLD_TIMEOUT_MS, derivedTimeoutMs, FALLBACK_SLACK, LatencyProfile, MIN_SAMPLES, TIMEOUT_FLOOR_MS } from '../../../../agent/resilience/latency.ts';
 
 /** A profile that answered `n` times in `ms` at `now`. */
 function profile(ms: number, n = 100, now = 1000): LatencyProfile {
@@ -97,11 +97,17 @@ describe('derivedTimeoutMs of a lane that can fall back', () => {
     expect(derivedTimeoutMs(canary, stable, now, 15_000)).toBe(Math.round(2 * stable.latencyMs(now)!));
   });
 
-  it('a lane with no latency yet is judged by its fallback lane from its first answer; with neither known, the deadline', () => {
+  it('a lane with no latency yet is judged by its fallback lane from its first answer; with neither known, COLD_TIMEOUT_MS', () => {
     const stable = profile(100);
     const cold = new LatencyProfile();
     expect(derivedTimeoutMs(cold, stable, now, 15_000)).toBe(TIMEOUT_FLOOR_MS);
-    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 15_000)).toBe(15_000);
+    // A canary that hangs from its first request is left after COLD_TIMEOUT_MS, not the deadline…
+    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 15_000)).toBe(COLD_TIMEOUT_MS);
+    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 300)).toBe(300); // …never past the deadline
+    // …and a slow fallback lane, once known, lifts it (a slow service is not judged by the cold value).
+    expect(derivedTimeoutMs(cold, profile(2000), now, 15_000)).toBe(Math.round(2 * profile(2000).latencyMs(now)!));
+    // A lane with nothing to fall back to keeps the deadline while cold.
+    expect(derivedTimeoutMs(cold, undefined, now, 15_000)).toBe(15_000);
     // A fallback lane with too few answers is not used: the lane's own latency is.
     const fewStable = profile(5000, MIN_SAMPLES - 1);
     const canary = profile(400);
