@@ -5,8 +5,8 @@
  * lane, and the breaker's slow-call threshold, are 2 × the lane's latency, within [250 ms, the
  * service's timeoutMs]. The lane's latency is its p95, counted at most 2 × its p75: latency
  * spikes of a busy node (which stretch the tail, not the bulk) do not stretch the threshold. A
- * lane that can fall back is judged against the lane it falls back to once that one is known
- * (`derivedTimeoutMs`). A log-bucketed histogram (ratio 2^¼, 0.5 ms to ~9 min) in two halves of
+ * lane that can fall back is judged against the lane it falls back to once that one is known,
+ * and gets COLD_TIMEOUT_MS while neither is (`derivedTimeoutMs`). A log-bucketed histogram (ratio 2^¼, 0.5 ms to ~9 min) in two halves of
  * the window: recording is O(1) and allocation-free, the percentiles are recomputed at most
  * every 250 ms.
  */
@@ -21,11 +21,13 @@ export const TAIL_OVER_P75 = 2;
 /** A lane that can fall back is judged as no slower than this × its fallback lane's latency. */
 export const FALLBACK_SLACK = 2;
 /**
- * The derived timing of a lane that can fall back while neither it nor its fallback lane is
- * known, ms: a lane that fails from its first request (a canary deployed broken) is left within
- * the ~1 s bound on added latency instead of after the whole deadline.
+ * The derived per-try timeout of a lane that can fall back while neither it nor its fallback
+ * lane is known, ms: the floor, as if the fallback lane were fast. A lane that fails from its
+ * first request (a canary deployed broken) is left within the ~1 s bound on added latency even
+ * on a loaded node, instead of after the whole deadline; a slower service lifts it as soon as its
+ * fallback lane has answered MIN_SAMPLES times. Such a cut is not counted against the lane.
  */
-export const COLD_TIMEOUT_MS = 500;
+export const COLD_TIMEOUT_MS = TIMEOUT_FLOOR_MS;
 /** Length of the window the latency is observed over, ms. */
 export const LATENCY_WINDOW_MS = 30_000;
 
@@ -124,6 +126,15 @@ export class LatencyProfile {
   get learnedMs(): number | undefined {
     return this.#learned;
   }
+}
+
+/**
+ * True when a lane that can fall back knows neither its own latency (none ever learned) nor its
+ * fallback lane's: `derivedTimeoutMs` is then COLD_TIMEOUT_MS, and a try it cuts is not counted
+ * against the lane (docs/resilience.md#defaults).
+ */
+export function isCold(own: LatencyProfile, fallback: LatencyProfile, now: number): boolean {
+  return (own.latencyMs(now) ?? own.learnedMs) === undefined && fallback.latencyMs(now) === undefined;
 }
 
 /** The latency of a lane that has had no try yet (no breaker): never recorded into. */

@@ -65,7 +65,7 @@ export const RetrySpec = z.strictObject({
     .max(3_600_000)
     .optional()
     .describe(
-      "Timeout of each try. Absent: the service timeoutMs, except for a request that can be retried on a fallback lane: there 2 × the lane's observed latency (its p95, at most 2 × its p75; kept within 1–2 × the fallback lane's), within [250 ms, timeoutMs].",
+      "Timeout of each try. Absent: the service timeoutMs, except for a request that can be retried on a fallback lane: there 2 × the lane's observed latency (its p95, at most 2 × its p75; kept within 1–2 × the fallback lane's), within [250 ms, timeoutMs]; 250 ms while neither lane has answered 8 times (such a cut is not counted against the lane).",
     ),
   on: z
     .array(RetryOn)

@@ -11,7 +11,8 @@
  * sent in the next FAULT_MS are judged: error share, and latency added over the warm-up median.
  * The `from cold start` scenarios fail the canary before the agent's first request (a canary
  * deployed broken, called by an agent that has seen neither lane answer yet): every request
- * is judged, and the latency added is over BASE_MS. The table printed at the end is the README's.
+ * is judged, and the latency added is over the median of the judged requests that never reached
+ * the canary. The table printed at the end is the README's.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,10 @@ interface Result {
   errors: number;
   errorPercent: number;
   baselineMs: number;
+  /** Latency of the whole warm-up (what the lane learned from): p50/p75/p95, ms. */
+  warmUp: string;
+  /** The three slowest judged requests: sent at (ms after the failure), latency, served by. */
+  slowest: string[];
   p50AddedMs: number;
   p99AddedMs: number;
   maxAddedMs: number;
@@ -122,7 +127,10 @@ async function scenario(m: Mode, rate: (typeof RATES)[number], index: number): P
     const shots = await load.stop();
     const warm = shots.filter((s) => s.doneAt < faultAt && s.sentAt >= faultAt - warmMs / 2);
     const judged = shots.filter((s) => s.sentAt >= faultAt && s.sentAt < faultAt + rate.faultMs);
-    const baselineMs = m.cold ? BASE_MS : percentile(warm.map(latency).sort((a, b) => a - b), 50);
+    // Cold: no warm-up to measure; the requests of the same period that never reached the canary
+    // (it was ejected or its circuit open) show what a request costs on this machine now.
+    const untouched = judged.filter((s) => !failed(s) && (s.fallback === 'no-instance' || s.fallback === 'circuit-open'));
+    const baselineMs = percentile((m.cold ? untouched : warm).map(latency).sort((a, b) => a - b), 50);
     const added = judged.map((s) => latency(s) - baselineMs).sort((a, b) => a - b);
     const errors = judged.filter(failed).length;
     const servedBy: Record<string, number> = {};
@@ -142,6 +150,16 @@ async function scenario(m: Mode, rate: (typeof RATES)[number], index: number): P
       maxAddedMs: added.at(-1) ?? NaN,
       servedBy,
       sample: warm.slice(-3),
+      warmUp: ((w) => `${percentile(w, 50)}/${percentile(w, 75)}/${percentile(w, 95)}`)(
+        shots
+          .filter((s) => s.doneAt < faultAt)
+          .map(latency)
+          .sort((a, b) => a - b),
+      ),
+      slowest: [...judged]
+        .sort((a, b) => latency(b) - latency(a))
+        .slice(0, 3)
+        .map((s) => `+${s.sentAt - faultAt} ms: ${latency(s)} ms ${s.servedColor}${s.fallback ? ` (${s.fallback})` : ''}`),
     };
   } finally {
     await load.stop();
@@ -173,7 +191,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (results.length > 0) {
     console.log(`\nsafe defaults (default Service rules, instances answering in ${BASE_MS} ms):\n${table(results)}`);
-    console.log(results.map((r) => JSON.stringify({ mode: r.mode, rps: r.rps, baselineMs: r.baselineMs, servedBy: r.servedBy })).join('\n'));
+    console.log(results.map((r) => JSON.stringify({ mode: r.mode, rps: r.rps, baselineMs: r.baselineMs, warmUp: r.warmUp, servedBy: r.servedBy, slowest: r.slowest })).join('\n'));
   }
   await Promise.allSettled(stoppers.map((s) => s()));
   await rm(dir, { recursive: true, force: true });

@@ -103,7 +103,7 @@ describe('derivedTimeoutMs of a lane that can fall back', () => {
     expect(derivedTimeoutMs(cold, stable, now, 15_000)).toBe(TIMEOUT_FLOOR_MS);
     // A canary that hangs from its first request is left after COLD_TIMEOUT_MS, not the deadline…
     expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 15_000)).toBe(COLD_TIMEOUT_MS);
-    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 300)).toBe(300); // …never past the deadline
+    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 200)).toBe(200); // …never past the deadline
     // …and a slow fallback lane, once known, lifts it (a slow service is not judged by the cold value).
     expect(derivedTimeoutMs(cold, profile(2000), now, 15_000)).toBe(Math.round(2 * profile(2000).latencyMs(now)!));
     // A lane with nothing to fall back to keeps the deadline while cold.

@@ -366,7 +366,7 @@ describe('timings derived from the lane when the Service sets none (docs/resilie
     expect(up(c1).seen).toHaveLength(1);
   });
 
-  it('a canary slow from the first request, with neither lane known (stable never tried), is left at COLD_TIMEOUT_MS, not at the deadline', async () => {
+  it('a canary slow from the first request, with neither lane known (stable never tried), is left at COLD_TIMEOUT_MS, not at the deadline, and the cut is not counted against it', async () => {
     await publishFresh(docs({ retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } }));
     expect(agent.agent.resilience.breakers.get('orders', 'stable')).toBeUndefined();
     up(c1).set('slow');
@@ -379,6 +379,9 @@ describe('timings derived from the lane when the Service sets none (docs/resilie
     // Served by stable after an error: the canary (which answers after SLOW_MS) was cut first, and
     // not before the cold threshold.
     expect(ms).toBeGreaterThanOrEqual(COLD_TIMEOUT_MS - 1);
+    // The cut is not counted against the canary: its breaker saw no call, its instance no failure.
+    expect(agent.agent.resilience.breakers.get('orders', 'canary')!.counts(Date.now())).toMatchObject({ calls: 0, failures: 0, slow: 0 });
+    expect(agent.agent.resilience.breakers.get('orders', 'stable')!.latency.samples(Date.now())).toBe(1);
     expect(up(c1).seen).toHaveLength(1);
   });
 
