@@ -18,7 +18,10 @@ export const TIMEOUT_FACTOR = 2;
 export const TIMEOUT_FLOOR_MS = 250;
 /** The lane's latency is its p95, at most this × its p75. */
 export const TAIL_OVER_P75 = 2;
-/** A lane that can fall back is judged as no slower than this × its fallback lane's latency. */
+/**
+ * A lane that can fall back is judged as no slower than this × its fallback lane's latency, and
+ * a slower fallback lane lifts its latency to at most this × its own.
+ */
 export const FALLBACK_SLACK = 2;
 /**
  * The derived per-try timeout of a lane that can fall back while neither it nor its fallback
@@ -148,10 +151,12 @@ export const NO_LATENCY: LatencyProfile = new LatencyProfile();
  * - A lane with nothing to fall back to (`fallback` undefined) is judged against its own latency
  *   (`timeoutMs` while it has fewer than MIN_SAMPLES answers): what it does is what the service does.
  * - A lane that can fall back is judged against its own latency — the last learned one when its
- *   window has emptied — kept within [1, FALLBACK_SLACK] × the fallback lane's once that one has
- *   MIN_SAMPLES answers: a lane much slower than the one it falls back to is slow whatever the
- *   machine load (load slows both), and a slowdown of both (load, a shared dependency) moves the
- *   threshold with them. With neither known, COLD_TIMEOUT_MS: moving a try on early costs one
+ *   window has emptied — once the fallback lane has MIN_SAMPLES answers, capped at FALLBACK_SLACK
+ *   × the fallback lane's (a lane much slower than the one it falls back to is slow whatever the
+ *   machine load: load slows both) and lifted toward the fallback lane's, to at most
+ *   FALLBACK_SLACK × its own (a slowdown of both moves the threshold with them; a fallback lane
+ *   whose first answers were slow — a fresh agent on a busy node — cannot make a 10× slowdown
+ *   normal). With neither known, COLD_TIMEOUT_MS: moving a try on early costs one
  *   fallback, waiting for a lane that hangs from its first request costs the whole deadline.
  *
  * @param own the profile of the lane of the try.
@@ -166,7 +171,7 @@ export function derivedTimeoutMs(own: LatencyProfile, fallback: LatencyProfile |
     const ref = fallback.latencyMs(now);
     if (ref === undefined) ms = mine;
     else if (mine === undefined) ms = ref;
-    else ms = Math.min(Math.max(mine, ref), FALLBACK_SLACK * ref);
+    else ms = Math.min(Math.max(mine, ref), FALLBACK_SLACK * ref, FALLBACK_SLACK * mine);
     if (ms === undefined) return Math.min(timeoutMs, COLD_TIMEOUT_MS);
   }
   if (ms === undefined) return timeoutMs;

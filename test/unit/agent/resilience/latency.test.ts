@@ -90,11 +90,15 @@ describe('derivedTimeoutMs of a lane that can fall back', () => {
     expect(derivedTimeoutMs(close, stable, now, 15_000)).toBe(Math.round(2 * close.latencyMs(now)!));
   });
 
-  it('a slowdown of both lanes (machine load, a shared dependency) moves the threshold with the fallback lane', () => {
-    // The canary learned 100 ms before the slowdown; stable now answers in 600 ms.
-    const canary = profile(100);
-    const stable = profile(600);
-    expect(derivedTimeoutMs(canary, stable, now, 15_000)).toBe(Math.round(2 * stable.latencyMs(now)!));
+  it('a slowdown of both lanes (machine load, a shared dependency) moves the threshold with the fallback lane, to at most FALLBACK_SLACK × the lane its own', () => {
+    // The canary learned 150 ms before the slowdown; stable now answers in 250 ms: followed.
+    const canary = profile(150);
+    expect(derivedTimeoutMs(canary, profile(250), now, 15_000)).toBe(Math.round(2 * profile(250).latencyMs(now)!));
+    // Stable at 1 s (a fresh agent's first answers on a busy node, say) lifts the canary only to
+    // twice its own: a canary answering in 1 s is still cut.
+    const lifted = derivedTimeoutMs(canary, profile(1000), now, 15_000);
+    expect(lifted).toBe(Math.round(2 * FALLBACK_SLACK * canary.latencyMs(now)!));
+    expect(lifted).toBeLessThan(1000);
   });
 
   it('a lane with no latency yet is judged by its fallback lane from its first answer; with neither known, COLD_TIMEOUT_MS', () => {
