@@ -5,8 +5,8 @@
  * lane, and the breaker's slow-call threshold, are 2 × the lane's latency, within [250 ms, the
  * service's timeoutMs]. The lane's latency is its p95, counted at most 2 × its p75: latency
  * spikes of a busy node (which stretch the tail, not the bulk) do not stretch the threshold. A
- * lane that can fall back is judged against the lane it falls back to once that one is known,
- * and gets COLD_TIMEOUT_MS while neither is (`derivedTimeoutMs`). A log-bucketed histogram (ratio 2^¼, 0.5 ms to ~9 min) in two halves of
+ * lane that can fall back is judged against the lane it falls back to once that one is known
+ * (`derivedTimeoutMs`). A log-bucketed histogram (ratio 2^¼, 0.5 ms to ~9 min) in two halves of
  * the window: recording is O(1) and allocation-free, the percentiles are recomputed at most
  * every 250 ms.
  */
@@ -18,19 +18,8 @@ export const TIMEOUT_FACTOR = 2;
 export const TIMEOUT_FLOOR_MS = 250;
 /** The lane's latency is its p95, at most this × its p75. */
 export const TAIL_OVER_P75 = 2;
-/**
- * A lane that can fall back is judged as no slower than this × its fallback lane's latency, and
- * a slower fallback lane lifts its latency to at most this × its own.
- */
+/** A lane that can fall back is judged as no slower than this × its fallback lane's latency. */
 export const FALLBACK_SLACK = 2;
-/**
- * The derived per-try timeout of a lane that can fall back while neither it nor its fallback
- * lane is known, ms: the floor, as if the fallback lane were fast. A lane that fails from its
- * first request (a canary deployed broken) is left within the ~1 s bound on added latency even
- * on a loaded node, instead of after the whole deadline; a slower service lifts it as soon as its
- * fallback lane has answered MIN_SAMPLES times. Such a cut is not counted against the lane.
- */
-export const COLD_TIMEOUT_MS = TIMEOUT_FLOOR_MS;
 /** Length of the window the latency is observed over, ms. */
 export const LATENCY_WINDOW_MS = 30_000;
 
@@ -131,15 +120,6 @@ export class LatencyProfile {
   }
 }
 
-/**
- * True when a lane that can fall back knows neither its own latency (none ever learned) nor its
- * fallback lane's: `derivedTimeoutMs` is then COLD_TIMEOUT_MS, and a try it cuts is not counted
- * against the lane (docs/resilience.md#defaults).
- */
-export function isCold(own: LatencyProfile, fallback: LatencyProfile, now: number): boolean {
-  return (own.latencyMs(now) ?? own.learnedMs) === undefined && fallback.latencyMs(now) === undefined;
-}
-
 /** The latency of a lane that has had no try yet (no breaker): never recorded into. */
 export const NO_LATENCY: LatencyProfile = new LatencyProfile();
 
@@ -151,13 +131,10 @@ export const NO_LATENCY: LatencyProfile = new LatencyProfile();
  * - A lane with nothing to fall back to (`fallback` undefined) is judged against its own latency
  *   (`timeoutMs` while it has fewer than MIN_SAMPLES answers): what it does is what the service does.
  * - A lane that can fall back is judged against its own latency — the last learned one when its
- *   window has emptied — once the fallback lane has MIN_SAMPLES answers, capped at FALLBACK_SLACK
- *   × the fallback lane's (a lane much slower than the one it falls back to is slow whatever the
- *   machine load: load slows both) and lifted toward the fallback lane's, to at most
- *   FALLBACK_SLACK × its own (a slowdown of both moves the threshold with them; a fallback lane
- *   whose first answers were slow — a fresh agent on a busy node — cannot make a 10× slowdown
- *   normal). With neither known, COLD_TIMEOUT_MS: moving a try on early costs one
- *   fallback, waiting for a lane that hangs from its first request costs the whole deadline.
+ *   window has emptied — kept within [1, FALLBACK_SLACK] × the fallback lane's once that one has
+ *   MIN_SAMPLES answers: a lane much slower than the one it falls back to is slow whatever the
+ *   machine load (load slows both), and a slowdown of both (load, a shared dependency) moves the
+ *   threshold with them. With neither known, `timeoutMs`.
  *
  * @param own the profile of the lane of the try.
  * @param fallback the profile of the lane a timed-out try would move on to (NO_LATENCY when that
@@ -171,8 +148,7 @@ export function derivedTimeoutMs(own: LatencyProfile, fallback: LatencyProfile |
     const ref = fallback.latencyMs(now);
     if (ref === undefined) ms = mine;
     else if (mine === undefined) ms = ref;
-    else ms = Math.min(Math.max(mine, ref), FALLBACK_SLACK * ref, FALLBACK_SLACK * mine);
-    if (ms === undefined) return Math.min(timeoutMs, COLD_TIMEOUT_MS);
+    else ms = Math.min(Math.max(mine, ref), FALLBACK_SLACK * ref);
   }
   if (ms === undefined) return timeoutMs;
   return Math.min(timeoutMs, Math.max(TIMEOUT_FLOOR_MS, Math.round(ms * TIMEOUT_FACTOR)));

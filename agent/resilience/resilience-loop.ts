@@ -15,7 +15,7 @@ import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } fro
 import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
 import { Breakers } from './breakers.ts';
 import { type BudgetOptions, RetryBudget } from './budget.ts';
-import { derivedTimeoutMs, isCold, NO_LATENCY } from './latency.ts';
+import { derivedTimeoutMs, NO_LATENCY } from './latency.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
 import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
@@ -51,11 +51,6 @@ export class OutboundExchange extends Exchange {
    * threshold when the lane had a lane to fall back to, else Infinity (docs/resilience.md#defaults).
    */
   teachMs = Infinity;
-  /**
-   * The current try's lane and its fallback lane are both unknown: a timeout of the try (cut at
-   * the cold per-try timeout) is not counted against the lane (docs/resilience.md#defaults).
-   */
-  cold = false;
   /** Keys of the instances tried (made on the first retry). */
   tried: Set<string> | undefined = undefined;
   /** Request target and headers sent upstream. */
@@ -204,18 +199,14 @@ export class ResilienceLoop {
     if (token === REJECTED) return false;
     let slowMs = Infinity;
     let teachMs = Infinity;
-    let cold = false;
     if (breaker !== undefined) {
       const fallback = this.#fallbackLane(cands, k, now);
       const configured = breaker.settings.slowCallMs;
       if (fallback === undefined) {
         slowMs = configured ?? derivedTimeoutMs(breaker.latency, undefined, now, policy.timeoutMs);
       } else {
-        const ref = this.breakers.of(fallback)?.latency ?? NO_LATENCY;
-        teachMs = derivedTimeoutMs(breaker.latency, ref, now, policy.timeoutMs);
-        // Nothing known yet: the try is cut early, but only a known lane is judged slow.
-        cold = isCold(breaker.latency, ref, now);
-        slowMs = configured ?? (cold ? policy.timeoutMs : teachMs);
+        teachMs = derivedTimeoutMs(breaker.latency, this.breakers.of(fallback)?.latency ?? NO_LATENCY, now, policy.timeoutMs);
+        slowMs = configured ?? teachMs;
         if (!policy.perTryConfigured && this.#canRetryTimeout(ex)) timeoutMs = Math.min(timeoutMs, teachMs);
       }
     }
@@ -226,7 +217,6 @@ export class ResilienceLoop {
     ex.judged = false;
     ex.slowMs = slowMs;
     ex.teachMs = teachMs;
-    ex.cold = cold;
     ex.servedColor = subset.lane;
     ex.tryStartedAt = performance.now();
     ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body, slowMs: slowMs === Infinity ? undefined : slowMs });
@@ -296,8 +286,7 @@ export class ResilienceLoop {
     }
     const kind = ERRORS[classify(err)].failure;
     if (kind === FailureClass.None) return false;
-    if (kind === TIMEOUT && ex.cold) this.#unjudged(ex);
-    else this.#judge(ex, true);
+    this.#judge(ex, true);
     if (ex.res.headersSent) return false; // the answer has started: it can only be cut
     const k = this.#plan(ex, kind, 0);
     if (k < 0) return false;
@@ -319,19 +308,6 @@ export class ResilienceLoop {
       const requested = ex.decision!.requested;
       const from = routes.subsets.has(requested) || this.#lanes.has(requested) ? requested : UNKNOWN_COLOR;
       this.#metrics.fallback(routes.name, from, ex.servedColor, ex.fallback);
-    }
-  }
-
-  /**
-   * The current try ends uncounted (a cut while its lane and fallback lane were both unknown):
-   * its breaker token is given back, its instance's outlier state is left as it was.
-   */
-  #unjudged(ex: OutboundExchange): void {
-    if (ex.judged) return;
-    ex.judged = true;
-    if (ex.token !== 0) {
-      ex.breaker!.release(ex.token);
-      ex.token = 0;
     }
   }
 

@@ -65,7 +65,7 @@ export const RetrySpec = z.strictObject({
     .max(3_600_000)
     .optional()
     .describe(
-      "Timeout of each try. Absent: the service timeoutMs, except for a request that can be retried on a fallback lane: there 2 × the lane's observed latency (its p95, at most 2 × its p75; at most 2 × the fallback lane's, lifted toward a slower one's to at most 2 × its own), within [250 ms, timeoutMs]; 250 ms while neither lane has answered 8 times (such a cut is not counted against the lane).",
+      "Timeout of each try. Absent: the service timeoutMs, except for a request that can be retried on a fallback lane: there 2 × the lane's observed latency (its p95, at most 2 × its p75; kept within 1–2 × the fallback lane's), within [250 ms, timeoutMs] (timeoutMs until the lane, or the lane it falls back to, has answered 8 times).",
     ),
   on: z
     .array(RetryOn)
@@ -90,7 +90,7 @@ export const CircuitBreakerSpec = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "Calls slower than this count as slow, also while still in flight and when the client gave up. Absent: 2 × the lane's observed latency (its p95, at most 2 × its p75; for a lane that can fall back, at most 2 × the fallback lane's, lifted toward a slower one's to at most 2 × its own), within [250 ms, timeoutMs] (timeoutMs until the lane, or the lane it falls back to, has answered 8 times).",
+      "Calls slower than this count as slow, also while still in flight and when the client gave up. Absent: 2 × the lane's observed latency (its p95, at most 2 × its p75; for a lane that can fall back, kept within 1–2 × the fallback lane's), within [250 ms, timeoutMs] (timeoutMs until the lane, or the lane it falls back to, has answered 8 times).",
     ),
   slowCallPercentage: z.number().min(1).max(100).default(50).describe('Slow-call percentage over the window that opens the circuit.'),
 });

@@ -9,10 +9,7 @@
  * 100 ms, so scenarios run side by side without sharing breakers or latency history. Dyed GETs
  * flow at the rate for a warm-up, then the canary switches to the failure mode and the requests
  * sent in the next FAULT_MS are judged: error share, and latency added over the warm-up median.
- * The `from cold start` scenarios fail the canary before the agent's first request (a canary
- * deployed broken, called by an agent that has seen neither lane answer yet): every request
- * is judged, and the latency added is over the median of the judged requests that never reached
- * the canary. The table printed at the end is the README's.
+ * The table printed at the end is the README's.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,17 +32,12 @@ interface Mode {
   name: string;
   mode: FaultMode;
   delayMs: number;
-  /** The canary fails from the agent's first request on (no warm-up). */
-  cold?: boolean;
 }
 const MODES: Mode[] = [
   { name: 'hang', mode: 'hang', delayMs: 0 },
   { name: '500', mode: '500', delayMs: 0 },
   { name: 'refuse', mode: 'refuse', delayMs: 0 },
   { name: 'slow 10×', mode: 'slow', delayMs: 10 * BASE_MS },
-  // A timing fault is the one a cold lane could wait out: nothing is known of either lane yet.
-  { name: 'hang from cold start', mode: 'hang', delayMs: 0, cold: true },
-  { name: 'slow 10× from cold start', mode: 'slow', delayMs: 10 * BASE_MS, cold: true },
 ];
 /**
  * Rate (requests/s), warm-up and judged period (ms): at 2/s the period holds 40 requests, so one
@@ -92,7 +84,6 @@ async function scenario(m: Mode, rate: (typeof RATES)[number], index: number): P
   const apps: FaultApp[] = [s1!, s2!, c1!];
   stoppers.push(...apps.map((a) => () => a.stop()));
   await Promise.all(apps.map((a) => a.set('slow', BASE_MS)));
-  if (m.cold) await c1!.set(m.mode, m.delayMs);
   const snapshot = join(dir, `snapshot-${index}.json`);
   await writeFile(
     snapshot,
@@ -108,8 +99,6 @@ async function scenario(m: Mode, rate: (typeof RATES)[number], index: number): P
   stoppers.push(() => agent.stop());
   const status = agent.listeners.get('status')!;
   await waitFor(async () => (await fetch(`http://${status}/readyz`)).status === 200, { timeoutMs: 15_000, what: 'agent ready' });
-  const warmMs = m.cold ? 0 : rate.warmMs;
-  const loadAt = Date.now();
   const load = startLoad({
     address: agent.listeners.get('outbound')!,
     host: 'orders',
@@ -117,20 +106,17 @@ async function scenario(m: Mode, rate: (typeof RATES)[number], index: number): P
     rps: rate.rps,
     // As many in flight as the rate can pile up over a 15 s deadline: the client never throttles.
     maxInflight: 512,
-    maxRequests: Math.ceil((rate.rps * (warmMs + rate.faultMs)) / 1000) + 10,
-    maxMs: warmMs + rate.faultMs + 2_000,
+    maxRequests: Math.ceil((rate.rps * (rate.warmMs + rate.faultMs)) / 1000) + 10,
+    maxMs: rate.warmMs + rate.faultMs + 2_000,
   });
   try {
-    await new Promise((r) => setTimeout(r, warmMs));
-    const faultAt = m.cold ? loadAt : await c1!.set(m.mode, m.delayMs);
+    await new Promise((r) => setTimeout(r, rate.warmMs));
+    const faultAt = await c1!.set(m.mode, m.delayMs);
     await new Promise((r) => setTimeout(r, rate.faultMs));
     const shots = await load.stop();
-    const warm = shots.filter((s) => s.doneAt < faultAt && s.sentAt >= faultAt - warmMs / 2);
+    const warm = shots.filter((s) => s.doneAt < faultAt && s.sentAt >= faultAt - rate.warmMs / 2);
     const judged = shots.filter((s) => s.sentAt >= faultAt && s.sentAt < faultAt + rate.faultMs);
-    // Cold: no warm-up to measure; the requests of the same period that never reached the canary
-    // (it was ejected or its circuit open) show what a request costs on this machine now.
-    const untouched = judged.filter((s) => !failed(s) && (s.fallback === 'no-instance' || s.fallback === 'circuit-open'));
-    const baselineMs = percentile((m.cold ? untouched : warm).map(latency).sort((a, b) => a - b), 50);
+    const baselineMs = percentile(warm.map(latency).sort((a, b) => a - b), 50);
     const added = judged.map((s) => latency(s) - baselineMs).sort((a, b) => a - b);
     const errors = judged.filter(failed).length;
     const servedBy: Record<string, number> = {};
@@ -203,8 +189,7 @@ describe('safe defaults: a failing canary under default Service rules', () => {
       it(`${m.name} at ${rate.rps} requests/s: ≤ ${MAX_ERROR_PERCENT}% errors, ≤ ${MAX_ADDED_MS} ms added to any request`, () => {
         const r = results.find((x) => x.mode === m.name && x.rps === rate.rps)!;
         // The scenario ran as intended: the lane was served by the canary before the failure.
-        if (m.cold) expect(r.sample).toEqual([]);
-        else expect(r.sample.length > 0 && r.sample.every((s) => s.status === 200 && s.servedColor === 'canary')).toBe(true);
+        expect(r.sample.every((s) => s.status === 200 && s.servedColor === 'canary')).toBe(true);
         expect(r.requests).toBeGreaterThanOrEqual(Math.floor((rate.rps * rate.faultMs) / 1000) - 2);
         const what = `${r.mode} at ${r.rps}/s: ${JSON.stringify(r.servedBy)}`;
         expect(r.errorPercent, what).toBeLessThanOrEqual(MAX_ERROR_PERCENT);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COLD_TIMEOUT_MS, derivedTimeoutMs, FALLBACK_SLACK, LatencyProfile, MIN_SAMPLES, TIMEOUT_FLOOR_MS } from '../../../../agent/resilience/latency.ts';
+import { derivedTimeoutMs, FALLBACK_SLACK, LatencyProfile, MIN_SAMPLES, TIMEOUT_FLOOR_MS } from '../../../../agent/resilience/latency.ts';
 
 /** A profile that answered `n` times in `ms` at `now`. */
 function profile(ms: number, n = 100, now = 1000): LatencyProfile {
@@ -90,28 +90,18 @@ describe('derivedTimeoutMs of a lane that can fall back', () => {
     expect(derivedTimeoutMs(close, stable, now, 15_000)).toBe(Math.round(2 * close.latencyMs(now)!));
   });
 
-  it('a slowdown of both lanes (machine load, a shared dependency) moves the threshold with the fallback lane, to at most FALLBACK_SLACK × the lane its own', () => {
-    // The canary learned 150 ms before the slowdown; stable now answers in 250 ms: followed.
-    const canary = profile(150);
-    expect(derivedTimeoutMs(canary, profile(250), now, 15_000)).toBe(Math.round(2 * profile(250).latencyMs(now)!));
-    // Stable at 1 s (a fresh agent's first answers on a busy node, say) lifts the canary only to
-    // twice its own: a canary answering in 1 s is still cut.
-    const lifted = derivedTimeoutMs(canary, profile(1000), now, 15_000);
-    expect(lifted).toBe(Math.round(2 * FALLBACK_SLACK * canary.latencyMs(now)!));
-    expect(lifted).toBeLessThan(1000);
+  it('a slowdown of both lanes (machine load, a shared dependency) moves the threshold with the fallback lane', () => {
+    // The canary learned 100 ms before the slowdown; stable now answers in 600 ms.
+    const canary = profile(100);
+    const stable = profile(600);
+    expect(derivedTimeoutMs(canary, stable, now, 15_000)).toBe(Math.round(2 * stable.latencyMs(now)!));
   });
 
-  it('a lane with no latency yet is judged by its fallback lane from its first answer; with neither known, COLD_TIMEOUT_MS', () => {
+  it('a lane with no latency yet is judged by its fallback lane from its first answer; with neither known, the deadline', () => {
     const stable = profile(100);
     const cold = new LatencyProfile();
     expect(derivedTimeoutMs(cold, stable, now, 15_000)).toBe(TIMEOUT_FLOOR_MS);
-    // A canary that hangs from its first request is left after COLD_TIMEOUT_MS, not the deadline…
-    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 15_000)).toBe(COLD_TIMEOUT_MS);
-    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 200)).toBe(200); // …never past the deadline
-    // …and a slow fallback lane, once known, lifts it (a slow service is not judged by the cold value).
-    expect(derivedTimeoutMs(cold, profile(2000), now, 15_000)).toBe(Math.round(2 * profile(2000).latencyMs(now)!));
-    // A lane with nothing to fall back to keeps the deadline while cold.
-    expect(derivedTimeoutMs(cold, undefined, now, 15_000)).toBe(15_000);
+    expect(derivedTimeoutMs(cold, new LatencyProfile(), now, 15_000)).toBe(15_000);
     // A fallback lane with too few answers is not used: the lane's own latency is.
     const fewStable = profile(5000, MIN_SAMPLES - 1);
     const canary = profile(400);
