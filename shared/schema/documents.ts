@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { NO_FALLBACK, STABLE } from '../color.ts';
 import { Color, DocumentName, Labels, MatchRule, ServiceName } from './fields.ts';
+import { refinement } from './refine.ts';
 import { LaneStateSpec, RolloutSpec } from './rollout.ts';
 
 export const API_VERSION = 'dyeline.io/v1';
@@ -44,8 +45,7 @@ export const LaneSpec = z
     priority: z.int().min(-1000000).max(1000000).default(0).describe('Dye rules of lanes with higher priority are tried first.'),
     dye: DyeSpec.optional().describe('Rules that colour uncoloured requests at entry services.'),
   })
-  .refine((l) => l.color !== NO_FALLBACK, { message: `"${NO_FALLBACK}" is reserved and cannot be a lane colour`, path: ['color'] })
-  .refine((l) => l.fallback !== l.color, { message: 'a lane cannot fall back to itself', path: ['fallback'] });
+  .check(refinement('laneColorNotReserved', ['color']), refinement('fallbackIsAnotherLane', ['fallback']));
 
 export const Lane = envelope('Lane', LaneSpec);
 export type Lane = z.infer<typeof Lane>;
@@ -122,11 +122,7 @@ export const ServiceSpec = z
     circuitBreaker: CircuitBreakerSpec.default(CircuitBreakerSpec.parse({})).describe('Circuit breaker per (service, lane).'),
     outlierDetection: OutlierDetectionSpec.default(OutlierDetectionSpec.parse({})).describe('Outlier ejection per instance.'),
   })
-  .refine((s) => s.split === undefined || Object.values(s.split).reduce((a, b) => a + b, 0) === 100, {
-    message: 'split weights must sum to 100',
-    path: ['split'],
-  })
-  .refine((s) => s.splitKey === undefined || s.split !== undefined, { message: 'splitKey needs a split', path: ['splitKey'] });
+  .check(refinement('splitSumsTo100', ['split']), refinement('splitKeyNeedsSplit', ['splitKey']));
 
 export const Service = envelope('Service', ServiceSpec);
 export type Service = z.infer<typeof Service>;

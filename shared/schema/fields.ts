@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { COLOR_PATTERN } from '../color.ts';
-import { regexProblem } from './regex.ts';
+import { refinement } from './refine.ts';
 
 /** A lane colour, e.g. `canary`. */
 export const Color = z
@@ -54,19 +54,14 @@ export const ValueMatcher = z
       .min(1)
       .max(1024)
       .optional()
-      .superRefine((s, ctx) => {
-        const why = s === undefined ? undefined : regexProblem(s);
-        if (why !== undefined) ctx.addIssue({ code: 'custom', message: `is not an RE2 regular expression (no backreferences or lookaround): ${why}` });
-      })
+      .check(refinement('regexIsRE2'))
       .describe('The whole value matches this regular expression, in RE2 syntax (no backreferences or lookaround); matched in time linear in the length of the value.'),
     present: z.boolean().optional().describe('true: the value is present (any value); false: it is absent.'),
     hashPercent: Percent.optional().describe(
       'Sticky percentage: the value is hashed (FNV-1a) into 0-99 and matches when below this number. Same value, same answer, on every node.',
     ),
   })
-  .refine((m) => Object.values(m).filter((v) => v !== undefined).length === 1, {
-    message: 'set exactly one of exact, prefix, regex, present, hashPercent',
-  });
+  .check(refinement('oneMatcherOp'));
 export type ValueMatcher = z.infer<typeof ValueMatcher>;
 
 const MatcherMap = z.record(KeyName, ValueMatcher);
@@ -79,9 +74,7 @@ export const MatchRule = z
     query: MatcherMap.optional().describe('Query parameters of the request URL.'),
     percent: Percent.optional().describe('Random percentage of requests (not sticky).'),
   })
-  .refine((m) => m.headers !== undefined || m.cookies !== undefined || m.query !== undefined || m.percent !== undefined, {
-    message: 'a match entry needs at least one of headers, cookies, query, percent',
-  });
+  .check(refinement('matchHasCondition'));
 export type MatchRule = z.infer<typeof MatchRule>;
 
 /** Instance labels: string keys and values, as Kubernetes labels or Nacos metadata. */
