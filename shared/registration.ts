@@ -14,9 +14,6 @@
  * again.
  */
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { InstanceSpec } from './schema/documents.ts';
-import { DocumentName } from './schema/fields.ts';
 
 /** The socket's file name, beside the snapshot file. */
 export const REGISTRATION_SOCKET = 'register.sock';
@@ -29,16 +26,7 @@ export function registrationSocketPath(snapshotPath: string): string {
 /** Longest line either side sends. */
 export const MAX_LINE = 64 * 1024;
 
-/** The instance an agent registers (an Instance document's spec, without `healthy`). */
-export const RegisteredInstance = InstanceSpec.pick({ service: true, address: true, port: true, weight: true, labels: true });
-export type RegisteredInstance = z.input<typeof RegisteredInstance>;
-
-/** What an agent sends. */
-export const AgentMessage = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('register'), id: DocumentName, instance: RegisteredInstance }),
-  z.strictObject({ op: z.literal('deregister') }),
-]);
-export type AgentMessage = z.infer<typeof AgentMessage>;
+export type { AgentMessage, RegisteredInstance } from './schema/registration.ts';
 
 /** Where a registration stands, as the daemon tells its agent. */
 export type RegistrationState = 'registered' | 'pending';

@@ -11,7 +11,8 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { AgentMessage, type DaemonMessage, lineReader, type RegisteredInstance, type RegistrationState } from '../../shared/registration.ts';
+import { type AgentMessage, type DaemonMessage, lineReader, type RegisteredInstance, type RegistrationState } from '../../shared/registration.ts';
+import { checkAgentMessage } from '../../shared/schema/validators/generated.ts';
 
 /** A registered instance as the registrars see it. */
 export interface Registration {
@@ -133,9 +134,9 @@ export class RegistrationServer {
     const onLine = (line: string) => {
       let msg: AgentMessage;
       try {
-        const parsed = AgentMessage.safeParse(JSON.parse(line));
-        if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '));
-        msg = parsed.data;
+        const parsed = checkAgentMessage(JSON.parse(line));
+        if (!parsed.ok) throw new Error(parsed.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; '));
+        msg = parsed.value;
       } catch (err) {
         this.#o.log.warn({ err: errorMessage(err) }, 'registration message refused');
         send({ op: 'error', message: `refused: ${errorMessage(err)}` });
