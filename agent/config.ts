@@ -5,7 +5,7 @@
 import { isValidColor } from '../shared/color.ts';
 import { UsageError } from '../shared/errors.ts';
 import { type HostPort, parseHostPort, parsePort } from '../shared/net.ts';
-import { ServiceName } from '../shared/schema/fields.ts';
+import { checkServiceName } from '../shared/schema/validators/generated.ts';
 import { parseRegistrationFlags, type RegistrationConfig, type RegistrationFlags } from './registration/config.ts';
 
 /**
@@ -102,7 +102,7 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 export function parseAgentConfig(flags: AgentFlags): AgentConfig {
   const service = flags.service?.trim();
   if (!service) throw new UsageError('--service: required (the service this pod belongs to), or set DYELINE_SERVICE');
-  if (!ServiceName.safeParse(service).success) {
+  if (!checkServiceName(service).ok) {
     throw new UsageError(`--service: expected a service name (lowercase letters, digits, "-", "_"; 1-63 chars), got "${service}"`);
   }
   const color = flags.color.trim();

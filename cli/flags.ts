@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { UsageError } from '../shared/errors.ts';
-import { ServiceName } from '../shared/schema/fields.ts';
+import { checkServiceName } from '../shared/schema/validators/generated.ts';
 
 /** `--app-port` → `DYELINE_APP_PORT`. */
 export function envName(flag: string): string {
@@ -74,6 +74,6 @@ export function serviceFlag(flag: string, value: string | undefined, required: b
     if (required) throw new UsageError(`${flag}: expected a service name (required)`);
     return undefined;
   }
-  if (!ServiceName.safeParse(value).success) throw new UsageError(`${flag}: expected a service name (lowercase letters, digits, "-", "_"), got ${JSON.stringify(value)}`);
+  if (!checkServiceName(value).ok) throw new UsageError(`${flag}: expected a service name (lowercase letters, digits, "-", "_"), got ${JSON.stringify(value)}`);
   return value;
 }

@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DyelineError, ErrorCode, ValidationError } from './errors.ts';
-import { Snapshot, type SnapshotBody } from './schema/snapshot.ts';
-import { toIssues } from './schema/validate.ts';
+import { formatIssues } from './schema/issues.ts';
+import type { Snapshot, SnapshotBody } from './schema/snapshot.ts';
+import { checkSnapshot } from './schema/validators/generated.ts';
 
 const PREFIX = '{"checksum":"sha256:';
 const HEADER_LENGTH = PREFIX.length + 64 + 2; // hex digits, closing quote, comma
@@ -61,9 +62,9 @@ export function decodeSnapshot(bytes: Buffer | string, opts: { checksumVerified?
   } catch (err) {
     throw new DyelineError(ErrorCode.Parse, `snapshot is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  const result = Snapshot.safeParse(raw);
-  if (!result.success) throw new ValidationError(ErrorCode.Schema, toIssues(result.error, 'snapshot'));
-  return result.data;
+  const result = checkSnapshot(raw);
+  if (!result.ok) throw new ValidationError(ErrorCode.Schema, formatIssues(result.issues, 'snapshot'));
+  return result.value;
 }
 
 /** Reads a snapshot file's bytes; `undefined` when it does not exist, a SnapshotRead error when unreadable. */

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { UsageError } from '../../shared/errors.ts';
 import type { HostPort } from '../../shared/net.ts';
 import type { RegisteredInstance } from '../../shared/registration.ts';
-import { DocumentName, Labels } from '../../shared/schema/fields.ts';
+import { checkDocumentName, checkLabels } from '../../shared/schema/validators/generated.ts';
 
 /** The registration flags as the command line gives them. */
 export interface RegistrationFlags {
@@ -66,7 +66,7 @@ export function parseRegistrationFlags(flags: RegistrationFlags, appPort: number
   for (const pair of labels) {
     const eq = pair.indexOf('=');
     const key = pair.slice(0, eq);
-    if (eq <= 0 || !Labels.safeParse({ [key]: pair.slice(eq + 1) }).success) throw new UsageError(`--label: expected KEY=VALUE, got "${pair}"`);
+    if (eq <= 0 || !checkLabels({ [key]: pair.slice(eq + 1) }).ok) throw new UsageError(`--label: expected KEY=VALUE, got "${pair}"`);
     if (key === 'color') throw new UsageError('--label: color is the agent\'s --color, not a --label');
     config.labels[key] = pair.slice(eq + 1);
   }
@@ -98,6 +98,6 @@ export function registeredInstance(
   const ns = env.POD_NAMESPACE?.trim();
   const fallback = `${isIP(address) === 6 ? address.replace(/:/g, '-') : address}-${port}`;
   let id = pod ? (ns ? `${pod}.${ns}` : pod) : fallback;
-  if (!DocumentName.safeParse(id).success) id = `${hostname()}-${port}`.replace(/[^A-Za-z0-9._:#@-]/g, '-');
+  if (!checkDocumentName(id).ok) id = `${hostname()}-${port}`.replace(/[^A-Za-z0-9._:#@-]/g, '-');
   return { id, instance: { service: agent.service, address, port, labels: { color: agent.color, ...config.labels } } };
 }

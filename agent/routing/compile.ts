@@ -5,8 +5,9 @@
  * result is immutable (route plans are memoised inside it) and swapped in as one object.
  */
 import { STABLE } from '../../shared/color.ts';
-import { type Instance, type Service, ServiceSpec } from '../../shared/schema/documents.ts';
+import type { Instance, Service } from '../../shared/schema/documents.ts';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
+import { checkServiceSpec } from '../../shared/schema/validators/generated.ts';
 import { type DyeResult, DyeTable } from './dye.ts';
 import { type EndpointStates, endpointKey } from './endpoint-states.ts';
 import { compileLaneStates, type LaneRuntime } from './lane-states.ts';
@@ -16,7 +17,13 @@ import { groupSubsets } from './subsets.ts';
 import type { CompiledLane, DyeMatch, Endpoint, RequestView, RoutingTable } from './types.ts';
 
 /** The spec of a service that has instances but no Service document: every schema default. */
-export const DEFAULT_SERVICE_SPEC: Service['spec'] = ServiceSpec.parse({});
+export const DEFAULT_SERVICE_SPEC: Service['spec'] = defaultServiceSpec();
+
+function defaultServiceSpec(): Service['spec'] {
+  const checked = checkServiceSpec({});
+  if (!checked.ok) throw new Error('the schema has a required Service field without a default');
+  return checked.value;
+}
 
 /** A compiled snapshot. */
 export class CompiledTable implements RoutingTable {
