@@ -3,7 +3,7 @@
  * serialised once when it was accepted, so a write is a (usually cached) sort, one buffer
  * concatenation and one hash — not a re-serialisation of every document.
  */
-import { API_VERSION } from '../shared/schema/documents.ts';
+import { API_VERSION } from '../shared/schema/kinds.ts';
 import type { SnapshotSource } from '../shared/schema/snapshot.ts';
 import { frameSnapshot } from '../shared/snapshot-file.ts';
 import type { Accepted } from './store.ts';

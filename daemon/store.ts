@@ -4,7 +4,8 @@
  * its own; a rejected document keeps its previous valid version in effect.
  */
 import { describeIssues, type Issue } from '../shared/errors.ts';
-import { claimedIdentity, type Document, documentIdentity } from '../shared/schema/documents.ts';
+import type { Document } from '../shared/schema/documents.ts';
+import { claimedIdentity, documentIdentity } from '../shared/schema/kinds.ts';
 import type { Provenance } from '../shared/schema/snapshot.ts';
 import { parseDocumentsText } from '../shared/schema/text.ts';
 import { validateDocument } from '../shared/schema/validate.ts';

@@ -8,7 +8,7 @@
  * again is dropped. Without a snapshot on disk there is nothing to wait for.
  */
 import { access } from 'node:fs/promises';
-import { API_VERSION } from '../../shared/schema/documents.ts';
+import { API_VERSION } from '../../shared/schema/kinds.ts';
 import type { RegistrationState } from '../../shared/registration.ts';
 import type { Source, SourceItem, SourceSink } from '../sources/source.ts';
 import type { Registrar, Registration } from './server.ts';

@@ -8,7 +8,7 @@
  * daemon's. Keys of any other shape under P are not ours and are ignored.
  */
 import type { Issue } from '../../shared/errors.ts';
-import { API_VERSION } from '../../shared/schema/documents.ts';
+import { API_VERSION } from '../../shared/schema/kinds.ts';
 import type { SourceItem } from './source.ts';
 
 /** Fields an instance value may carry. */

@@ -2,7 +2,7 @@
  * Nacos naming → dyeline: which services a `services=` list names, the source key of each, and
  * the `Instance` documents built from the hosts Nacos lists for a service.
  */
-import { API_VERSION } from '../../shared/schema/documents.ts';
+import { API_VERSION } from '../../shared/schema/kinds.ts';
 
 /** Nacos's default naming group, where services are registered unless they say otherwise. */
 export const NACOS_DEFAULT_GROUP = 'DEFAULT_GROUP';

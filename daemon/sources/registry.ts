@@ -4,7 +4,7 @@
  * (docs/sources.md#adding-a-source-kind).
  */
 import { type Logger, secretPathsIn } from '../../shared/log.ts';
-import { SOURCE_SCHEME } from '../../shared/schema/snapshot.ts';
+import { SOURCE_SCHEME } from '../../shared/schema/kinds.ts';
 import { etcdSource } from './etcd.ts';
 import { fileSource } from './file.ts';
 import { nacosSource } from './nacos.ts';

@@ -3,7 +3,7 @@
  * kinds share: a host list, known query parameters, credentials from the environment.
  */
 import { UsageError } from '../../shared/errors.ts';
-import { SOURCE_SCHEME } from '../../shared/schema/snapshot.ts';
+import { SOURCE_SCHEME } from '../../shared/schema/kinds.ts';
 import type { SourceCredentials, SourceUri } from './source.ts';
 
 const URI = /^([^:/?#]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/;

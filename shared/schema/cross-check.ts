@@ -6,7 +6,8 @@
  */
 import { NO_FALLBACK, STABLE } from '../color.ts';
 import type { Issue } from '../errors.ts';
-import { type Document, documentIdentity } from './documents.ts';
+import type { Document } from './documents.ts';
+import { documentIdentity } from './kinds.ts';
 
 /** Problems by document identity (see documentIdentity); empty when all is consistent. */
 export function crossCheck(docs: readonly Document[]): Map<string, Issue[]> {

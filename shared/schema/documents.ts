@@ -6,10 +6,9 @@
 import { z } from 'zod';
 import { NO_FALLBACK, STABLE } from '../color.ts';
 import { Color, DocumentName, Labels, MatchRule, ServiceName } from './fields.ts';
+import { API_VERSION } from './kinds.ts';
 import { refinement } from './refine.ts';
 import { LaneStateSpec, RolloutSpec } from './rollout.ts';
-
-export const API_VERSION = 'dyeline.io/v1';
 
 const Metadata = z.strictObject({
   name: DocumentName.describe('Name of the document; unique per kind.'),
@@ -158,28 +157,7 @@ export type LaneState = z.infer<typeof LaneState>;
 
 // ---------------------------------------------------------------- any document
 
-export const KINDS = ['Lane', 'Service', 'Instance', 'Rollout', 'LaneState'] as const;
-export type Kind = (typeof KINDS)[number];
-
 export const Document = z.discriminatedUnion('kind', [Lane, Service, Instance, Rollout, LaneState]);
 export type Document = z.infer<typeof Document>;
 /** A document as written by a user, before defaults. */
 export type DocumentInput = z.input<typeof Document>;
-
-/** Identity of a document when merging sources (`Lane/<name>`, `Instance/<service>/<name>`): later sources win on the same identity. */
-export function documentIdentity(doc: Document): string {
-  return identity(doc.kind, doc.metadata.name, doc.kind === 'Instance' ? doc.spec.service : undefined);
-}
-
-/** The identity a raw, maybe invalid, document claims (to find its previous valid version); undefined when it names none. */
-export function claimedIdentity(raw: unknown): string | undefined {
-  if (raw === null || typeof raw !== 'object') return undefined;
-  const r = raw as { kind?: unknown; metadata?: { name?: unknown }; spec?: { service?: unknown } };
-  if (typeof r.kind !== 'string' || typeof r.metadata?.name !== 'string') return undefined;
-  if (r.kind !== 'Instance') return identity(r.kind, r.metadata.name);
-  return typeof r.spec?.service === 'string' ? identity(r.kind, r.metadata.name, r.spec.service) : undefined;
-}
-
-function identity(kind: string, name: string, service?: string): string {
-  return service === undefined ? `${kind}/${name}` : `${kind}/${service}/${name}`;
-}

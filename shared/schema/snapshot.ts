@@ -4,10 +4,8 @@
  * `checksum`, the state of each source, and every document with its provenance.
  */
 import { z } from 'zod';
-import { API_VERSION, Instance, Lane, LaneState, Rollout, Service } from './documents.ts';
-
-/** A source kind: the scheme of its URI (`file`, `etcd`, ...; the daemon's registry knows which). */
-export const SOURCE_SCHEME = /^[a-z][a-z0-9+.-]*$/;
+import { Instance, Lane, LaneState, Rollout, Service } from './documents.ts';
+import { API_VERSION, SOURCE_SCHEME } from './kinds.ts';
 
 /** Where a document came from (what each source puts here: docs/sources.md). */
 export const Provenance = z.strictObject({

@@ -1,20 +1,17 @@
 /**
  * Validation of one document at the edge: raw object → typed document with defaults, or the
- * list of problems, each naming its field path (e.g. `spec.retry.attempts`).
+ * list of problems, each naming its field path (e.g. `spec.retry.attempts`). The check is the
+ * validator compiled from the zod schema (docs/footprint.md#the-snapshot-check): the daemon
+ * loads no zod.
  */
-import { z } from 'zod';
 import { ErrorCode, type Issue, ValidationError } from '../errors.ts';
-import { API_VERSION, Document, KINDS } from './documents.ts';
+import type { Document } from './documents.ts';
+import { API_VERSION, KINDS } from './kinds.ts';
 import { formatIssues } from './issues.ts';
-import type { RawIssue } from './validators/runtime.ts';
+import { checkDocument } from './validators/generated.ts';
 
 /** The outcome of validating one document. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
-
-/** Turns zod issues into dyeline issues with paths relative to `prefix`. */
-export function toIssues(error: z.ZodError, prefix = ''): Issue[] {
-  return formatIssues(error.issues as unknown as RawIssue[], prefix);
-}
 
 /** Validates one rule document; never throws. */
 export function validateDocument(raw: unknown): Validated<Document> {
@@ -34,9 +31,9 @@ export function validateDocument(raw: unknown): Validated<Document> {
       issues: [{ path: 'kind', message: `must be one of ${KINDS.join(', ')}, got ${JSON.stringify(r.kind ?? null)}` }],
     };
   }
-  const result = Document.safeParse(raw);
-  if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: toIssues(result.error) };
+  const result = checkDocument(raw);
+  if (result.ok) return { ok: true, value: result.value };
+  return { ok: false, issues: formatIssues(result.issues) };
 }
 
 /** Like validateDocument, but throws a ValidationError. */
