@@ -10,7 +10,7 @@ import { UsageError } from '../shared/errors.ts';
 import { createLogger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { boundAddress, type HostPort, listen } from '../shared/net.ts';
-import { API_VERSION } from '../shared/schema/documents.ts';
+import { API_VERSION } from '../shared/schema/kinds.ts';
 import type { SourceConfig } from '../daemon/sources/source.ts';
 import { sourceKind } from '../daemon/sources/registry.ts';
 import { analyseLane } from './analysis/analyse.ts';

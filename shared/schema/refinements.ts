@@ -34,6 +34,11 @@ export const REFINEMENTS = {
   /** ServiceSpec.splitKey: only with a split to make sticky. */
   splitKeyNeedsSplit: (s: { split?: unknown; splitKey?: unknown }) =>
     s.splitKey === undefined || s.split !== undefined ? undefined : 'splitKey needs a split',
+  /** RolloutSpec.steps: each share above the one before. */
+  stepsIncrease: (r: { steps: readonly { percent: number }[] }) =>
+    r.steps.every((s, i) => i === 0 || s.percent > r.steps[i - 1]!.percent) ? undefined : 'step percentages must increase',
+  /** RolloutSpec.steps: the last step promotes the lane. */
+  lastStepIs100: (r: { steps: readonly { percent: number }[] }) => (r.steps[r.steps.length - 1]?.percent === 100 ? undefined : 'the last step must be percent 100'),
 } as const;
 
 export type RefinementName = keyof typeof REFINEMENTS;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { DocumentName, ServiceName } from './fields.ts';
+import { refinement } from './refine.ts';
 
 /** `header:NAME` or `cookie:NAME`: the value that keeps a request's answer sticky. */
 export const StickyKey = z
@@ -76,11 +77,7 @@ export const RolloutSpec = z
       .describe('Shares the lane goes through, increasing, ending at 100 (promotion).'),
     analysis: RolloutAnalysis.default(RolloutAnalysis.parse({})).describe('How the lane is judged against stable.'),
   })
-  .refine((r) => r.steps.every((s, i) => i === 0 || s.percent > r.steps[i - 1]!.percent), {
-    message: 'step percentages must increase',
-    path: ['steps'],
-  })
-  .refine((r) => r.steps[r.steps.length - 1]?.percent === 100, { message: 'the last step must be percent 100', path: ['steps'] });
+  .check(refinement('stepsIncrease', ['steps']), refinement('lastStepIs100', ['steps']));
 export type RolloutSpec = z.infer<typeof RolloutSpec>;
 
 /** Where a rollout stands. */

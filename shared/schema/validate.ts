@@ -9,9 +9,15 @@ import type { Document } from './documents.ts';
 import { API_VERSION, KINDS } from './kinds.ts';
 import { formatIssues } from './issues.ts';
 import { checkDocument } from './validators/generated.ts';
+import type { RawIssue } from './validators/runtime.ts';
 
 /** The outcome of validating one document. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+/** A zod error's issues as dyeline reports them, with paths relative to `prefix` (for checks made with zod itself). */
+export function toIssues(error: { issues: readonly object[] }, prefix = ''): Issue[] {
+  return formatIssues(error.issues as readonly RawIssue[], prefix);
+}
 
 /** Validates one rule document; never throws. */
 export function validateDocument(raw: unknown): Validated<Document> {

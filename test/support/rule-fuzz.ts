@@ -174,6 +174,73 @@ export const schemaShapedDocument: fc.Arbitrary<Json> = fc.oneof(
   }),
 ) as fc.Arbitrary<Json>;
 
+const isoTime = fc.oneof(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom('2026-11-27T10:00:00Z', '2026-11-27T10:00:00.5Z'), fc.constantFrom('2026-11-27T10:00:00+01:00', '2026-11-27 10:00', '2026-13-01T00:00:00Z'));
+const share = fc.oneof(fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 100, noNaN: true }));
+const analysis = fc.record(
+  { at: isoTime, errorRatePercent: fc.oneof(share, fc.constant(null)), latencyRatio: fc.oneof(fc.double({ min: 0, max: 10, noNaN: true }), fc.constant(null)), requests: fc.nat(), passed: fc.boolean() },
+  { requiredKeys: ['at', 'errorRatePercent', 'latencyRatio', 'requests', 'passed'] },
+);
+const phase = fc.oneof({ weight: 9, arbitrary: fc.constantFrom('Progressing', 'Paused', 'Promoted', 'Aborted') }, { weight: 1, arbitrary: fc.constant('Done') });
+
+/** Rollout and LaneState documents built from their schema's shapes (docs/reference.md#progressive-delivery): mostly valid (mutate them for the rest). */
+export const progressiveDocument: fc.Arbitrary<Json> = fc.oneof(
+  fc.record({
+    apiVersion: fc.constant('dyeline.io/v1'),
+    kind: fc.constant('Rollout'),
+    metadata: fc.record({ name: color }),
+    spec: fc.record(
+      {
+        lane: color,
+        stickyKey: fc.constantFrom('header:x-user-id', 'cookie:uid', 'header:X-Beta', 'x-user-id'),
+        entry: fc.array(fc.constantFrom('orders', 'frontend'), { maxLength: 2 }),
+        steps: fc.oneof(
+          fc.uniqueArray(fc.integer({ min: 1, max: 99 }), { maxLength: 5 }).map((ps) => [...ps.sort((a, b) => a - b), 100].map((percent) => ({ percent }))),
+          fc.array(fc.record({ percent: share, pauseMs: fc.integer({ min: 0, max: 100_000 }) }, { requiredKeys: ['percent'] }), { maxLength: 4 }).map((steps) => [...steps, { percent: 100, pauseMs: 0 }]),
+        ),
+        analysis: fc.record(
+          {
+            intervalMs: fc.integer({ min: 500, max: 3_600_000 }),
+            windowMs: fc.integer({ min: 500, max: 86_400_000 }),
+            failureLimit: fc.integer({ min: 1, max: 100 }),
+            minRequests: fc.integer({ min: 1, max: 1000 }),
+            maxErrorRatePercent: share,
+            maxLatencyRatio: fc.double({ min: 1, max: 1000, noNaN: true }),
+            latencyQuantile: fc.double({ min: 0.5, max: 0.999, noNaN: true }),
+            latencyFloorMs: fc.double({ min: 0, max: 60_000, noNaN: true }),
+          },
+          { requiredKeys: [] },
+        ),
+      },
+      { requiredKeys: ['lane', 'steps'] },
+    ),
+  }),
+  fc.record({
+    apiVersion: fc.constant('dyeline.io/v1'),
+    kind: fc.constant('LaneState'),
+    metadata: fc.record({ name: color }),
+    spec: fc.record(
+      {
+        share,
+        degraded: fc.boolean(),
+        phase,
+        step: fc.nat(10),
+        reason: fc.string({ maxLength: 20 }),
+        updatedBy: fc.constantFrom('rollout/canary', 'alice'),
+        updatedAt: isoTime,
+        analysis,
+        history: fc.array(
+          fc.record(
+            { at: isoTime, by: fc.constantFrom('rollout/canary', 'bob'), controller: fc.string({ maxLength: 8 }), phase, share, degraded: fc.boolean(), step: fc.nat(5), reason: fc.string({ maxLength: 10 }), analysis },
+            { requiredKeys: ['at', 'by', 'share', 'degraded', 'reason'] },
+          ),
+          { maxLength: 3 },
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
+) as fc.Arbitrary<Json>;
+
 /** Every path (list of keys/indices) of a JSON value, the root included. */
 function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   out.push(at);

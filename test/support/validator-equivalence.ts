@@ -61,11 +61,14 @@ export function compare(name: string, schema: z.ZodType, check: Check, input: un
   return undefined;
 }
 
+/** The snapshot's array of each kind. */
+const ARRAYS: Record<string, string> = { Lane: 'lanes', Service: 'services', Instance: 'instances', Rollout: 'rollouts', LaneState: 'laneStates' };
+
 /** The snapshot envelope arrays a document can be placed in, by the kind it claims (first: its own). */
 function placements(doc: unknown): string[] {
   const kind = doc !== null && typeof doc === 'object' ? (doc as { kind?: unknown }).kind : undefined;
-  const arrays = ['lanes', 'services', 'instances'];
-  const own = kind === 'Lane' ? 'lanes' : kind === 'Service' ? 'services' : kind === 'Instance' ? 'instances' : undefined;
+  const arrays = Object.values(ARRAYS);
+  const own = typeof kind === 'string' && Object.hasOwn(ARRAYS, kind) ? ARRAYS[kind] : undefined;
   return own === undefined ? arrays : [own, ...arrays.filter((a) => a !== own)];
 }
 
@@ -80,6 +83,8 @@ export function snapshotAround(doc: unknown, array: string, provenance: unknown 
     lanes: [],
     services: [],
     instances: [],
+    rollouts: [],
+    laneStates: [],
     checksum: `sha256:${'0'.repeat(64)}`,
   };
   body[array] = [{ provenance, document: doc }];

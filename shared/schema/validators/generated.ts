@@ -81,12 +81,27 @@ const C68 = /^[A-Za-z0-9.:_-]+$/;
 const C69 = "must be an IP address or host name";
 const C70 = "Too big: expected number to be <=65535";
 const C71 = "Too big: expected number to be <=10000";
-const C72 = /^sha256:[0-9a-f]{64}$/;
-const C73 = "Invalid string: must match pattern /^sha256:[0-9a-f]{64}$/";
-const C74 = "Invalid discriminator value. Expected 'Lane' | 'Service' | 'Instance'";
-const C75 = "Invalid input: expected \"register\"";
-const C76 = "Invalid input: expected \"deregister\"";
-const C77 = "Invalid discriminator value. Expected 'register' | 'deregister'";
+const C72 = "Invalid input: expected \"Rollout\"";
+const C73 = "Too big: expected number to be <=86400000";
+const C74 = "Too big: expected array to have <=50 items";
+const C75 = "Too big: expected string to have <=50 characters";
+const C76 = "Too big: expected unknown to be <=50";
+const C77 = [C75, C74, C76] as const;
+const C78 = "Too small: expected number to be >=500";
+const C79 = "Too big: expected number to be <=1000";
+const C80 = "Too small: expected number to be >=0.5";
+const C81 = "Too big: expected number to be <=0.999";
+const C82 = "Too big: expected number to be <=60000";
+const C83 = "Invalid input: expected \"LaneState\"";
+const C84 = "Invalid option: expected one of \"Progressing\"|\"Paused\"|\"Promoted\"|\"Aborted\"";
+const C85 = /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z))$/;
+const C86 = "Invalid ISO datetime";
+const C87 = /^sha256:[0-9a-f]{64}$/;
+const C88 = "Invalid string: must match pattern /^sha256:[0-9a-f]{64}$/";
+const C89 = "Invalid discriminator value. Expected 'Lane' | 'Service' | 'Instance' | 'Rollout' | 'LaneState'";
+const C90 = "Invalid input: expected \"register\"";
+const C91 = "Invalid input: expected \"deregister\"";
+const C92 = "Invalid discriminator value. Expected 'register' | 'deregister'";
 
 /** Snapshot.apiVersion */
 function v0(v: any, I: RawIssue[], P: Key[]): any {
@@ -1309,17 +1324,658 @@ function v96(v: any, I: RawIssue[], P: Key[]): any {
   return o;
 }
 
-/** Snapshot.checksum */
+/** Snapshot.rollouts[].document.kind */
 function v97(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== "Rollout") I.push({ code: 'invalid_value', path: P.slice(), message: C72 });
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.steps[].pauseMs */
+function v98(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) {
+    if (!Number.isInteger(o)) I.push({ code: 'invalid_type', path: P.slice(), message: C4 + received(o), continue: false });
+    else if (!Number.isSafeInteger(o)) I.push(o > 0 ? { code: 'too_big', path: P.slice(), message: C5, continue: true } : { code: 'too_small', path: P.slice(), message: C6, continue: true });
+  }
+  if (!aborted(I, s)) { if (!(o >= 0)) I.push({ code: 'too_small', path: P.slice(), message: C14, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 86400000)) I.push({ code: 'too_big', path: P.slice(), message: C73, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.steps[].pauseMs */
+function v99(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (0);
+  else { o = v98(v, I, P); if (o === undefined) o = (0); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.steps[] */
+function v100(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("percent"); n = I.length; r = v31(v["percent"], I, P); P.pop();
+    if ("percent" in v) o["percent"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "percent"], message: C1 });
+    P.push("pauseMs"); o["pauseMs"] = v99(v["pauseMs"], I, P); P.pop();
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "percent": case "pauseMs": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.steps */
+function v101(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (!Array.isArray(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C13 + received(v) });
+  else if (v.length > 50) {
+    if (v.length > 50) I.push({ code: 'too_big', path: P.slice(), message: C74, continue: false });
+  }
+  else {
+    o = new Array(v.length);
+    for (let i = 0; i < v.length; i++) { P.push(i); o[i] = v100(v[i], I, P); P.pop(); }
+  }
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u >= 1 && u < 2 ? codePoints(o) : u;
+    if (!(n >= 1)) I.push({ code: 'too_small', path: P.slice(), message: C19[lengthOrigin(o)], continue: true });
+  }
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u > 50 ? codePoints(o) : u;
+    if (!(n <= 50)) I.push({ code: 'too_big', path: P.slice(), message: C77[lengthOrigin(o)], continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.intervalMs */
+function v102(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) {
+    if (!Number.isInteger(o)) I.push({ code: 'invalid_type', path: P.slice(), message: C4 + received(o), continue: false });
+    else if (!Number.isSafeInteger(o)) I.push(o > 0 ? { code: 'too_big', path: P.slice(), message: C5, continue: true } : { code: 'too_small', path: P.slice(), message: C6, continue: true });
+  }
+  if (!aborted(I, s)) { if (!(o >= 500)) I.push({ code: 'too_small', path: P.slice(), message: C78, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 3600000)) I.push({ code: 'too_big', path: P.slice(), message: C60, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.intervalMs */
+function v103(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (10000);
+  else { o = v102(v, I, P); if (o === undefined) o = (10000); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.windowMs */
+function v104(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) {
+    if (!Number.isInteger(o)) I.push({ code: 'invalid_type', path: P.slice(), message: C4 + received(o), continue: false });
+    else if (!Number.isSafeInteger(o)) I.push(o > 0 ? { code: 'too_big', path: P.slice(), message: C5, continue: true } : { code: 'too_small', path: P.slice(), message: C6, continue: true });
+  }
+  if (!aborted(I, s)) { if (!(o >= 500)) I.push({ code: 'too_small', path: P.slice(), message: C78, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 86400000)) I.push({ code: 'too_big', path: P.slice(), message: C73, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.windowMs */
+function v105(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v104(v, I, P);
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.failureLimit */
+function v106(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) {
+    if (!Number.isInteger(o)) I.push({ code: 'invalid_type', path: P.slice(), message: C4 + received(o), continue: false });
+    else if (!Number.isSafeInteger(o)) I.push(o > 0 ? { code: 'too_big', path: P.slice(), message: C5, continue: true } : { code: 'too_small', path: P.slice(), message: C6, continue: true });
+  }
+  if (!aborted(I, s)) { if (!(o >= 1)) I.push({ code: 'too_small', path: P.slice(), message: C7, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 100)) I.push({ code: 'too_big', path: P.slice(), message: C52, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.failureLimit */
+function v107(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (2);
+  else { o = v106(v, I, P); if (o === undefined) o = (2); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.minRequests */
+function v108(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (20);
+  else { o = v2(v, I, P); if (o === undefined) o = (20); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.maxErrorRatePercent */
+function v109(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (1);
+  else { o = v31(v, I, P); if (o === undefined) o = (1); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.maxLatencyRatio */
+function v110(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) { if (!(o >= 1)) I.push({ code: 'too_small', path: P.slice(), message: C7, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 1000)) I.push({ code: 'too_big', path: P.slice(), message: C79, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.maxLatencyRatio */
+function v111(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (1.5);
+  else { o = v110(v, I, P); if (o === undefined) o = (1.5); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.latencyQuantile */
+function v112(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) { if (!(o >= 0.5)) I.push({ code: 'too_small', path: P.slice(), message: C80, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 0.999)) I.push({ code: 'too_big', path: P.slice(), message: C81, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.latencyQuantile */
+function v113(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (0.95);
+  else { o = v112(v, I, P); if (o === undefined) o = (0.95); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.latencyFloorMs */
+function v114(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) { if (!(o >= 0)) I.push({ code: 'too_small', path: P.slice(), message: C14, continue: true }); }
+  if (!aborted(I, s)) { if (!(o <= 60000)) I.push({ code: 'too_big', path: P.slice(), message: C82, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis.latencyFloorMs */
+function v115(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (5);
+  else { o = v114(v, I, P); if (o === undefined) o = (5); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis */
+function v116(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    P.push("intervalMs"); o["intervalMs"] = v103(v["intervalMs"], I, P); P.pop();
+    if ("windowMs" in v) { P.push("windowMs"); o["windowMs"] = v105(v["windowMs"], I, P); P.pop(); }
+    P.push("failureLimit"); o["failureLimit"] = v107(v["failureLimit"], I, P); P.pop();
+    P.push("minRequests"); o["minRequests"] = v108(v["minRequests"], I, P); P.pop();
+    P.push("maxErrorRatePercent"); o["maxErrorRatePercent"] = v109(v["maxErrorRatePercent"], I, P); P.pop();
+    P.push("maxLatencyRatio"); o["maxLatencyRatio"] = v111(v["maxLatencyRatio"], I, P); P.pop();
+    P.push("latencyQuantile"); o["latencyQuantile"] = v113(v["latencyQuantile"], I, P); P.pop();
+    P.push("latencyFloorMs"); o["latencyFloorMs"] = v115(v["latencyFloorMs"], I, P); P.pop();
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "intervalMs": case "windowMs": case "failureLimit": case "minRequests": case "maxErrorRatePercent": case "maxLatencyRatio": case "latencyQuantile": case "latencyFloorMs": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec.analysis */
+function v117(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = ({"intervalMs":10000,"failureLimit":2,"minRequests":20,"maxErrorRatePercent":1,"maxLatencyRatio":1.5,"latencyQuantile":0.95,"latencyFloorMs":5});
+  else { o = v116(v, I, P); if (o === undefined) o = ({"intervalMs":10000,"failureLimit":2,"minRequests":20,"maxErrorRatePercent":1,"maxLatencyRatio":1.5,"latencyQuantile":0.95,"latencyFloorMs":5}); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document.spec */
+function v118(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("lane"); n = I.length; r = v14(v["lane"], I, P); P.pop();
+    if ("lane" in v) o["lane"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "lane"], message: C1 });
+    if ("stickyKey" in v) { P.push("stickyKey"); o["stickyKey"] = v54(v["stickyKey"], I, P); P.pop(); }
+    if ("entry" in v) { P.push("entry"); o["entry"] = v24(v["entry"], I, P); P.pop(); }
+    P.push("steps"); n = I.length; r = v101(v["steps"], I, P); P.pop();
+    if ("steps" in v) o["steps"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "steps"], message: C1 });
+    P.push("analysis"); o["analysis"] = v117(v["analysis"], I, P); P.pop();
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "lane": case "stickyKey": case "entry": case "steps": case "analysis": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  if (!aborted(I, s)) { const m = REFINEMENTS.stepsIncrease(o); if (m !== undefined) I.push({ code: 'custom', path: [...P, "steps"], message: m, continue: true }); }
+  if (!aborted(I, s)) { const m = REFINEMENTS.lastStepIs100(o); if (m !== undefined) I.push({ code: 'custom', path: [...P, "steps"], message: m, continue: true }); }
+  return o;
+}
+
+/** Snapshot.rollouts[].document */
+function v119(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("apiVersion"); n = I.length; r = v0(v["apiVersion"], I, P); P.pop();
+    if ("apiVersion" in v) o["apiVersion"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "apiVersion"], message: C1 });
+    P.push("kind"); n = I.length; r = v97(v["kind"], I, P); P.pop();
+    if ("kind" in v) o["kind"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "kind"], message: C1 });
+    P.push("metadata"); n = I.length; r = v17(v["metadata"], I, P); P.pop();
+    if ("metadata" in v) o["metadata"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "metadata"], message: C1 });
+    P.push("spec"); n = I.length; r = v118(v["spec"], I, P); P.pop();
+    if ("spec" in v) o["spec"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "spec"], message: C1 });
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "apiVersion": case "kind": case "metadata": case "spec": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.rollouts[] */
+function v120(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("provenance"); n = I.length; r = v12(v["provenance"], I, P); P.pop();
+    if ("provenance" in v) o["provenance"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "provenance"], message: C1 });
+    P.push("document"); n = I.length; r = v119(v["document"], I, P); P.pop();
+    if ("document" in v) o["document"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "document"], message: C1 });
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "provenance": case "document": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.rollouts */
+function v121(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!Array.isArray(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C13 + received(v) });
+  else {
+    o = new Array(v.length);
+    for (let i = 0; i < v.length; i++) { P.push(i); o[i] = v120(v[i], I, P); P.pop(); }
+  }
+  return o;
+}
+
+/** Snapshot.rollouts */
+function v122(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = ([]);
+  else { o = v121(v, I, P); if (o === undefined) o = ([]); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.kind */
+function v123(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== "LaneState") I.push({ code: 'invalid_value', path: P.slice(), message: C83 });
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.share */
+function v124(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (0);
+  else { o = v31(v, I, P); if (o === undefined) o = (0); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.degraded */
+function v125(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = (false);
+  else { o = v5(v, I, P); if (o === undefined) o = (false); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.phase */
+function v126(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== "Progressing" && v !== "Paused" && v !== "Promoted" && v !== "Aborted") I.push({ code: 'invalid_value', path: P.slice(), message: C84 });
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.phase */
+function v127(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v126(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.reason */
+function v128(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v46(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.updatedBy */
+function v129(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   const s = I.length;
   if (typeof v !== 'string') I.push({ code: 'invalid_type', path: P.slice(), message: C8 + received(v) });
-  if (!aborted(I, s)) { if (!C72.test(o)) I.push({ code: 'invalid_format', path: P.slice(), message: C73, continue: true }); }
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u >= 1 && u < 2 ? codePoints(o) : u;
+    if (!(n >= 1)) I.push({ code: 'too_small', path: P.slice(), message: C19[lengthOrigin(o)], continue: true });
+  }
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u > 253 ? codePoints(o) : u;
+    if (!(n <= 253)) I.push({ code: 'too_big', path: P.slice(), message: C23[lengthOrigin(o)], continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.updatedBy */
+function v130(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v129(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.updatedAt */
+function v131(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'string') I.push({ code: 'invalid_type', path: P.slice(), message: C8 + received(v) });
+  if (!aborted(I, s)) { if (!C85.test(o)) I.push({ code: 'invalid_format', path: P.slice(), message: C86, continue: true }); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.updatedAt */
+function v132(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v131(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.analysis.errorRatePercent */
+function v133(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== null) o = v31(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.analysis.latencyRatio */
+function v134(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'number' || !Number.isFinite(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C3 + received(v) });
+  if (!aborted(I, s)) { if (!(o >= 0)) I.push({ code: 'too_small', path: P.slice(), message: C14, continue: true }); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.analysis.latencyRatio */
+function v135(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== null) o = v134(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.analysis */
+function v136(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("at"); n = I.length; r = v131(v["at"], I, P); P.pop();
+    if ("at" in v) o["at"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "at"], message: C1 });
+    P.push("errorRatePercent"); n = I.length; r = v133(v["errorRatePercent"], I, P); P.pop();
+    if ("errorRatePercent" in v) o["errorRatePercent"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "errorRatePercent"], message: C1 });
+    P.push("latencyRatio"); n = I.length; r = v135(v["latencyRatio"], I, P); P.pop();
+    if ("latencyRatio" in v) o["latencyRatio"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "latencyRatio"], message: C1 });
+    P.push("requests"); n = I.length; r = v134(v["requests"], I, P); P.pop();
+    if ("requests" in v) o["requests"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "requests"], message: C1 });
+    P.push("passed"); n = I.length; r = v5(v["passed"], I, P); P.pop();
+    if ("passed" in v) o["passed"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "passed"], message: C1 });
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "at": case "errorRatePercent": case "latencyRatio": case "requests": case "passed": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.analysis */
+function v137(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v136(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.history[].controller */
+function v138(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'string') I.push({ code: 'invalid_type', path: P.slice(), message: C8 + received(v) });
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u > 253 ? codePoints(o) : u;
+    if (!(n <= 253)) I.push({ code: 'too_big', path: P.slice(), message: C23[lengthOrigin(o)], continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.history[].controller */
+function v139(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v !== undefined) o = v138(v, I, P);
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.history[] */
+function v140(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("at"); n = I.length; r = v131(v["at"], I, P); P.pop();
+    if ("at" in v) o["at"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "at"], message: C1 });
+    P.push("by"); n = I.length; r = v129(v["by"], I, P); P.pop();
+    if ("by" in v) o["by"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "by"], message: C1 });
+    if ("controller" in v) { P.push("controller"); o["controller"] = v139(v["controller"], I, P); P.pop(); }
+    if ("phase" in v) { P.push("phase"); o["phase"] = v127(v["phase"], I, P); P.pop(); }
+    P.push("share"); n = I.length; r = v31(v["share"], I, P); P.pop();
+    if ("share" in v) o["share"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "share"], message: C1 });
+    P.push("degraded"); n = I.length; r = v5(v["degraded"], I, P); P.pop();
+    if ("degraded" in v) o["degraded"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "degraded"], message: C1 });
+    if ("step" in v) { P.push("step"); o["step"] = v10(v["step"], I, P); P.pop(); }
+    P.push("reason"); n = I.length; r = v46(v["reason"], I, P); P.pop();
+    if ("reason" in v) o["reason"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "reason"], message: C1 });
+    if ("analysis" in v) { P.push("analysis"); o["analysis"] = v137(v["analysis"], I, P); P.pop(); }
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "at": case "by": case "controller": case "phase": case "share": case "degraded": case "step": case "reason": case "analysis": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.history */
+function v141(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (!Array.isArray(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C13 + received(v) });
+  else if (v.length > 50) {
+    if (v.length > 50) I.push({ code: 'too_big', path: P.slice(), message: C74, continue: false });
+  }
+  else {
+    o = new Array(v.length);
+    for (let i = 0; i < v.length; i++) { P.push(i); o[i] = v140(v[i], I, P); P.pop(); }
+  }
+  if (!explicitlyAborted(I, s) && o != null && o.length !== undefined) {
+    const u = o.length; const n = typeof o === 'string' && u > 50 ? codePoints(o) : u;
+    if (!(n <= 50)) I.push({ code: 'too_big', path: P.slice(), message: C77[lengthOrigin(o)], continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec.history */
+function v142(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = ([]);
+  else { o = v141(v, I, P); if (o === undefined) o = ([]); }
+  return o;
+}
+
+/** Snapshot.laneStates[].document.spec */
+function v143(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    P.push("share"); o["share"] = v124(v["share"], I, P); P.pop();
+    P.push("degraded"); o["degraded"] = v125(v["degraded"], I, P); P.pop();
+    if ("phase" in v) { P.push("phase"); o["phase"] = v127(v["phase"], I, P); P.pop(); }
+    if ("step" in v) { P.push("step"); o["step"] = v10(v["step"], I, P); P.pop(); }
+    if ("reason" in v) { P.push("reason"); o["reason"] = v128(v["reason"], I, P); P.pop(); }
+    if ("updatedBy" in v) { P.push("updatedBy"); o["updatedBy"] = v130(v["updatedBy"], I, P); P.pop(); }
+    if ("updatedAt" in v) { P.push("updatedAt"); o["updatedAt"] = v132(v["updatedAt"], I, P); P.pop(); }
+    if ("analysis" in v) { P.push("analysis"); o["analysis"] = v137(v["analysis"], I, P); P.pop(); }
+    P.push("history"); o["history"] = v142(v["history"], I, P); P.pop();
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "share": case "degraded": case "phase": case "step": case "reason": case "updatedBy": case "updatedAt": case "analysis": case "history": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[].document */
+function v144(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("apiVersion"); n = I.length; r = v0(v["apiVersion"], I, P); P.pop();
+    if ("apiVersion" in v) o["apiVersion"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "apiVersion"], message: C1 });
+    P.push("kind"); n = I.length; r = v123(v["kind"], I, P); P.pop();
+    if ("kind" in v) o["kind"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "kind"], message: C1 });
+    P.push("metadata"); n = I.length; r = v17(v["metadata"], I, P); P.pop();
+    if ("metadata" in v) o["metadata"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "metadata"], message: C1 });
+    P.push("spec"); n = I.length; r = v143(v["spec"], I, P); P.pop();
+    if ("spec" in v) o["spec"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "spec"], message: C1 });
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "apiVersion": case "kind": case "metadata": case "spec": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates[] */
+function v145(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
+  else {
+    o = {};
+    let n: number;
+    let r: any;
+    P.push("provenance"); n = I.length; r = v12(v["provenance"], I, P); P.pop();
+    if ("provenance" in v) o["provenance"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "provenance"], message: C1 });
+    P.push("document"); n = I.length; r = v144(v["document"], I, P); P.pop();
+    if ("document" in v) o["document"] = r;
+    else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "document"], message: C1 });
+    let u: string[] | undefined;
+    for (const k in v) switch (k) { case "provenance": case "document": break; default: (u ??= []).push(k); }
+    if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
+  }
+  return o;
+}
+
+/** Snapshot.laneStates */
+function v146(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (!Array.isArray(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C13 + received(v) });
+  else {
+    o = new Array(v.length);
+    for (let i = 0; i < v.length; i++) { P.push(i); o[i] = v145(v[i], I, P); P.pop(); }
+  }
+  return o;
+}
+
+/** Snapshot.laneStates */
+function v147(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  if (v === undefined) o = ([]);
+  else { o = v146(v, I, P); if (o === undefined) o = ([]); }
+  return o;
+}
+
+/** Snapshot.checksum */
+function v148(v: any, I: RawIssue[], P: Key[]): any {
+  let o: any = v;
+  const s = I.length;
+  if (typeof v !== 'string') I.push({ code: 'invalid_type', path: P.slice(), message: C8 + received(v) });
+  if (!aborted(I, s)) { if (!C87.test(o)) I.push({ code: 'invalid_format', path: P.slice(), message: C88, continue: true }); }
   return o;
 }
 
 /** Snapshot */
-function v98(v: any, I: RawIssue[], P: Key[]): any {
+function v149(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else {
@@ -1350,38 +2006,42 @@ function v98(v: any, I: RawIssue[], P: Key[]): any {
     P.push("instances"); n = I.length; r = v96(v["instances"], I, P); P.pop();
     if ("instances" in v) o["instances"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "instances"], message: C1 });
-    P.push("checksum"); n = I.length; r = v97(v["checksum"], I, P); P.pop();
+    P.push("rollouts"); o["rollouts"] = v122(v["rollouts"], I, P); P.pop();
+    P.push("laneStates"); o["laneStates"] = v147(v["laneStates"], I, P); P.pop();
+    P.push("checksum"); n = I.length; r = v148(v["checksum"], I, P); P.pop();
     if ("checksum" in v) o["checksum"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "checksum"], message: C1 });
     let u: string[] | undefined;
-    for (const k in v) switch (k) { case "apiVersion": case "kind": case "version": case "generatedAt": case "sources": case "lanes": case "services": case "instances": case "checksum": break; default: (u ??= []).push(k); }
+    for (const k in v) switch (k) { case "apiVersion": case "kind": case "version": case "generatedAt": case "sources": case "lanes": case "services": case "instances": case "rollouts": case "laneStates": case "checksum": break; default: (u ??= []).push(k); }
     if (u !== undefined) I.push({ code: 'unrecognized_keys', path: P.slice(), keys: u, message: unrecognized(u), continue: true });
   }
   return o;
 }
 
 /** Document */
-function v99(v: any, I: RawIssue[], P: Key[]): any {
+function v150(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else switch (v["kind"]) {
     case "Lane": o = v41(v, I, P); break;
     case "Service": o = v83(v, I, P); break;
     case "Instance": o = v94(v, I, P); break;
-    default: I.push({ code: 'invalid_union', path: [...P, "kind"], errors: [], message: C74 });
+    case "Rollout": o = v119(v, I, P); break;
+    case "LaneState": o = v144(v, I, P); break;
+    default: I.push({ code: 'invalid_union', path: [...P, "kind"], errors: [], message: C89 });
   }
   return o;
 }
 
 /** AgentMessage (op "register").op */
-function v100(v: any, I: RawIssue[], P: Key[]): any {
+function v151(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
-  if (v !== "register") I.push({ code: 'invalid_value', path: P.slice(), message: C75 });
+  if (v !== "register") I.push({ code: 'invalid_value', path: P.slice(), message: C90 });
   return o;
 }
 
 /** AgentMessage (op "register").instance */
-function v101(v: any, I: RawIssue[], P: Key[]): any {
+function v152(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else {
@@ -1407,20 +2067,20 @@ function v101(v: any, I: RawIssue[], P: Key[]): any {
 }
 
 /** AgentMessage (op "register") */
-function v102(v: any, I: RawIssue[], P: Key[]): any {
+function v153(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else {
     o = {};
     let n: number;
     let r: any;
-    P.push("op"); n = I.length; r = v100(v["op"], I, P); P.pop();
+    P.push("op"); n = I.length; r = v151(v["op"], I, P); P.pop();
     if ("op" in v) o["op"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "op"], message: C1 });
     P.push("id"); n = I.length; r = v14(v["id"], I, P); P.pop();
     if ("id" in v) o["id"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "id"], message: C1 });
-    P.push("instance"); n = I.length; r = v101(v["instance"], I, P); P.pop();
+    P.push("instance"); n = I.length; r = v152(v["instance"], I, P); P.pop();
     if ("instance" in v) o["instance"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "instance"], message: C1 });
     let u: string[] | undefined;
@@ -1431,21 +2091,21 @@ function v102(v: any, I: RawIssue[], P: Key[]): any {
 }
 
 /** AgentMessage (op "deregister").op */
-function v103(v: any, I: RawIssue[], P: Key[]): any {
+function v154(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
-  if (v !== "deregister") I.push({ code: 'invalid_value', path: P.slice(), message: C76 });
+  if (v !== "deregister") I.push({ code: 'invalid_value', path: P.slice(), message: C91 });
   return o;
 }
 
 /** AgentMessage (op "deregister") */
-function v104(v: any, I: RawIssue[], P: Key[]): any {
+function v155(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else {
     o = {};
     let n: number;
     let r: any;
-    P.push("op"); n = I.length; r = v103(v["op"], I, P); P.pop();
+    P.push("op"); n = I.length; r = v154(v["op"], I, P); P.pop();
     if ("op" in v) o["op"] = r;
     else if (I.length === n) I.push({ code: 'invalid_type', path: [...P, "op"], message: C1 });
     let u: string[] | undefined;
@@ -1456,13 +2116,13 @@ function v104(v: any, I: RawIssue[], P: Key[]): any {
 }
 
 /** AgentMessage */
-function v105(v: any, I: RawIssue[], P: Key[]): any {
+function v156(v: any, I: RawIssue[], P: Key[]): any {
   let o: any = v;
   if (!isObject(v)) I.push({ code: 'invalid_type', path: P.slice(), message: C12 + received(v) });
   else switch (v["op"]) {
-    case "register": o = v102(v, I, P); break;
-    case "deregister": o = v104(v, I, P); break;
-    default: I.push({ code: 'invalid_union', path: [...P, "op"], errors: [], message: C77 });
+    case "register": o = v153(v, I, P); break;
+    case "deregister": o = v155(v, I, P); break;
+    default: I.push({ code: 'invalid_union', path: [...P, "op"], errors: [], message: C92 });
   }
   return o;
 }
@@ -1470,14 +2130,14 @@ function v105(v: any, I: RawIssue[], P: Key[]): any {
 /** Validates a Snapshot as its zod schema does (defaults filled in). */
 export function checkSnapshot(input: unknown): Checked<Snapshot> {
   const I: RawIssue[] = [];
-  const value = v98(input, I, []);
+  const value = v149(input, I, []);
   return I.length === 0 ? { ok: true, value } : { ok: false, issues: I };
 }
 
 /** Validates a Document as its zod schema does (defaults filled in). */
 export function checkDocument(input: unknown): Checked<Document> {
   const I: RawIssue[] = [];
-  const value = v99(input, I, []);
+  const value = v150(input, I, []);
   return I.length === 0 ? { ok: true, value } : { ok: false, issues: I };
 }
 
@@ -1491,7 +2151,7 @@ export function checkServiceSpec(input: unknown): Checked<Service['spec']> {
 /** Validates a AgentMessage as its zod schema does (defaults filled in). */
 export function checkAgentMessage(input: unknown): Checked<AgentMessage> {
   const I: RawIssue[] = [];
-  const value = v105(input, I, []);
+  const value = v156(input, I, []);
   return I.length === 0 ? { ok: true, value } : { ok: false, issues: I };
 }
 

@@ -13,12 +13,14 @@ import { ServiceName } from '../../../shared/schema/fields.ts';
 import { emitValidators } from '../../../shared/schema/validators/emit.ts';
 import { GENERATED, validatorsSource } from '../../../shared/schema/validators/roots.ts';
 import { checkDocument, checkSnapshot } from '../../../shared/schema/validators/generated.ts';
-import { fuzzCases, seedDocuments } from '../../support/rule-fuzz.ts';
+import { fuzzCases, nearValidDocument, progressiveDocument, seedDocuments } from '../../support/rule-fuzz.ts';
 import { compare, difference, documentDifferences, PAIRS, pair, snapshotAround } from '../../support/validator-equivalence.ts';
 
 const lane = { apiVersion: 'dyeline.io/v1', kind: 'Lane', metadata: { name: 'canary' }, spec: { color: 'canary', dye: { match: [{ headers: { 'x-canary': { exact: '1' } } }] } } };
 const service = { apiVersion: 'dyeline.io/v1', kind: 'Service', metadata: { name: 'orders' }, spec: {} };
 const instance = { apiVersion: 'dyeline.io/v1', kind: 'Instance', metadata: { name: 'orders-1' }, spec: { service: 'orders', address: '10.0.0.5', port: 8080 } };
+const rollout = { apiVersion: 'dyeline.io/v1', kind: 'Rollout', metadata: { name: 'canary' }, spec: { lane: 'canary', stickyKey: 'header:x-user-id', steps: [{ percent: 5, pauseMs: 1000 }, { percent: 100 }] } };
+const laneState = { apiVersion: 'dyeline.io/v1', kind: 'LaneState', metadata: { name: 'canary' }, spec: { share: 25, updatedAt: '2026-11-27T10:00:00Z' } };
 const own = (o: Record<string, unknown>, k: string, v: unknown) => Object.defineProperty({ ...o }, k, { value: v, enumerable: true, writable: true, configurable: true });
 const withSpec = (doc: { spec: object }, spec: Record<string, unknown>) => ({ ...doc, spec: { ...doc.spec, ...spec } });
 
@@ -73,6 +75,11 @@ const EDGES: [string, unknown][] = [
   ['a bad header name as a key', withSpec(lane, { dye: { match: [{ headers: { 'bad header': { exact: '1' } } }] } })],
   ['an array where a record is', withSpec(service, { subsets: [] })],
   ['sparse array', withSpec(lane, { dye: { match: [, { percent: 5 }] } })],
+  ['a valid rollout (analysis defaults filled)', rollout],
+  ['rollout steps going down and not ending at 100', withSpec(rollout, { steps: [{ percent: 50 }, { percent: 20 }] })],
+  ['rollout without steps', withSpec(rollout, { steps: [] })],
+  ['a lane state with history (times with offset, fractions, and not ISO)', withSpec(laneState, { updatedAt: '2026-11-27T10:00:00.123+01:00', history: [{ at: '2026-11-27 10:00', by: 'rollout/canary', share: 5, degraded: false, reason: 'x' }] })],
+  ['a lane state with an unknown phase and a share over 100', withSpec(laneState, { phase: 'Done', share: 101 })],
 ];
 
 describe('validators compiled from the schema', () => {
@@ -98,6 +105,17 @@ describe('validators compiled from the schema', () => {
     expect(verdicts.filter((ok) => !ok).length).toBeGreaterThan(500);
   }, 60_000);
 
+  it('agrees with zod on 600 seeded Rollout and LaneState documents, plain and mutated', () => {
+    const plain = fc.sample(progressiveDocument, { seed: 20261127, numRuns: 300 });
+    const mutated = fc.sample(nearValidDocument(plain.slice(0, 60)), { seed: 20261128, numRuns: 300 });
+    const docs = [...plain, ...mutated];
+    const differences = docs.flatMap((d) => documentDifferences(d).map((x) => `${x}\n  on ${JSON.stringify(d).slice(0, 400)}`));
+    expect(differences.slice(0, 5)).toEqual([]);
+    const verdicts = docs.map((d) => checkDocument(d).ok);
+    expect(verdicts.filter(Boolean).length).toBeGreaterThan(60);
+    expect(verdicts.filter((ok) => !ok).length).toBeGreaterThan(200);
+  }, 60_000);
+
   it('agrees with zod on snapshot envelopes gone wrong', () => {
     const good = snapshotAround(lane, 'lanes');
     const variants: unknown[] = [
@@ -112,6 +130,9 @@ describe('validators compiled from the schema', () => {
       snapshotAround(service, 'instances'),
       { ...good, kind: 'Document' },
       { ...good, lanes: undefined, services: null },
+      { ...good, rollouts: undefined, laneStates: undefined },
+      { ...good, rollouts: null },
+      { ...good, laneStates: [{ provenance: { source: 'file:///x', key: '/x' }, document: lane }] },
     ];
     for (const v of variants) expect(difference('Snapshot', v)).toBeUndefined();
     expect(checkSnapshot(good).ok).toBe(true);
