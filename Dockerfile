@@ -1,9 +1,9 @@
 # dyeline: one image for the daemon (DaemonSet) and the agent (injected sidecar).
 # Build: docker build -t dyeline:0.1.0 .
 #
-# The build stage bundles the TypeScript sources and every dependency into one ES module,
-# dist/dyeline.mjs (npm run build, scripts/build.ts); the runtime stage is the official Node 24
-# image with that file alone: no node_modules, no sources, no type stripping at run time.
+# The build stage bundles the TypeScript sources and every dependency into ES modules,
+# dist/dyeline.mjs and the chunks it loads (npm run build, scripts/build.ts); the runtime stage is
+# the official Node 24 image with those alone: no node_modules, no sources, no type stripping at run time.
 # test/unit/dockerfile.test.ts checks these steps (no Docker engine runs in the tests).
 
 FROM node:24-bookworm-slim AS build
@@ -27,8 +27,10 @@ RUN npm run build
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-# The bundle and the licence notices of the code bundled into it.
-COPY --from=build /src/dist/dyeline.mjs /src/dist/dyeline.mjs.LEGAL.txt ./
+# The bundle: its entry, and the chunks the entry loads as each subcommand needs them, with the
+# licence notices of the code bundled into them (chunks/*.LEGAL.txt).
+COPY --from=build /src/dist/dyeline.mjs ./
+COPY --from=build /src/dist/chunks ./chunks
 # The zero-code propagation preload, which `dyeline inject` copies from here into Node app pods
 # (dyeline.io/propagate: node).
 COPY --from=build /src/dist/propagate.mjs ./propagate/

@@ -170,6 +170,11 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
     legalComments: 'linked',
     sourcemap: 'linked',
     metafile: true,
+    // What a subcommand loads with import() (and what only that code shares) becomes a chunk of its
+    // own, read when that code first runs: an agent holds none of the daemon's etcd, gRPC or Nacos
+    // source, nor zod (docs/footprint.md#the-build).
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     banner: {
       js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
@@ -198,7 +203,10 @@ if (import.meta.main) {
   }
   await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
   for (const [name, source] of Object.entries(COPIED)) await copyFile(join(ROOT, source), join(outdir, name));
-  const out = result.metafile!.outputs[relative(ROOT, join(outdir, 'dyeline.mjs'))];
-  process.stderr.write(`built ${relative(process.cwd(), join(outdir, 'dyeline.mjs'))} (${((out?.bytes ?? 0) / 2 ** 20).toFixed(1)} MiB, ${Object.keys(result.metafile!.inputs).length} modules)\n`);
+  const code = Object.entries(result.metafile!.outputs).filter(([f]) => f.endsWith('.mjs'));
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  const entry = result.metafile!.outputs[relative(ROOT, join(outdir, 'dyeline.mjs'))]?.bytes ?? 0;
+  const total = code.reduce((n, [, o]) => n + o.bytes, 0);
+  process.stderr.write(`built ${relative(process.cwd(), join(outdir, 'dyeline.mjs'))} (${mib(entry)} MiB) and ${code.length - 1} chunks (${mib(total)} MiB in all), ${Object.keys(result.metafile!.inputs).length} modules\n`);
   if (values.analyze) process.stdout.write(await esbuild.analyzeMetafile(result.metafile!, { verbose: false }));
 }

@@ -4,7 +4,7 @@
  * code; the process runs with a preload that, at each mark, collects garbage and reads the heap,
  * so the heap each module's evaluation leaves behind is attributed to it (in load order: a
  * module's imports are marked before it). The report is taken `seconds` after the last mark. Totals by package, then the process as a whole:
- * V8 heap by space, external memory (the bundle's source text is one external string), RSS split
+ * V8 heap by space, external memory (the source text of each loaded file is an external string), RSS split
  * into anonymous memory and file pages (the node binary).
  *
  *   node test/bench/footprint.ts [agent|daemon] [seconds=3] [top=25]
@@ -89,9 +89,11 @@ const MiB = (b: number) => (b / 2 ** 20).toFixed(1);
 const dir = await mkdtemp(join(tmpdir(), 'dyeline-footprint-'));
 try {
   const opts = buildOptions(dir);
-  // A first mark in the banner: what compiling the bundle's top level costs, before any module runs.
+  // A first mark in the banner of the entry and of each chunk: what compiling a file's top level
+  // costs, before any of its modules runs.
   const banner = { js: `${opts.banner?.js ?? ''}\nglobalThis.__footprintMark?.('(the bundle, compiled)');` };
-  await esbuild.build({ ...opts, banner, plugins: [...(opts.plugins ?? []), marks], sourcemap: false, legalComments: 'none', logLevel: 'error' });
+  const built = await esbuild.build({ ...opts, banner, plugins: [...(opts.plugins ?? []), marks], sourcemap: false, legalComments: 'none', logLevel: 'error' });
+  const code = Object.entries(built.metafile!.outputs).filter(([f]) => f.endsWith('.mjs'));
   const entry = join(dir, 'dyeline.mjs');
   await writeFile(join(dir, 'preload.mjs'), PRELOAD);
   const out = join(dir, 'report.json');
@@ -134,7 +136,8 @@ try {
   const first = rep.marks[0]![1];
   const last = rep.marks.at(-1)![1];
   console.log(`machine: ${machine()}`);
-  console.log(`dyeline ${what} from the production bundle (${MiB(Buffer.byteLength(await readFile(entry, 'utf8')))} MiB with marks), ${rep.marks.length - 1} modules evaluated, after ${secondsArg} s:\n`);
+  const files = rep.marks.filter(([id]) => id === '(the bundle, compiled)').length;
+  console.log(`dyeline ${what} from the production bundle (${code.length} files, ${MiB(code.reduce((n, [, o]) => n + o.bytes, 0))} MiB with marks): ${files} files loaded, ${rep.marks.length - files} modules evaluated, after ${secondsArg} s:\n`);
   console.log(`RSS ${MiB(rep.rss)} MiB = anonymous ${MiB(rep.anon)} + file pages ${MiB(rep.file)} (the node binary and shared libraries)`);
   console.log(`V8 heap used ${MiB(rep.memory.heapUsed)} of ${MiB(rep.memory.heapTotal)} MiB committed; external ${MiB(rep.memory.external)} MiB (script sources ${MiB(rep.code.external_script_source_size)}); bytecode ${MiB(rep.code.bytecode_and_metadata_size)}, code ${MiB(rep.code.code_and_metadata_size)} MiB`);
   console.log(`heap spaces (used / committed MiB): ${rep.spaces.filter(([, , p]) => p > 0).map(([n, u, p]) => `${n.replace(/_space$/, '')} ${MiB(u)}/${MiB(p)}`).join(', ')}`);
