@@ -128,6 +128,20 @@ export const IMAGE_NODE_FLAGS = ['--single-threaded'];
  */
 export const ABSENT_OPTIONAL = ['graceful-fs', 'proxy-agent'];
 
+/**
+ * Packages the sources load with `import()` that esbuild can only give as a default export: a
+ * CommonJS package imported dynamically becomes a chunk whose one export is `default`, so its named
+ * exports are undefined in the split build while they work from node_modules. Such a package is
+ * imported through an ES module of ours that re-exports its names (daemon/sources/etcd-client.ts).
+ */
+export function commonJsImportedDynamically(meta: esbuild.Metafile): string[] {
+  const out: string[] = [];
+  for (const o of Object.values(meta.outputs)) {
+    if (o.entryPoint?.includes('node_modules/') && o.exports.length === 1 && o.exports[0] === 'default' && !o.entryPoint.endsWith('.mjs')) out.push(o.entryPoint);
+  }
+  return out.sort();
+}
+
 /** Imports the bundle leaves to run time that are neither Node built-ins nor {@link ABSENT_OPTIONAL}. */
 export function unexpectedExternals(meta: esbuild.Metafile): string[] {
   const out = new Set<string>();
@@ -199,6 +213,11 @@ if (import.meta.main) {
   const unexpected = unexpectedExternals(result.metafile!);
   if (unexpected.length > 0) {
     process.stderr.write(`build: the bundle would import ${unexpected.join(', ')} at run time (not bundled, not a Node built-in)\n`);
+    process.exit(1);
+  }
+  const commonJs = commonJsImportedDynamically(result.metafile!);
+  if (commonJs.length > 0) {
+    process.stderr.write(`build: import() of CommonJS ${commonJs.join(', ')}: its named exports would be undefined in the split build; import() an ES module that re-exports them\n`);
     process.exit(1);
   }
   await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

@@ -97,7 +97,7 @@ export class EtcdSource implements Source {
   private readonly config: EtcdSourceConfig;
   private readonly log: Logger;
   private readonly opts: Required<Omit<EtcdSourceOptions, 'log' | 'backoff'>> & { backoff: BackoffOptions };
-  private etcd3: typeof import('etcd3') | undefined;
+  private etcd3: typeof import('./etcd-client.ts') | undefined;
   private range: Range | undefined;
   private clients: Etcd3[] = [];
   private host = 0;
@@ -132,7 +132,7 @@ export class EtcdSource implements Source {
     if (this.sink) throw new Error('etcd source already started');
     this.sink = sink;
     this.connection = new Connection({ name: 'etcd', sink, log: this.log, backoff: this.opts.backoff });
-    this.etcd3 = await import('etcd3');
+    this.etcd3 = await import('./etcd-client.ts');
     if (this.stopped) return;
     this.range = this.etcd3.Range.prefix(this.config.prefix);
     this.loop = this.connection.run(
