@@ -16,6 +16,7 @@ import { daemonMetrics } from './metrics.ts';
 import { createSource, sourceSecretPaths } from './sources/registry.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { registrationSocketPath } from '../shared/registration.ts';
+import { stopOnSignals } from '../shared/shutdown.ts';
 import { LocalRegistrations } from './registration/local.ts';
 import { RegistrationServer } from './registration/server.ts';
 import type { Source } from './sources/source.ts';
@@ -59,13 +60,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   await listen(admin, cfg.admin);
   logListening(log, 'admin', boundAddress(admin));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
+  const stopping = stopOnSignals(log, async () => {
     // Registrations stay in the registry: the agents register again with the next daemon.
     await registration?.stop();
     await daemon.stop();
@@ -75,18 +70,14 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     admin.closeAllConnections();
     await tracing.shutdown().catch(() => {});
     await metrics.shutdown().catch(() => {});
-    log.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 
   await daemon.start();
   const registrar = registry ? registry.registration!.registrar(log) : local!;
   const server = new RegistrationServer({ socketPath: registrationSocketPath(cfg.snapshot), registrar, log });
   try {
     await server.start();
-    if (!stopping) registration = server;
+    if (!stopping()) registration = server;
   } catch (err) {
     log.error({ err: errorMessage(err), socket: registrationSocketPath(cfg.snapshot) }, 'registration socket not available; agents cannot register on this node');
   }

@@ -10,6 +10,7 @@ import { UsageError } from '../shared/errors.ts';
 import { createLogger, logListening } from '../shared/log.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { boundAddress, type HostPort, listen } from '../shared/net.ts';
+import { stopOnSignals } from '../shared/shutdown.ts';
 import { API_VERSION } from '../shared/schema/kinds.ts';
 import type { SourceConfig } from '../daemon/sources/source.ts';
 import { sourceKind } from '../daemon/sources/registry.ts';
@@ -65,22 +66,12 @@ export async function runRollout(cfg: RolloutConfig): Promise<void> {
   await source.start(view);
   controller.start();
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
+  stopOnSignals(log, async () => {
     await controller.stop();
     await source.stop();
     await writer.close();
     status.close();
     status.closeAllConnections();
     await metrics.shutdown().catch(() => {});
-    log.flush();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
