@@ -59,7 +59,8 @@ interface UrllibResponse {
   headers: Record<string, unknown>;
 }
 type Urllib = { request(url: string, opts: Record<string, unknown>): Promise<UrllibResponse> };
-type DataClientCtor = new (opts: Record<string, unknown>) => ConfigClient;
+/** DataClient keeps one ClientWorker (an EventEmitter) per unit in `clients`. */
+type DataClientCtor = new (opts: Record<string, unknown>) => ConfigClient & { clients: Map<string, EventEmitter> };
 type NamingProxyCtor = new (opts: Record<string, unknown>) => NamingProxy;
 
 interface Loaded {
@@ -172,6 +173,14 @@ export function createConfigClient(o: NacosClientOptions): ConfigClient {
     // Called by DataClient's constructor in place of its disk snapshot.
     getSnapshot(): NoSnapshot {
       return new NoSnapshot();
+    }
+    // A worker's read still in flight reports its failure after close() removed every listener
+    // of the worker, and an 'error' event nobody listens to is thrown out of a timer: the worker
+    // keeps a listener that drops what a closed client reports.
+    override close(): void {
+      const workers = [...this.clients.values()];
+      super.close();
+      for (const worker of workers) worker.on('error', () => {});
     }
   }
   return new NoCacheDataClient({

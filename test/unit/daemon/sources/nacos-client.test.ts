@@ -1,6 +1,7 @@
-/** Failures of the nacos client as short lines with no credentials in them. */
+/** Failures of the nacos client as short lines with no credentials in them; a closed client throws nothing. */
+import type { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { describeNacosError, redactSecrets } from '../../../../daemon/sources/nacos-client.ts';
+import { createConfigClient, describeNacosError, NacosHttp, redactSecrets } from '../../../../daemon/sources/nacos-client.ts';
 
 const SECRETS = ['p@ss w0rd!', 'dye-user'];
 
@@ -25,5 +26,21 @@ describe('describeNacosError', () => {
     expect(text).not.toMatch(/dye-user|p@ss|p%40ss|other|tok123/);
     expect(text).toContain('password=[redacted]');
     expect(describeNacosError('plain string p@ss w0rd!', SECRETS)).toBe('plain string [redacted]');
+  });
+});
+
+describe('createConfigClient', () => {
+  it('closed, drops a failure its worker reports late instead of throwing it out of a timer', () => {
+    const http = new NacosHttp(0);
+    http.close(); // requests never settle: no network in this test
+    const namingLogger = { info() {}, warn() {}, error() {}, debug() {} };
+    const client = createConfigClient({ servers: ['127.0.0.1:1'], namespace: '', requestTimeoutMs: 1000, http, namingLogger });
+    client.subscribe({ dataId: 'rules.yaml', group: 'DYELINE' }, () => {});
+    const workers = [...(client as unknown as { clients: Map<string, EventEmitter> }).clients.values()];
+    expect(workers).toHaveLength(1);
+    client.close();
+    // What nacos-config's worker does when a read in flight fails after close(): emit 'error'.
+    // With no listener left, EventEmitter throws it (an uncaught exception in the daemon).
+    expect(() => workers[0]!.emit('error', new Error('getConfig failed: 403'))).not.toThrow();
   });
 });
