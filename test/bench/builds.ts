@@ -15,7 +15,11 @@
  *   32 connections) and the fixed-rate load (2 s) each, in turn order swapped every turn; req/s and
  *   CPU per request; the median of each build's per-turn ratio to the first build's.
  *
- *   node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY...
+ * A build may name the agent's `NODE_OPTIONS` after a `|` (`LABEL=ENTRY|--max-semi-space-size=4`;
+ * `LABEL=ENTRY|` for none) to compare V8 settings; without it the agent gets what `dyeline inject`
+ * sets (AGENT_NODE_OPTIONS).
+ *
+ *   node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS]...
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,9 +39,12 @@ const [rounds = 3, seconds = 5, turns = 12] = numbers.map(Number);
 const builds = process.argv
   .slice(2)
   .filter((a) => a.includes('='))
-  .map((a) => ({ label: a.slice(0, a.indexOf('=')), entry: a.slice(a.indexOf('=') + 1) }));
+  .map((a) => {
+    const [entry, nodeOptions = AGENT_NODE_OPTIONS] = a.slice(a.indexOf('=') + 1).split('|');
+    return { label: a.slice(0, a.indexOf('=')), entry: entry!, nodeOptions };
+  });
 if (builds.length === 0) {
-  process.stderr.write('usage: node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY...\n');
+  process.stderr.write('usage: node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS]...\n');
   process.exit(2);
 }
 
@@ -58,12 +65,12 @@ try {
   const headers = ['Host: echo'];
 
   /** An agent of `entry` on a free port, ready (it answered one request). */
-  const agent = async (entry: string): Promise<{ child: ChildProcess; url: string }> => {
+  const agent = async ({ entry, nodeOptions }: { entry: string; nodeOptions: string }): Promise<{ child: ChildProcess; url: string }> => {
     const port = await freePort();
     const child = peers.track(
       spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, NODE_OPTIONS: AGENT_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
+        env: { ...process.env, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       }),
     );
     const url = `http://127.0.0.1:${port}/`;
@@ -74,7 +81,7 @@ try {
   console.log('\nidle, RSS (anonymous) MiB, fresh processes, alternating rounds:');
   for (let r = 0; r < rounds; r++) {
     for (const b of builds) {
-      const a = await agent(b.entry);
+      const a = await agent(b);
       await sleep(3000);
       const ai = await residentMiB(a.child.pid!);
       a.child.kill('SIGKILL');
@@ -94,7 +101,7 @@ try {
   console.log(`\nload, per round: peak RSS MiB at 1,000 requests/s and at 32 connections (${seconds} s each), CPU µs/request, req/s at 32:`);
   const rows = new Map<string, { fixed: number[]; n: number[]; cpuFixed: number[]; cpuN: number[]; rps: number[] }>();
   for (let r = 0; r < rounds; r++) {
-    for (const b of [...builds, { label: 'undici', entry: '' }]) {
+    for (const b of [...builds, { label: 'undici', entry: '', nodeOptions: '' }]) {
       let child: ChildProcess;
       let url: string;
       if (b.label === 'undici') {
@@ -102,7 +109,7 @@ try {
         child = peers.track(spawn(process.execPath, [undiciBundle, String(port), String(upPort)], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } }));
         url = `http://127.0.0.1:${port}/`;
         await waitHttp(url);
-      } else ({ child, url } = await agent(b.entry));
+      } else ({ child, url } = await agent(b));
       const h = b.label === 'undici' ? [] : headers;
       const pids = await processTree(child.pid!);
       const cpu = () => treeCpuSeconds(pids);
@@ -132,7 +139,7 @@ try {
     console.log(`\nturns: ${turns} alternating turns side by side (wrk 2 s at 32 connections, then 1,000 requests/s for 2 s):`);
     const side = [];
     for (const b of builds) {
-      const a = await agent(b.entry);
+      const a = await agent(b);
       side.push({ ...b, ...a, pids: await processTree(a.child.pid!), rps: [] as number[], cpuN: [] as number[], cpuFixed: [] as number[] });
     }
     for (const s of side) await wrk(s.url, { seconds: 3, connections: 32, headers });
