@@ -7,7 +7,11 @@
  * so the resilience loop wraps `failed` and `upstreamStatus` without touching the streaming.
  *
  * Each try has its own small handler (Attempt): callbacks of a try that already ended (aborted
- * by the deadline, superseded by a retry) are ignored, so tries never mix.
+ * by the deadline, superseded by a retry) are ignored, so tries never mix. A hedge (the resilience
+ * loop's, docs/resilience.md#hedging-while-cold) makes a new current try while the one before keeps
+ * running as the *racing* try: the sink decides whether its answer head wins the race
+ * (`raceAnswered`) and learns when it fails (`raceFailed`); nothing of it reaches the client
+ * otherwise.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -28,6 +32,14 @@ export interface ExchangeSink {
   upstreamStatus?(ex: Exchange, status: number): boolean;
   /** Optional: the current try has been in flight for its `slowMs` (TryOptions) without an answer head. */
   trySlow?(ex: Exchange): void;
+  /**
+   * Optional (hedging): the racing try `a` answered `status` before the current one. Return true
+   * to make it the current try (the sink ends the other: `ex.attempt` is `a` on return) — its
+   * answer then goes on as any current try's would — or false to drop it (it is aborted).
+   */
+  raceAnswered?(ex: Exchange, a: Attempt, status: number): boolean;
+  /** Optional (hedging): the racing try failed with `err` (`ex.racing` is already cleared). */
+  raceFailed?(ex: Exchange, err: Error): void;
   /**
    * The exchange (or its current try) failed with `err`: from the upstream, the deadline, or
    * routing. Either send another try (`ex.dispatch` again) and return true — the exchange goes
@@ -156,6 +168,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
       this.deadline = undefined;
     }
     const ex = this.ex;
+    if (this !== ex.attempt && (ex.sink.raceAnswered === undefined || !ex.sink.raceAnswered(ex, this, status))) {
+      controller.abort(new DroppedAnswerError(ex.endpointKey, status));
+      return;
+    }
     if (ex.sink.upstreamStatus !== undefined && ex.sink.upstreamStatus(ex, status)) {
       controller.abort(new DroppedAnswerError(ex.endpointKey, status));
       return;
@@ -230,6 +246,8 @@ export class Exchange {
   fallback = '';
   /** The current (or last) try. */
   attempt: Attempt | undefined = undefined;
+  /** A try superseded by a hedge that still runs: its answer head may yet win (see ExchangeSink.raceAnswered). */
+  racing: Attempt | undefined = undefined;
   /** Final status written to the client (0 until headers are written). */
   status = 0;
   /** True once the exchange ended (response complete or failure). */
@@ -294,7 +312,13 @@ export class Exchange {
   attemptFailed(a: Attempt, err: Error): void {
     if (a.over) return;
     a.release();
-    if (a !== this.attempt) return;
+    if (a !== this.attempt) {
+      if (a === this.racing) {
+        this.racing = undefined;
+        this.sink.raceFailed?.(this, err);
+      }
+      return;
+    }
     this.end(err);
   }
 
@@ -315,6 +339,14 @@ export class Exchange {
     if (a !== undefined && !a.over) {
       a.release();
       a.controller?.abort(err ?? new ClientClosedError('exchange ended'));
+    }
+    const r = this.racing;
+    if (r !== undefined) {
+      this.racing = undefined;
+      if (!r.over) {
+        r.release();
+        r.controller?.abort(new ClientClosedError('exchange ended'));
+      }
     }
     (this.res as Tagged)[kExchange] = undefined;
     this.sink.finished(this);

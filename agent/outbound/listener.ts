@@ -15,7 +15,7 @@ import { asDyelineError, DyelineError, ERRORS, ErrorCode, noInstanceError } from
 import type { AgentContext } from '../context.ts';
 import { EntryStep, type EnteringHop } from '../entry/entry-step.ts';
 import { withoutColorQuery } from '../propagation/carriers.ts';
-import type { Exchange, ExchangeSink } from '../forward/exchange.ts';
+import type { Attempt, Exchange, ExchangeSink } from '../forward/exchange.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
@@ -142,6 +142,14 @@ class Outbound implements ExchangeSink {
 
   trySlow(ex: Exchange): void {
     this.#resilience.trySlow(ex as OutboundExchange);
+  }
+
+  raceAnswered(ex: Exchange, a: Attempt, status: number): boolean {
+    return this.#resilience.raceAnswered(ex as OutboundExchange, a, status);
+  }
+
+  raceFailed(ex: Exchange, err: Error): void {
+    this.#resilience.raceFailed(ex as OutboundExchange, err);
   }
 
   failed(ex: Exchange, err: Error): boolean {

@@ -20,6 +20,12 @@ export const TIMEOUT_FLOOR_MS = 250;
 export const TAIL_OVER_P75 = 2;
 /** A lane that can fall back is judged as no slower than this × its fallback lane's latency. */
 export const FALLBACK_SLACK = 2;
+/**
+ * While a lane that can fall back and its fallback lane are both cold, an idempotent try still
+ * unanswered after this long is hedged: sent to the fallback lane as well, the first answer wins
+ * (docs/resilience.md#hedging-while-cold).
+ */
+export const HEDGE_AFTER_MS = 800;
 /** Length of the window the latency is observed over, ms. */
 export const LATENCY_WINDOW_MS = 30_000;
 
@@ -122,6 +128,15 @@ export class LatencyProfile {
 
 /** The latency of a lane that has had no try yet (no breaker): never recorded into. */
 export const NO_LATENCY: LatencyProfile = new LatencyProfile();
+
+/**
+ * True when a try on a lane that can fall back has nothing to derive its timings from: neither
+ * the lane (now or before) nor its fallback lane is known — `derivedTimeoutMs` gives the service
+ * `timeoutMs` — so the try is hedged instead (docs/resilience.md#hedging-while-cold).
+ */
+export function isCold(own: LatencyProfile, fallback: LatencyProfile, now: number): boolean {
+  return own.learnedMs === undefined && own.latencyMs(now) === undefined && fallback.latencyMs(now) === undefined;
+}
 
 /**
  * The per-try timeout of a request that can move on to a fallback lane, and the slow-call

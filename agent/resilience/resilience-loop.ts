@@ -2,20 +2,22 @@
  * The outbound resilience loop, between the routing decision and the answer: the balancer picks
  * an instance not tried yet, the subset's breaker admits the try, the exchange runs with a per-try
  * timeout inside the deadline, the outcome feeds the breaker and outlier detection, and a failure
- * is retried when it may be sent again (docs/resilience.md#the-resilience-loop).
+ * is retried when it may be sent again (docs/resilience.md#the-resilience-loop). While a lane and
+ * its fallback lane are both cold, a slow idempotent try is hedged to the fallback lane
+ * (docs/resilience.md#hedging-while-cold).
  */
 import type { Dispatcher } from 'undici';
-import { classify, ERRORS, FailureClass, noInstanceError } from '../../shared/errors.ts';
+import { ClientClosedError, classify, ERRORS, FailureClass, noInstanceError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Metrics } from '../../shared/metrics.ts';
-import { Exchange, hasBody } from '../forward/exchange.ts';
+import { type Attempt, Exchange, hasBody } from '../forward/exchange.ts';
 import { type Balancer, hasAvailable } from '../routing/balancer.ts';
 import { UNKNOWN_COLOR } from '../telemetry/metrics.ts';
 import type { Endpoint, RouteDecision, RoutingTable, ServiceRoutes, Subset } from '../routing/types.ts';
 import { ADMITTED, type Breaker, REJECTED, type Transition } from './breaker.ts';
 import { Breakers } from './breakers.ts';
 import { type BudgetOptions, RetryBudget } from './budget.ts';
-import { derivedTimeoutMs, NO_LATENCY } from './latency.ts';
+import { derivedTimeoutMs, HEDGE_AFTER_MS, isCold, NO_LATENCY } from './latency.ts';
 import { createResilienceMetrics, noResilienceMetrics, type ResilienceMetrics } from './metrics.ts';
 import { CAPPED, EJECTED, outlierFailure, outlierSuccess } from './outlier.ts';
 import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type RetryPolicy, retryPolicy, STATUS, TIMEOUT } from './retry.ts';
@@ -24,6 +26,46 @@ import { CONNECT_FAILURE, type FailureKind, isIdempotent, nextCandidate, type Re
 export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
 
 const KIND_NAMES = ['', 'connect-failure', 'reset', 'timeout', 'status'];
+
+/** Why the try that lost a hedged request's race is ended. */
+const LOST_RACE = 'the other try of a hedged request answered first';
+
+/** `OutboundExchange.planned` of a dropped hedge answer: wait for the racing try instead of a retry. */
+const RESUME_RACE = -2;
+
+/**
+ * The fields of `OutboundExchange` that hold its current try's state: a hedge parks the
+ * superseded try's in a TryState while it races (made only when a request is hedged).
+ */
+const TRY_FIELDS = ['attempt', 'candidate', 'endpoint', 'endpointKey', 'breaker', 'token', 'judged', 'tryStartedAt', 'slowMs', 'teachMs', 'servedColor', 'fallback'] as const;
+type TryState = Pick<OutboundExchange, (typeof TRY_FIELDS)[number]>;
+
+/** A copy of the current try's state of `ex`. */
+function parkTry(ex: OutboundExchange): TryState {
+  const t: Partial<Record<(typeof TRY_FIELDS)[number], unknown>> = {};
+  for (const k of TRY_FIELDS) t[k] = ex[k];
+  return t as TryState;
+}
+
+/**
+ * Exchanges the current try's state of `ex` with `t`'s (the racing try's); `ex.racing` becomes the
+ * Attempt swapped out. Only hedged requests come here: a loop over the field names is cheap enough.
+ */
+function swapTry(ex: OutboundExchange, t: TryState): void {
+  const e = ex as unknown as Record<string, unknown>;
+  const r = t as unknown as Record<string, unknown>;
+  for (const k of TRY_FIELDS) {
+    const v = e[k];
+    e[k] = r[k];
+    r[k] = v;
+  }
+  ex.racing = t.attempt;
+}
+
+function onHedgeTimer(loop: ResilienceLoop, ex: OutboundExchange): void {
+  ex.hedgeTimer = undefined;
+  loop.hedge(ex);
+}
 
 /** An outbound exchange with the state of its tries (one object per request: no extra allocation). */
 export class OutboundExchange extends Exchange {
@@ -61,6 +103,13 @@ export class OutboundExchange extends Exchange {
   /** Set when a retriable answer was dropped: the candidate the retry goes to, and why. */
   planned = -1;
   plannedReason = '';
+  /** The hedge timer of the current try, while armed; the candidate it would go to. */
+  hedgeTimer: NodeJS.Timeout | undefined = undefined;
+  hedgeTo = -1;
+  /** True once this request was hedged (one hedge per request). */
+  hedged = false;
+  /** While a hedge races the try it superseded: that try's state (its Attempt is `racing`). */
+  race: TryState | undefined = undefined;
 }
 
 /** What the resilience loop needs from the agent. */
@@ -199,15 +248,20 @@ export class ResilienceLoop {
     if (token === REJECTED) return false;
     let slowMs = Infinity;
     let teachMs = Infinity;
+    let hedgeTo = -1;
     if (breaker !== undefined) {
-      const fallback = this.#fallbackLane(cands, k, now);
+      const f = this.#fallbackIndex(cands, k, now);
       const configured = breaker.settings.slowCallMs;
-      if (fallback === undefined) {
+      if (f < 0) {
         slowMs = configured ?? derivedTimeoutMs(breaker.latency, undefined, now, policy.timeoutMs);
       } else {
-        teachMs = derivedTimeoutMs(breaker.latency, this.breakers.of(fallback)?.latency ?? NO_LATENCY, now, policy.timeoutMs);
+        const fallbackLatency = this.breakers.of(cands[f])?.latency ?? NO_LATENCY;
+        teachMs = derivedTimeoutMs(breaker.latency, fallbackLatency, now, policy.timeoutMs);
         slowMs = configured ?? teachMs;
-        if (!policy.perTryConfigured && this.#canRetryTimeout(ex)) timeoutMs = Math.min(timeoutMs, teachMs);
+        if (!policy.perTryConfigured && this.#canRetryTimeout(ex)) {
+          timeoutMs = Math.min(timeoutMs, teachMs);
+          if (!ex.hedged && timeoutMs > HEDGE_AFTER_MS && isCold(breaker.latency, fallbackLatency, now)) hedgeTo = f;
+        }
       }
     }
     ex.candidate = k;
@@ -219,18 +273,121 @@ export class ResilienceLoop {
     ex.teachMs = teachMs;
     ex.servedColor = subset.lane;
     ex.tryStartedAt = performance.now();
+    if (ex.hedgeTimer !== undefined) clearTimeout(ex.hedgeTimer);
+    ex.hedgeTimer = hedgeTo < 0 ? undefined : setTimeout(onHedgeTimer, HEDGE_AFTER_MS, this, ex);
+    ex.hedgeTo = hedgeTo;
     ex.dispatch(this.#pool(ep), ep.key, ep.state, { path: ex.path, headers: ex.headers!, timeoutMs, body: ex.body, slowMs: slowMs === Infinity ? undefined : slowMs });
     return true;
   }
 
   /**
-   * The lane a try on `candidates[k]` would fall back to: the first later lane of the chain with
-   * an instance and a circuit that takes traffic; undefined when there is none.
+   * Index of the lane a try on `candidates[k]` would fall back to: the first later lane of the
+   * chain with an instance and a circuit that takes traffic; -1 when there is none.
    */
-  #fallbackLane(cands: readonly Subset[], k: number, now: number): Subset | undefined {
+  #fallbackIndex(cands: readonly Subset[], k: number, now: number): number {
     const isOpen = this.breakers.isOpen;
-    for (let j = k + 1; j < cands.length; j++) if (hasAvailable(cands[j], now) && !isOpen(cands[j])) return cands[j];
-    return undefined;
+    for (let j = k + 1; j < cands.length; j++) if (hasAvailable(cands[j], now) && !isOpen(cands[j])) return j;
+    return -1;
+  }
+
+  /**
+   * Timer hook: the current try, on a cold lane, is still unanswered after HEDGE_AFTER_MS. The
+   * request is sent to the fallback lane as well, while the try keeps running: whichever answer
+   * head comes first is relayed, the other try is ended (docs/resilience.md#hedging-while-cold).
+   */
+  hedge(ex: OutboundExchange): void {
+    const k = ex.hedgeTo;
+    if (ex.done || ex.status !== 0 || ex.hedged || ex.race !== undefined || k < 0 || ex.clientClosed) return;
+    const a = ex.attempt;
+    if (a === undefined || a.over) return;
+    const now = Date.now();
+    if (!hasAvailable(ex.decision!.candidates[k], now) || this.breakers.isOpen(ex.decision!.candidates[k])) return;
+    const race = parkTry(ex); // the try so far races on; #send fills the fields for the hedge
+    (ex.tried ??= new Set<string>()).add(race.endpoint!.key);
+    ex.fallback = ex.decision!.candidates[k].lane !== ex.decision!.requested ? 'error' : race.fallback;
+    ex.hedged = true;
+    ex.race = race;
+    ex.racing = a;
+    if (!this.#send(ex, k)) {
+      // Nothing was sent: the fields are the racing try's still (#send fills them only on success).
+      ex.race = undefined;
+      ex.racing = undefined;
+      ex.fallback = race.fallback;
+      return;
+    }
+    ex.retries++;
+    this.#metrics.retry(ex.routes!.name, 'hedge');
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug({ upstream: ex.routes!.name, reason: 'hedge', endpoint: ex.endpoint!.key, racing: race.endpointKey, lane: ex.servedColor, trace_id: ex.trace.traceId }, 'hedge');
+    }
+  }
+
+  /**
+   * Exchange hook: the racing try answered `status` before the hedge. A relayable answer wins:
+   * the hedge is ended unjudged (it was not given its time) and the racing try is current
+   * again; an answer the policy would retry is judged a failure and dropped, the hedge goes on.
+   */
+  raceAnswered(ex: OutboundExchange, a: Attempt, status: number): boolean {
+    const race = ex.race;
+    if (race === undefined || race.attempt !== a) return false;
+    ex.race = undefined;
+    swapTry(ex, race); // the racing try is current; `race` holds the hedge
+    if (status >= 500 && ex.policy!.retriesStatus(status)) {
+      this.#judge(ex, true);
+      swapTry(ex, race);
+      ex.racing = undefined;
+      return false;
+    }
+    ex.racing = undefined;
+    if (race.token !== 0) race.breaker?.release(race.token);
+    const h = race.attempt;
+    if (h !== undefined && !h.over) {
+      h.release();
+      h.controller?.abort(new ClientClosedError(LOST_RACE));
+    }
+    return true;
+  }
+
+  /** Exchange hook: the racing try failed while the hedge runs: its outcome is recorded, the hedge goes on. */
+  raceFailed(ex: OutboundExchange, err: Error): void {
+    const race = ex.race;
+    if (race === undefined) return;
+    ex.race = undefined;
+    const attempt = ex.attempt;
+    swapTry(ex, race);
+    const kind = ERRORS[classify(err)].failure;
+    if (kind !== FailureClass.None) this.#judge(ex, true);
+    else if (ex.token !== 0) {
+      ex.breaker!.release(ex.token);
+      ex.token = 0;
+    }
+    swapTry(ex, race);
+    ex.attempt = attempt;
+    ex.racing = undefined;
+  }
+
+  /**
+   * The hedge answered first: the racing try lost the race — it was slower than the fallback lane
+   * by more than the hedge delay — so its breaker counts it as a slow call, and it is ended.
+   */
+  #loseRace(ex: OutboundExchange, race: TryState): void {
+    ex.race = undefined;
+    const r = ex.racing;
+    ex.racing = undefined;
+    if (race.token !== 0) race.breaker?.record(race.token, Date.now(), false, true);
+    if (r !== undefined && !r.over) {
+      r.release();
+      r.controller?.abort(new ClientClosedError(LOST_RACE));
+    }
+  }
+
+  /** Failure of the hedge while its racing try still runs: the racing try is current again. */
+  #resumeRace(ex: OutboundExchange, race: TryState): void {
+    ex.race = undefined;
+    const hedge = ex.attempt;
+    swapTry(ex, race);
+    ex.racing = undefined;
+    if (hedge !== undefined && !hedge.over) hedge.release();
   }
 
   /**
@@ -256,6 +413,10 @@ export class ResilienceLoop {
    */
   upstreamStatus(ex: OutboundExchange, status: number): boolean {
     if (ex.routes === undefined) return false;
+    if (ex.hedgeTimer !== undefined) {
+      clearTimeout(ex.hedgeTimer);
+      ex.hedgeTimer = undefined;
+    }
     const failed = status >= 500;
     if (!failed && ex.breaker !== undefined) {
       // A lane that can fall back is not taught by answers slower than its derived threshold:
@@ -264,6 +425,16 @@ export class ResilienceLoop {
       if (ms <= ex.teachMs) ex.breaker.latency.record(Date.now(), ms);
     }
     this.#judge(ex, failed);
+    const race = ex.race;
+    if (race !== undefined) {
+      // The hedge answered while the try it hedged still runs: a failure waits for that try.
+      if (failed && ex.policy!.retriesStatus(status)) {
+        ex.planned = RESUME_RACE;
+        return true;
+      }
+      this.#loseRace(ex, race);
+      return false;
+    }
     if (!ex.policy!.retriesStatus(status)) return false;
     const k = this.#plan(ex, STATUS, status);
     if (k < 0) return false;
@@ -279,6 +450,17 @@ export class ResilienceLoop {
    */
   failed(ex: OutboundExchange, err: Error): boolean {
     if (ex.routes === undefined || ex.endpoint === undefined) return false;
+    if (ex.hedgeTimer !== undefined) {
+      clearTimeout(ex.hedgeTimer);
+      ex.hedgeTimer = undefined;
+    }
+    const race = ex.race;
+    if (race !== undefined) {
+      ex.planned = -1;
+      if (ERRORS[classify(err)].failure !== FailureClass.None) this.#judge(ex, true);
+      this.#resumeRace(ex, race);
+      return true;
+    }
     if (ex.planned >= 0) {
       const k = ex.planned;
       ex.planned = -1;
@@ -298,6 +480,15 @@ export class ResilienceLoop {
    * gave up after the slow-call threshold, counted as a slow call. Counts a fallback.
    */
   finished(ex: OutboundExchange): void {
+    if (ex.hedgeTimer !== undefined) {
+      clearTimeout(ex.hedgeTimer);
+      ex.hedgeTimer = undefined;
+    }
+    const race = ex.race;
+    if (race !== undefined) {
+      ex.race = undefined;
+      if (race.token !== 0) race.breaker?.release(race.token);
+    }
     if (ex.token !== 0) {
       if (ex.clientClosed && performance.now() - ex.tryStartedAt > ex.slowMs) ex.breaker?.record(ex.token, Date.now(), false, true);
       else ex.breaker?.release(ex.token);

@@ -5,12 +5,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HEDGE_AFTER_MS, MIN_SAMPLES, TIMEOUT_FLOOR_MS } from '../../../../agent/resilience/latency.ts';
 import type { DocumentInput } from '../../../../shared/schema/documents.ts';
 import { send, startTestAgent, startUpstream, type TestAgent } from '../../../support/agent-harness.ts';
 import { instance, lane, service } from '../../../support/snapshot-builder.ts';
 import { idleIo, waitFor, waitForIo } from '../../../support/wait.ts';
 
-type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang' | 'slow';
+type Behaviour = 'ok' | '503' | '500' | 'reset' | 'hang' | 'slow' | 'slow-reset';
 
 /** What a `slow` upstream waits before answering 200, ms. */
 const SLOW_MS = 1000;
@@ -34,6 +35,9 @@ async function upstream(name: string) {
           req.socket.destroy();
           return;
         case 'hang':
+          return;
+        case 'slow-reset':
+          setTimeout(() => req.socket.destroy(), SLOW_MS);
           return;
         case 'slow':
           setTimeout(() => {
@@ -398,5 +402,112 @@ describe('timings derived from the lane when the Service sets none (docs/resilie
     expect(r.status).toBe(500);
     expect(r.headers['x-dyeline-served-color']).toBe('stable');
     expect(total()).toBe(2);
+  });
+});
+
+describe('hedging while a lane and its fallback lane are cold (docs/resilience.md#hedging-while-cold)', () => {
+  const dyed = { 'x-traffic-color': 'canary' };
+  const policy = { retry: { on: ['connect-failure', 'reset', 'timeout', '5xx'] } };
+  const stableSeen = () => [s1, s2, s3].reduce((n, u) => n + up(u).seen.length, 0);
+  const retriesByReason = async (reason: string): Promise<number> => {
+    const text = await (await fetch(`http://${agent.address('status')}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('dyeline_retries_total{') && l.includes(`reason="${reason}"`));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+
+  it('a canary hanging from the first request: an idempotent request is also sent to stable after HEDGE_AFTER_MS, and stable answers; a POST is not hedged', async () => {
+    await publishFresh(docs(policy));
+    up(c1).set('hang');
+    const hedges = await retriesByReason('hedge');
+    const t0 = performance.now();
+    const r = await call({ headers: dyed });
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(ms).toBeGreaterThanOrEqual(HEDGE_AFTER_MS - 5);
+    expect(ms).toBeLessThan(HEDGE_AFTER_MS + 700);
+    expect(up(c1).seen).toHaveLength(1);
+    expect(stableSeen()).toBe(1);
+    expect(await retriesByReason('hedge')).toBe(hedges + 1);
+    // The canary try lost the race: its breaker counts it as a slow call.
+    expect(agent.agent.resilience.breakers.get('orders', 'canary')!.counts(Date.now())).toMatchObject({ calls: 1, slow: 1, failures: 0 });
+    // A POST reached the canary and cannot be sent twice: it keeps the whole deadline (3 s here).
+    const p0 = performance.now();
+    expect((await call({ method: 'POST', headers: dyed, body: 'x' })).status).toBe(504);
+    expect(performance.now() - p0).toBeGreaterThanOrEqual(2900);
+    expect(stableSeen()).toBe(1);
+  });
+
+  it('the racing try that answers first wins: a cold canary answering after SLOW_MS is served although stable got the hedge', async () => {
+    await publishFresh(docs(policy));
+    for (const n of [c1, s1, s2, s3]) up(n).set('slow'); // stable would answer HEDGE_AFTER_MS + SLOW_MS after the request
+    const t0 = performance.now();
+    const r = await call({ headers: dyed });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('canary');
+    expect(r.headers['x-dyeline-fallback']).toBeUndefined();
+    expect(JSON.parse(r.body).name).toBe(c1);
+    expect(performance.now() - t0).toBeLessThan(HEDGE_AFTER_MS + SLOW_MS);
+    expect(stableSeen()).toBe(1);
+    // The canary's answer counts as its own (a call, not slow: its threshold is the deadline while cold).
+    expect(agent.agent.resilience.breakers.get('orders', 'canary')!.counts(Date.now())).toMatchObject({ calls: 1, slow: 0, failures: 0 });
+  });
+
+  it('a hedge answered with a 5xx is dropped and the racing try is waited for', async () => {
+    await publishFresh(docs(policy));
+    up(c1).set('slow');
+    for (const n of [s1, s2, s3]) up(n).set('500');
+    const r = await call({ headers: dyed });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('canary');
+    expect(JSON.parse(r.body).name).toBe(c1);
+    expect(stableSeen()).toBe(1);
+    expect(agent.agent.resilience.breakers.get('orders', 'stable')!.counts(Date.now())).toMatchObject({ calls: 1, failures: 1 });
+  });
+
+  it('a racing try that fails while the hedge runs is counted a failure, and the hedge answers', async () => {
+    await publishFresh(docs(policy));
+    up(c1).set('slow-reset'); // the canary breaks the connection after SLOW_MS, while the hedge waits
+    for (const n of [s1, s2, s3]) up(n).set('slow'); // stable answers HEDGE_AFTER_MS + SLOW_MS after the request
+    const t0 = performance.now();
+    const r = await call({ headers: dyed });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(HEDGE_AFTER_MS + SLOW_MS - 5);
+    expect(up(c1).seen).toHaveLength(1);
+    expect(stableSeen()).toBe(1);
+    expect(agent.agent.resilience.breakers.get('orders', 'canary')!.counts(Date.now())).toMatchObject({ calls: 1, failures: 1 });
+    expect(agent.agent.resilience.breakers.get('orders', 'stable')!.counts(Date.now())).toMatchObject({ calls: 1, failures: 0 });
+  });
+
+  it('a client that goes away while a hedge races ends both tries', async () => {
+    await publishFresh(docs(policy));
+    for (const n of [c1, s1, s2, s3]) up(n).set('hang');
+    const [host, port] = agent.address('outbound').split(':');
+    const req = httpRequest({ host, port: Number(port), path: '/x', headers: { host: 'orders', ...dyed }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    await waitFor(() => stableSeen() === 1, { timeoutMs: 3000, what: 'the hedge sent' });
+    const eps = agent.agent.ctx.table!.service('orders')!.endpoints;
+    expect(eps.reduce((n, ep) => n + ep.state.inflight, 0)).toBe(2);
+    req.destroy();
+    await waitFor(() => eps.every((ep) => ep.state.inflight === 0), { timeoutMs: 2000, what: 'both tries ended' });
+  });
+
+  it('the hedged answers make stable known: from then on the cold canary is cut at the derived timeout and hedging stops', async () => {
+    await publishFresh(docs(policy));
+    up(c1).set('hang');
+    for (let i = 0; i < MIN_SAMPLES; i++) expect((await call({ headers: dyed })).headers['x-dyeline-served-color']).toBe('stable');
+    const hedges = await retriesByReason('hedge');
+    const t0 = performance.now();
+    const r = await call({ headers: dyed });
+    const ms = performance.now() - t0;
+    expect(r.headers['x-dyeline-served-color']).toBe('stable');
+    expect(r.headers['x-dyeline-fallback']).toBe('error');
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_FLOOR_MS - 10);
+    expect(ms).toBeLessThan(HEDGE_AFTER_MS);
+    expect(await retriesByReason('hedge')).toBe(hedges);
   });
 });
