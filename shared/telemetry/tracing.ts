@@ -1,10 +1,11 @@
 /**
  * The process's tracing: OpenTelemetry SDK pieces configured by the standard `OTEL_*`
- * environment (docs/reference.md#traces-and-logs) — an OTLP/HTTP exporter (protobuf or JSON), a bounded
- * BatchSpanProcessor, the env's sampler, a resource named after the service. No NodeSDK and
- * no auto-instrumentation: dyeline makes exactly one span per hop itself (an http
- * instrumentation would double them), and hands each finished span straight to the batch
- * processor (see span.ts).
+ * environment (docs/reference.md#traces-and-logs) — an OTLP/HTTP exporter (protobuf or JSON),
+ * bounded batches, the env's sampler, a resource named after the service. No NodeSDK and no
+ * auto-instrumentation: dyeline makes exactly one span per hop itself (an http instrumentation
+ * would double them). With OTLP/protobuf (the default) each finished span is encoded into its
+ * batch as it ends (span-batcher.ts); JSON and console exporters get a span object (span.ts)
+ * through the SDK's processors.
  *
  * When tracing is off (no endpoint, `OTEL_TRACES_EXPORTER=none`, `OTEL_SDK_DISABLED=true`)
  * `enabled` is false and callers build no span at all. Export failures are swallowed by the
@@ -14,12 +15,13 @@
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
 import { defaultResource, type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { SpanBatcher } from './span-batcher.ts';
 import type { Logger } from '../log.ts';
 import { CountingExporter, FailureReporter, installFailureReporting } from './failures.ts';
 import { createHopSampler, type HopSampler, KEEP_FLAG_SAMPLER } from './sampler.ts';
 import { parseTraceSettings, safeUrl, type TraceSettings } from './settings.ts';
 import { HopSpan, type HopSpanInit } from './span.ts';
-import { OtlpExporter } from './otlp-exporters.ts';
+import { OtlpJsonExporter, OtlpProtoExporter } from './otlp-exporters.ts';
 
 /** How to set tracing up. */
 export interface TracingOptions {
@@ -56,12 +58,49 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-function createProcessors(settings: TraceSettings, failures: FailureReporter, meterProvider: MeterProvider | undefined): SpanProcessor[] {
-  return settings.exporters.map((kind) => {
-    if (kind === 'console') return new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() });
-    const otlp = new OtlpExporter(settings.protocol, { url: settings.url, selfObsMeterProvider: meterProvider });
-    return new BatchSpanProcessor({ exporter: new CountingExporter(otlp, failures), selfObsMeterProvider: meterProvider, ...settings.batch });
-  });
+/** Where finished spans go: an encoding batcher, or the SDK's processors (span objects). */
+interface SpanSink {
+  end(init: HopSpanInit): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** The SDK's span processors, fed one span object per finished span. */
+class ProcessorSink implements SpanSink {
+  readonly #processors: SpanProcessor[];
+  readonly #resource: Resource;
+
+  constructor(processors: SpanProcessor[], resource: Resource) {
+    this.#processors = processors;
+    this.#resource = resource;
+  }
+
+  end(init: HopSpanInit): void {
+    const span = new HopSpan(init, this.#resource);
+    for (const p of this.#processors) p.onEnd(span);
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.#processors.map((p) => p.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.#processors.map((p) => p.shutdown()));
+  }
+}
+
+function createSinks(settings: TraceSettings, resource: Resource, failures: FailureReporter, meterProvider: MeterProvider | undefined): SpanSink[] {
+  const processors: SpanProcessor[] = [];
+  const sinks: SpanSink[] = [];
+  for (const kind of settings.exporters) {
+    const config = { url: settings.url, selfObsMeterProvider: meterProvider };
+    if (kind === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+    else if (settings.protocol === 'http/json') {
+      processors.push(new BatchSpanProcessor({ exporter: new CountingExporter(new OtlpJsonExporter(config), failures), selfObsMeterProvider: meterProvider, ...settings.batch }));
+    } else sinks.push(new SpanBatcher({ exporter: new OtlpProtoExporter(config), resource, settings: settings.batch, failures, meterProvider }));
+  }
+  if (processors.length > 0) sinks.push(new ProcessorSink(processors, resource));
+  return sinks;
 }
 
 class Enabled implements Tracing {
@@ -70,35 +109,34 @@ class Enabled implements Tracing {
   readonly sampler: HopSampler;
   readonly resource: Resource;
   readonly failures: FailureReporter;
-  readonly #processors: SpanProcessor[];
+  readonly #sinks: SpanSink[];
   #stopped = false;
 
-  constructor(settings: TraceSettings, resource: Resource, processors: SpanProcessor[], failures: FailureReporter) {
+  constructor(settings: TraceSettings, resource: Resource, sinks: SpanSink[], failures: FailureReporter) {
     this.settings = settings;
     this.sampler = createHopSampler(settings.sampler, settings.ratio);
     this.resource = resource;
     this.failures = failures;
-    this.#processors = processors;
+    this.#sinks = sinks;
   }
 
   end(init: HopSpanInit): void {
     if (this.#stopped) return;
     try {
-      const span = new HopSpan(init, this.resource);
-      for (const p of this.#processors) p.onEnd(span);
+      for (const s of this.#sinks) s.end(init);
     } catch (err) {
       this.failures.report('could not record a span', err);
     }
   }
 
   async forceFlush(): Promise<void> {
-    await Promise.all(this.#processors.map((p) => p.forceFlush().catch((err: unknown) => this.failures.report('span export failed', err))));
+    await Promise.all(this.#sinks.map((s) => s.forceFlush().catch((err: unknown) => this.failures.report('span export failed', err))));
   }
 
   async shutdown(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await Promise.all(this.#processors.map((p) => p.shutdown().catch((err: unknown) => this.failures.report('span export failed at shutdown', err))));
+    await Promise.all(this.#sinks.map((s) => s.shutdown().catch((err: unknown) => this.failures.report('span export failed at shutdown', err))));
   }
 }
 
@@ -135,13 +173,13 @@ export function createTracing(opts: TracingOptions): Tracing {
 
   if (opts.exporter !== undefined) {
     const s = { ...settings, enabled: true, disabledReason: '' };
-    return new Enabled(s, resource, [new BatchSpanProcessor({ exporter: new CountingExporter(opts.exporter, failures), ...settings.batch })], failures);
+    return new Enabled(s, resource, [new ProcessorSink([new BatchSpanProcessor({ exporter: new CountingExporter(opts.exporter, failures), ...settings.batch })], resource)], failures);
   }
   if (!settings.enabled) {
     log.info({ service: settings.serviceName, reason: settings.disabledReason }, 'tracing off');
     return new Disabled(settings, resource, failures);
   }
-  const processors = createProcessors(settings, failures, opts.meterProvider);
+  const sinks = createSinks(settings, resource, failures, opts.meterProvider);
   log.info(
     {
       service: settings.serviceName,
@@ -153,5 +191,5 @@ export function createTracing(opts: TracingOptions): Tracing {
     },
     'tracing on',
   );
-  return new Enabled(settings, resource, processors, failures);
+  return new Enabled(settings, resource, sinks, failures);
 }

@@ -1,6 +1,7 @@
 /**
  * Micro-benchmark: the CPU cost of each telemetry piece of one finished hop, in isolation
- * (no network): the request metrics, building and queueing the span (exporter discarding),
+ * (no network): the request metrics, building and queueing the span (exporter discarding), encoding
+ * it into its batch as the default OTLP/protobuf path does,
  * serialising a batch of spans to OTLP protobuf and JSON (off the request path, but on the
  * same thread), and one access log line through pino (to /dev/null, async).
  *
@@ -14,6 +15,8 @@ import { createAgentMetrics } from '../../agent/telemetry/metrics.ts';
 import { REDACT_PATHS } from '../../shared/log.ts';
 import { createMetrics } from '../../shared/metrics.ts';
 import { HopSpan, SpanKind } from '../../shared/telemetry/span.ts';
+import { FailureReporter } from '../../shared/telemetry/failures.ts';
+import { type BatchExporter, SpanBatcher } from '../../shared/telemetry/span-batcher.ts';
 import { createTracing } from '../../shared/telemetry/tracing.ts';
 import { machine } from './machine.ts';
 
@@ -50,6 +53,23 @@ const attrs = () => ({
     await new Promise((r) => setImmediate(r));
   }
   console.log(`${'span: ids + attributes + HopSpan + batch processor onEnd'.padEnd(58)} ${((spent * 1e6) / 280_000).toFixed(0).padStart(6)} ns`);
+}
+
+// The OTLP/protobuf path (the default): each span encoded into its batch as it ends.
+{
+  const failures = new FailureReporter(silent);
+  const discardRequests: BatchExporter = { export: (_r, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} };
+  const batcher = new SpanBatcher({ exporter: discardRequests, resource: tracing.resource, settings: { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000 }, failures });
+  const endOne = () => batcher.end({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() });
+  let spent = 0;
+  for (let c = 0; c < 300; c++) {
+    const t = performance.now();
+    for (let i = 0; i < 1000; i++) endOne();
+    if (c >= 20) spent += performance.now() - t;
+    await new Promise((r) => setImmediate(r));
+  }
+  console.log(`${'span: ids + attributes + encoded into its batch (protobuf)'.padEnd(58)} ${((spent * 1e6) / 280_000).toFixed(0).padStart(6)} ns  (serialisation included)`);
+  await batcher.shutdown();
 }
 
 const batch: ReadableSpan[] = Array.from({ length: 512 }, () => new HopSpan({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() }, tracing.resource));
