@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxiedPod, startProxiedPod } from '../support/proxied-pod.ts';
-import { lane } from '../support/snapshot-builder.ts';
+import { lane, service } from '../support/snapshot-builder.ts';
 import { publishMesh, publishSnapshot } from '../support/static-mesh.ts';
 import { waitFor } from '../support/wait.ts';
 import type { ZeroCodeHop } from '../support/zero-code-app.ts';
@@ -68,7 +68,11 @@ async function send(service: string, headers: Record<string, string>): Promise<Z
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dyeline-zero-code-'));
   snapshot = join(dir, 'snapshot.json');
-  const lanes = [lane('canary'), lane('blue')];
+  // The Services set their per-try timeout: this file studies propagation, not the resilience
+  // defaults, which cut (or hedge, while cold) tries slower than a lane's usual latency — and a
+  // burst of 960 hops on 2 cores makes healthy answers that slow (docs/resilience.md#hedging-while-cold).
+  const services = [...new Set(TOPOLOGY.map(([s]) => s))].map((s) => service(s, { retry: { perTryTimeoutMs: 15_000 } }));
+  const lanes = [lane('canary'), lane('blue'), ...services];
   await publishSnapshot(snapshot, lanes, 1);
   // Two at a time: the machine has two cores.
   for (let i = 0; i < TOPOLOGY.length; i += 2) {
