@@ -355,12 +355,7 @@ export class ResilienceLoop {
     ex.race = undefined;
     const attempt = ex.attempt;
     swapTry(ex, race);
-    const kind = ERRORS[classify(err)].failure;
-    if (kind !== FailureClass.None) this.#judge(ex, true);
-    else if (ex.token !== 0) {
-      ex.breaker!.release(ex.token);
-      ex.token = 0;
-    }
+    this.#settle(ex, err);
     swapTry(ex, race);
     ex.attempt = attempt;
     ex.racing = undefined;
@@ -378,6 +373,15 @@ export class ResilienceLoop {
     if (r !== undefined && !r.over) {
       r.release();
       r.controller?.abort(new ClientClosedError(LOST_RACE));
+    }
+  }
+
+  /** The current try of a hedged request ended with `err`: judged when the upstream failed, else its token is given back. */
+  #settle(ex: OutboundExchange, err: Error): void {
+    if (ERRORS[classify(err)].failure !== FailureClass.None) this.#judge(ex, true);
+    else if (ex.token !== 0) {
+      ex.breaker!.release(ex.token);
+      ex.token = 0;
     }
   }
 
@@ -457,7 +461,7 @@ export class ResilienceLoop {
     const race = ex.race;
     if (race !== undefined) {
       ex.planned = -1;
-      if (ERRORS[classify(err)].failure !== FailureClass.None) this.#judge(ex, true);
+      this.#settle(ex, err);
       this.#resumeRace(ex, race);
       return true;
     }
