@@ -13,18 +13,22 @@
  * (`raceAnswered`) and learns when it fails (`raceFailed`); nothing of it reaches the client
  * otherwise.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ClientClosedError, DroppedAnswerError, DyelineError, ERRORS, ErrorCode } from '../../shared/errors.ts';
 import { PATH_HEADER } from '../../shared/probe-path.ts';
 import { NO_TRACE, type TraceContext } from '../propagation/trace.ts';
 import type { EndpointState } from '../routing/types.ts';
-import { stripResponseHeaders } from './headers.ts';
+import { relayedHeaders, type ResponseHeaderList } from './headers.ts';
 
 /** What a listener does at the edges of an exchange. One object per listener, shared by its requests. */
 export interface ExchangeSink {
-  /** Adds the listener's response headers (served colour, fallback) before they are written. */
-  responseHeaders(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void;
+  /**
+   * Appends the listener's response headers (served colour, fallback) to the relayed ones
+   * (forward/headers.ts relayedHeaders: no `x-dyeline-*` or hop-by-hop header among them) before
+   * they are written.
+   */
+  responseHeaders(ex: Exchange, status: number, headers: ResponseHeaderList): void;
   /**
    * Optional: the upstream answered `status` (≥ 200) on the current try. Return true to drop
    * this answer and retry: the try is aborted with a DroppedAnswerError and `failed` follows.
@@ -161,7 +165,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     else if (this.ex.clientClosed) controller.abort(new ClientClosedError('client closed the connection'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: OutgoingHttpHeaders, statusText?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, OutgoingHttpHeader | undefined>, statusText?: string): void {
     if (this.over || status < 200) return; // informational (103 Early Hints): not relayed
     if (this.deadline !== undefined) {
       clearTimeout(this.deadline);
@@ -177,17 +181,16 @@ export class Attempt implements Dispatcher.DispatchHandler {
       return;
     }
     // A downstream agent's path answers a probe only (docs/reference.md#dyeline-check).
-    const nested = headers[PATH_HEADER];
-    if (nested !== undefined) {
-      delete headers[PATH_HEADER];
-      if (ex.probe !== undefined && typeof nested === 'string') ex.nestedPath = nested;
+    if (ex.probe !== undefined) {
+      const nested = headers[PATH_HEADER];
+      if (typeof nested === 'string') ex.nestedPath = nested;
     }
-    stripResponseHeaders(headers);
-    ex.sink.responseHeaders(ex, status, headers);
+    const relayed = relayedHeaders(headers);
+    ex.sink.responseHeaders(ex, status, relayed);
     ex.status = status;
     const res = ex.res;
-    if (statusText) res.writeHead(status, statusText, headers);
-    else res.writeHead(status, headers);
+    if (statusText) res.writeHead(status, statusText, relayed as OutgoingHttpHeader[]);
+    else res.writeHead(status, relayed as OutgoingHttpHeader[]);
     process.nextTick(flushHeadIfIdle, ex);
   }
 
@@ -269,7 +272,8 @@ export class Exchange {
     this.sink = sink;
     this.startedAt = startedAt;
     (res as Tagged)[kExchange] = this;
-    res.once('close', onResponseClose);
+    // `on`, not `once`: a response closes once, and once's wrapper would be one more object per request.
+    res.on('close', onResponseClose);
   }
 
   /**

@@ -4,7 +4,7 @@
  * Proxy-Authenticate) never cross the agent; colour, baggage, trace and hop count are
  * rewritten; everything else is copied as is.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeader } from 'node:http';
 import { HOPS_HEADER } from '../entry/loop-guard.ts';
 import { CARRIER_HEADERS, withoutColorCookie } from '../propagation/carriers.ts';
 import { writeColor } from '../propagation/color.ts';
@@ -17,8 +17,15 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trans
 const REQUEST_SKIP: Record<string, true> = Object.create(null) as Record<string, true>;
 for (const h of [...HOP_BY_HOP, ...TRACE_HEADERS, ...CARRIER_HEADERS, 'host', 'expect', HOPS_HEADER]) REQUEST_SKIP[h] = true;
 
-/** Response headers the agent drops. */
-const RESPONSE_SKIP: readonly string[] = HOP_BY_HOP;
+/** Response headers the agent drops (besides those named by Connection and its own `x-dyeline-*`). */
+const RESPONSE_SKIP: Record<string, true> = Object.create(null) as Record<string, true>;
+for (const h of HOP_BY_HOP) RESPONSE_SKIP[h] = true;
+
+/**
+ * A response's header list as `res.writeHead` takes it: flat [name, value, ...], a value a string
+ * or the list of a repeated header's values. Sinks append to it (ExchangeSink.responseHeaders).
+ */
+export type ResponseHeaderList = (string | OutgoingHttpHeader)[];
 
 /** Names listed in a Connection header other than keep-alive/close, lower-case; empty for the common case. */
 function connectionNamed(connection: string | undefined): string[] | undefined {
@@ -62,18 +69,23 @@ export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: 
 }
 
 /**
- * Removes hop-by-hop headers, and every `x-dyeline-*` header (those are the agents' own: an
- * upstream cannot make an answer claim a fallback or an error), from an upstream response's
- * header object, in place.
+ * The headers of an upstream response to relay (`headers`: as undici parsed them, names
+ * lower-case): all but the hop-by-hop headers and every `x-dyeline-*` header (those are the
+ * agents' own: an upstream cannot make an answer claim a fallback or an error). A new flat
+ * list: deleting from undici's object would turn it into a slow dictionary on every response.
  */
-export function stripResponseHeaders(headers: OutgoingHttpHeaders): void {
+export function relayedHeaders(headers: Readonly<Record<string, OutgoingHttpHeader | undefined>>): ResponseHeaderList {
   const connection = headers.connection;
-  if (connection !== undefined) {
-    const named = connectionNamed(Array.isArray(connection) ? connection.join(',') : String(connection));
-    if (named !== undefined) for (const n of named) delete headers[n];
+  const named = connection === undefined ? undefined : connectionNamed(Array.isArray(connection) ? connection.join(',') : String(connection));
+  const out: ResponseHeaderList = [];
+  for (const name in headers) {
+    if (RESPONSE_SKIP[name] === true) continue;
+    if (name.charCodeAt(0) === 120 && name.startsWith(AGENT_HEADER_PREFIX)) continue;
+    if (named !== undefined && named.includes(name)) continue;
+    const v = headers[name];
+    if (v !== undefined) out.push(name, v);
   }
-  for (const h of RESPONSE_SKIP) if (headers[h] !== undefined) delete headers[h];
-  for (const h in headers) if (h.charCodeAt(0) === 120 && h.startsWith(AGENT_HEADER_PREFIX)) delete headers[h];
+  return out;
 }
 
 /** Prefix of the response headers only agents write. */

@@ -5,7 +5,7 @@
  *   → exchange with the app (or an upgrade tunnel to it) → telemetry. A probe's answer carries
  *   the paths its app's calls collected (telemetry/probe-paths.ts).
  */
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Pool } from '../forward/pool.ts';
 import { asDyelineError, DyelineError, ErrorCode } from '../../shared/errors.ts';
@@ -13,6 +13,7 @@ import type { AgentContext } from '../context.ts';
 import { EntryStep } from '../entry/entry-step.ts';
 import { withoutColorQuery } from '../propagation/carriers.ts';
 import { Exchange, type ExchangeSink } from '../forward/exchange.ts';
+import type { ResponseHeaderList } from '../forward/headers.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
 import { refuseUpgrade, tunnelUpgrade, type UpgradeFinished, UpgradeHop } from '../forward/upgrade.ts';
@@ -80,10 +81,10 @@ class Inbound implements ExchangeSink {
     tunnelUpgrade(this.#ctx, hop, socket, head, { host: '127.0.0.1', port: this.#appPort, path, headers: out, state: undefined }, this.#upgraded);
   };
 
-  responseHeaders(ex: Exchange, _status: number, headers: OutgoingHttpHeaders): void {
+  responseHeaders(ex: Exchange, _status: number, headers: ResponseHeaderList): void {
     inboundPathHeader(ex, headers);
     // Draining: the caller must not send more on this connection (it retries elsewhere).
-    if (this.#ctx.draining) headers.connection = 'close';
+    if (this.#ctx.draining) headers.push('connection', 'close');
   }
 
   failed(ex: Exchange, err: Error): void {

@@ -9,13 +9,14 @@
  * An upgrade takes the same steps up to the route, then tunnels to the instance the balancer
  * picks. Hosts the table does not know are passed through to host:port with the same propagation.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { asDyelineError, DyelineError, ERRORS, ErrorCode, noInstanceError } from '../../shared/errors.ts';
 import type { AgentContext } from '../context.ts';
 import { EntryStep, type EnteringHop } from '../entry/entry-step.ts';
 import { withoutColorQuery } from '../propagation/carriers.ts';
 import type { Attempt, Exchange, ExchangeSink } from '../forward/exchange.ts';
+import type { ResponseHeaderList } from '../forward/headers.ts';
 import { ReusableRequestView } from '../forward/request-view.ts';
 import { respondError } from '../forward/respond.ts';
 import { createProxyServer } from '../forward/server.ts';
@@ -128,12 +129,12 @@ class Outbound implements ExchangeSink {
     return decision;
   }
 
-  responseHeaders(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
-    if (ex.servedColor !== '') headers[SERVED_COLOR_HEADER] = ex.servedColor;
-    if (ex.fallback !== '') headers[FALLBACK_HEADER] = ex.fallback;
+  responseHeaders(ex: Exchange, status: number, headers: ResponseHeaderList): void {
+    if (ex.servedColor !== '') headers.push(SERVED_COLOR_HEADER, ex.servedColor);
+    if (ex.fallback !== '') headers.push(FALLBACK_HEADER, ex.fallback);
     if (ex.probe !== undefined) outboundPath(this.#ctx, ex, (ex as OutboundExchange).routes, status, headers);
     // Draining: the app opens a new connection for its next call (served until inbound drained).
-    if (this.#ctx.draining) headers.connection = 'close';
+    if (this.#ctx.draining) headers.push('connection', 'close');
   }
 
   upstreamStatus(ex: Exchange, status: number): boolean {

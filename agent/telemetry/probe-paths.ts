@@ -8,9 +8,9 @@
  * without their calls' paths) and MAX_PATH_ENTRIES entries per probe. For requests that are not
  * probes this costs a header lookup on each listener, and a map size check outbound.
  */
-import type { OutgoingHttpHeaders } from 'node:http';
 import { concatPaths, formatEntry, joinPath, MAX_PATH_ENTRIES, PATH_HEADER, PROBE_HEADER } from '../../shared/probe-path.ts';
 import type { Exchange } from '../forward/exchange.ts';
+import type { ResponseHeaderList } from '../forward/headers.ts';
 import type { RoutingTable, ServiceRoutes } from '../routing/types.ts';
 
 /** Probes registered at once, at most. */
@@ -78,8 +78,8 @@ export function beginInboundProbe(ctx: ProbeContext, ex: Exchange): void {
 }
 
 /** Inbound: the answer to a probe carries the paths its app's calls collected. */
-export function inboundPathHeader(ex: Exchange, headers: OutgoingHttpHeaders): void {
-  if (ex.probe !== undefined) headers[PATH_HEADER] = concatPaths(ex.probe.paths);
+export function inboundPathHeader(ex: Exchange, headers: ResponseHeaderList): void {
+  if (ex.probe !== undefined) headers.push(PATH_HEADER, concatPaths(ex.probe.paths));
 }
 
 /** Inbound: the probe ended. */
@@ -104,7 +104,7 @@ export function beginOutboundProbe(ctx: ProbeContext, ex: Exchange, out: string[
  * Outbound: this hop's entry followed by the downstream path, as the answer's `x-dyeline-path`
  * (set in `headers`, or on the response when the agent answers itself), added to the probe.
  */
-export function outboundPath(ctx: ProbeContext, ex: Exchange, routes: ServiceRoutes | undefined, status: number, headers?: OutgoingHttpHeaders): void {
+export function outboundPath(ctx: ProbeContext, ex: Exchange, routes: ServiceRoutes | undefined, status: number, headers?: ResponseHeaderList): void {
   const probe = ex.probe;
   if (probe === undefined) return;
   const lane = ex.color === '' ? undefined : routes?.subsets.get(ex.color);
@@ -119,7 +119,7 @@ export function outboundPath(ctx: ProbeContext, ex: Exchange, routes: ServiceRou
     status,
   });
   const path = joinPath(own, ex.nestedPath);
-  if (headers !== undefined) headers[PATH_HEADER] = path;
+  if (headers !== undefined) headers.push(PATH_HEADER, path);
   else if (!ex.res.headersSent) ex.res.setHeader(PATH_HEADER, path);
   probe.add(path);
 }

@@ -52,7 +52,7 @@ beforeAll(async () => {
   const sink: ExchangeSink & { retried: Set<Exchange> } = {
     retried: new Set(),
     responseHeaders(ex, _s, headers) {
-      headers['x-upstream'] = ex.endpointKey;
+      headers.push('x-upstream', ex.endpointKey);
     },
     upstreamStatus(ex, status) {
       return mode === 'drop-503' && status === 503 && !this.retried.has(ex);

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { forwardedHeaders, stripResponseHeaders } from '../../../../agent/forward/headers.ts';
+import { forwardedHeaders, relayedHeaders } from '../../../../agent/forward/headers.ts';
 import { continueTrace } from '../../../../agent/propagation/trace.ts';
 
 function pairs(list: string[]): [string, string][] {
@@ -63,10 +63,18 @@ describe('forwardedHeaders', () => {
   });
 });
 
-describe('stripResponseHeaders', () => {
-  it('removes hop-by-hop response headers and those named by Connection', () => {
-    const h: OutgoingHttpHeaders = { connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-length': '3', 'set-cookie': ['a=1'], upgrade: 'x', 'proxy-authenticate': 'Basic' };
-    stripResponseHeaders(h);
-    expect(h).toEqual({ 'content-length': '3', 'set-cookie': ['a=1'] });
+describe('relayedHeaders', () => {
+  it('leaves out hop-by-hop response headers and those named by Connection', () => {
+    const h: OutgoingHttpHeaders = { connection: 'close, x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-length': '3', 'set-cookie': ['a=1', 'b=2'], upgrade: 'x', 'proxy-authenticate': 'Basic', trailer: 'x-t', te: 'trailers' };
+    expect(relayedHeaders(h)).toEqual(['content-length', '3', 'set-cookie', ['a=1', 'b=2']]);
+  });
+
+  it('leaves out every x-dyeline-* header, keeping the order of the others', () => {
+    const h: OutgoingHttpHeaders = { 'content-type': 'text/plain', 'x-dyeline-served-color': 'blue', 'x-dyeline-fallback': 'error', 'x-dyeline-path': 'a', 'x-other': '1', 'x-dyeline-error': 'timeout', date: 'now' };
+    expect(relayedHeaders(h)).toEqual(['content-type', 'text/plain', 'x-other', '1', 'date', 'now']);
+  });
+
+  it('keeps everything when Connection names only keep-alive', () => {
+    expect(relayedHeaders({ connection: 'keep-alive', 'content-length': '2' })).toEqual(['content-length', '2']);
   });
 });
