@@ -51,6 +51,23 @@ interface Series {
   readonly duration: HistogramSeries;
 }
 
+/**
+ * The request series by label value, one Map level per label (upstream, colour, served colour,
+ * code, fallback) under each direction: a request finds its series with the label values it
+ * has, without building a key string each time.
+ */
+type SeriesTree = Map<string, Map<string, Map<string, Map<number, Map<string, Series>>>>>;
+
+/** The Map under `key` in `m`; made when `make` (else undefined when absent). */
+function level<K, M extends Map<unknown, unknown>>(m: Map<K, M>, key: K, make: boolean): M | undefined {
+  let next = m.get(key);
+  if (next === undefined && make) {
+    next = new Map() as M;
+    m.set(key, next);
+  }
+  return next;
+}
+
 /** Every colour a snapshot can route: lane colours and the lanes of every subset. */
 export function colorsOf(table: RoutingTable): Set<string> {
   const colors = new Set<string>(['stable']);
@@ -74,7 +91,8 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
   );
   if ('addProducer' in m) m.addProducer(durations);
 
-  const series = new Map<string, Series>();
+  const series: Series[] = [];
+  const trees: Record<Direction, SeriesTree> = { inbound: new Map(), outbound: new Map() };
   let overflow: Series | undefined;
   let known: Set<string> | undefined;
   let invalid = 0;
@@ -89,7 +107,7 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
 
   meter.createObservableCounter('dyeline_requests_total', { description: 'Requests through the agent, by direction, upstream service, colour, served colour, status code and fallback reason.' })
     .addCallback((r) => {
-      for (const s of series.values()) r.observe(s.value, s.attrs);
+      for (const s of series) r.observe(s.value, s.attrs);
       if (overflow !== undefined) r.observe(overflow.value, overflow.attrs);
     });
   meter.createObservableCounter('dyeline_invalid_color_total', { description: 'Requests that carried an invalid colour (treated as uncoloured, not forwarded).' })
@@ -125,8 +143,17 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
     m.addProducer(degraded);
   }
 
-  function create(key: string, direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): Series {
-    if (series.size >= MAX_SERIES) {
+  /** The series of a label set: found in the tree, else made (or the `_other` series, past MAX_SERIES). */
+  function find(direction: Direction, upstream: string, color: string, servedColor: string, code: number, fallback: string): Series {
+    // The levels are made only for a series that is made: past MAX_SERIES the tree stops growing.
+    const make = series.length < MAX_SERIES;
+    const byColor = level(trees[direction], upstream, make);
+    const byServed = byColor && level(byColor, color, make);
+    const byCode = byServed && level(byServed, servedColor, make);
+    const byFallback = byCode && level(byCode, code, make);
+    const found = byFallback?.get(fallback);
+    if (found !== undefined) return found;
+    if (byFallback === undefined || !make) {
       overflow ??= {
         attrs: { direction: '_other', upstream: '_other', color: '_other', served_color: '_other', code: '_other', fallback: '_other' },
         value: 0,
@@ -139,15 +166,15 @@ export function createAgentMetrics(m: Meter | Metrics): AgentMetrics {
       value: 0,
       duration: durations.series(`${direction}|${upstream}|${servedColor}`, () => ({ direction, upstream, served_color: servedColor })),
     };
-    series.set(key, s);
+    byFallback.set(fallback, s);
+    series.push(s);
     return s;
   }
 
   return {
     request(direction, upstream, color, servedColor, code, fallback, seconds) {
       const c = color === '' || known === undefined || known.has(color) ? color : UNKNOWN_COLOR;
-      const key = `${direction}|${upstream}|${c}|${servedColor}|${code}|${fallback}`;
-      const s = series.get(key) ?? create(key, direction, upstream, c, servedColor, code, fallback);
+      const s = find(direction, upstream, c, servedColor, code, fallback);
       s.value++;
       if (seconds !== undefined) durations.record(s.duration, seconds);
     },

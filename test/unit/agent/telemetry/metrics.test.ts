@@ -113,4 +113,16 @@ describe('agent metrics (contract §7)', () => {
     expect(find(s, 'dyeline_requests_total', { upstream: '_other' })[0]?.value).toBe(100);
     expect(total(s, 'dyeline_request_duration_seconds_count')).toBe(MAX_SERIES + 100);
   });
+
+  it('past MAX_SERIES, a new label value next to known ones goes to _other too; the known series keep counting', async () => {
+    const { agent, scrape } = await serve();
+    for (let i = 0; i < MAX_SERIES; i++) agent.request('inbound', 'app', '', 'stable', 100 + i, '', 0.001);
+    agent.request('inbound', 'app', '', 'stable', 200, 'error', 0.001); // a new fallback under a known code
+    agent.request('inbound', 'app', '', 'stable', 5000, '', 0.001); // a new code
+    agent.request('inbound', 'app', '', 'stable', 100, '', 0.001); // known
+    const s = await scrape();
+    expect(find(s, 'dyeline_requests_total')).toHaveLength(MAX_SERIES + 1);
+    expect(find(s, 'dyeline_requests_total', { upstream: '_other' })[0]?.value).toBe(2);
+    expect(find(s, 'dyeline_requests_total', { code: '100' })[0]?.value).toBe(2);
+  });
 });
