@@ -35,6 +35,11 @@ export function serviceOf(host: string): string | undefined {
   return undefined;
 }
 
+/** Authorities (Host headers: a few values, sent again and again) parsed with port 80 by default, by text. */
+const PARSED = new Map<string, Target>();
+/** Most authorities kept parsed; past it, the map starts over. */
+const MAX_PARSED = 256;
+
 function bad(message: string): DyelineError {
   return new DyelineError(ErrorCode.BadRequest, message);
 }
@@ -44,6 +49,18 @@ function bad(message: string): DyelineError {
  * given. Returns a DyelineError (400) when malformed.
  */
 export function parseAuthority(authority: string, defaultPort: number, path: string): Target | DyelineError {
+  if (defaultPort !== 80) return parse(authority, defaultPort, path);
+  const t = PARSED.get(authority);
+  if (t !== undefined) return t.path === path ? t : { host: t.host, port: t.port, authority, path, service: t.service, key: t.key };
+  const parsed = parse(authority, defaultPort, path);
+  if (!(parsed instanceof DyelineError)) {
+    if (PARSED.size >= MAX_PARSED) PARSED.clear();
+    PARSED.set(authority, parsed);
+  }
+  return parsed;
+}
+
+function parse(authority: string, defaultPort: number, path: string): Target | DyelineError {
   let host: string;
   let portText = '';
   if (authority.charCodeAt(0) === 91) {

@@ -41,6 +41,16 @@ describe('parseTarget', () => {
     expect(parseTarget('http://example.com/', undefined, undefined)).toMatchObject({ service: undefined, port: 80 });
   });
 
+  it('a Host parsed before gives the same target, with the path of each request', () => {
+    const first = parseTarget('/a', 'inventory:8081', undefined);
+    expect(first).toMatchObject({ host: 'inventory', port: 8081, service: 'inventory', key: 'inventory:8081', path: '/a' });
+    expect(parseTarget('/b?x=1', 'inventory:8081', undefined)).toEqual({ ...(first as object), path: '/b?x=1' });
+    expect(parseTarget('/a', 'inventory:8081', undefined)).toEqual(first);
+    for (let i = 0; i < 600; i++) expect(parseTarget('/p', `host-${i}:${1000 + i}`, undefined)).toMatchObject({ host: `host-${i}`, port: 1000 + i, path: '/p' });
+    expect(parseTarget('/c', 'inventory:8081', undefined)).toEqual({ ...(first as object), path: '/c' });
+    expect(parseTarget('/x', 'inventory:0', undefined)).toBeInstanceOf(DyelineError);
+  });
+
   it('answers malformed targets with a 400 error', () => {
     for (const [url, host] of [
       ['/x', undefined],
