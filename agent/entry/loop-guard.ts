@@ -53,7 +53,8 @@ export class InboundTraces {
 
   /** The largest hop count the app was sent for a request of `traceId` still in flight; 0 when none. */
   hopsOf(traceId: string): number {
-    return this.#hops.get(traceId)?.hops ?? 0;
+    // Empty on an agent whose inbound side is idle: no need to hash the id.
+    return this.#hops.size === 0 ? 0 : (this.#hops.get(traceId)?.hops ?? 0);
   }
 
   /** Traces in flight. */

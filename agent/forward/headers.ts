@@ -47,7 +47,9 @@ function connectionNamed(connection: string | undefined): string[] | undefined {
  * `traffic_color` cookie goes too (x-traffic-color and baggage are always rewritten).
  */
 export function forwardedHeaders(src: IncomingHttpHeaders, host: string, color: string | undefined, trace: TraceContext, hops: number, scrub = false): string[] {
-  const out: string[] = ['host', host];
+  // Pushed onto an empty array: its first growth makes room for 16 entries (a two-entry literal would grow at once).
+  const out: string[] = [];
+  out.push('host', host);
   const named = connectionNamed(src.connection);
   for (const name in src) {
     if (REQUEST_SKIP[name] === true) continue;
