@@ -42,37 +42,32 @@ const attrs = () => ({
   'http.request.method': 'GET', 'http.response.status_code': 200, 'dyeline.color': 'canary', 'server.address': '10.0.0.7', 'server.port': 8080,
   'url.full': 'http://orders/bench', 'dyeline.upstream': 'orders', 'dyeline.served_color': 'canary', 'dyeline.instance': 'orders-canary-1',
 });
-// Chunks of 1,000 with the event loop turning in between, so batches export as they fill.
-{
-  const endOne = () => tracing.end({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() });
+const span = () => ({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() });
+
+/** ns per span of `end`, in chunks of 1,000 with the event loop turning in between (batches export as they fill). */
+async function perSpan(name: string, end: (s: ReturnType<typeof span>) => void, note = ''): Promise<void> {
   let spent = 0;
   for (let c = 0; c < 300; c++) {
     const t = performance.now();
-    for (let i = 0; i < 1000; i++) endOne();
+    for (let i = 0; i < 1000; i++) end(span());
     if (c >= 20) spent += performance.now() - t;
     await new Promise((r) => setImmediate(r));
   }
-  console.log(`${'span: ids + attributes + HopSpan + batch processor onEnd'.padEnd(58)} ${((spent * 1e6) / 280_000).toFixed(0).padStart(6)} ns`);
+  console.log(`${name.padEnd(58)} ${((spent * 1e6) / 280_000).toFixed(0).padStart(6)} ns${note}`);
 }
+
+await perSpan('span: ids + attributes + HopSpan + batch processor onEnd', (s) => tracing.end(s));
 
 // The OTLP/protobuf path (the default): each span encoded into its batch as it ends.
 {
-  const failures = new FailureReporter(silent);
   const discardRequests: BatchExporter = { export: (_r, done) => done({ code: 0 }), forceFlush: async () => {}, shutdown: async () => {} };
-  const batcher = new SpanBatcher({ exporter: discardRequests, resource: tracing.resource, settings: { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000 }, failures });
-  const endOne = () => batcher.end({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() });
-  let spent = 0;
-  for (let c = 0; c < 300; c++) {
-    const t = performance.now();
-    for (let i = 0; i < 1000; i++) endOne();
-    if (c >= 20) spent += performance.now() - t;
-    await new Promise((r) => setImmediate(r));
-  }
-  console.log(`${'span: ids + attributes + encoded into its batch (protobuf)'.padEnd(58)} ${((spent * 1e6) / 280_000).toFixed(0).padStart(6)} ns  (serialisation included)`);
+  const settings = { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000 };
+  const batcher = new SpanBatcher({ exporter: discardRequests, resource: tracing.resource, settings, failures: new FailureReporter(silent) });
+  await perSpan('span: ids + attributes + encoded into its batch (protobuf)', (s) => batcher.end(s), '  (serialisation included)');
   await batcher.shutdown();
 }
 
-const batch: ReadableSpan[] = Array.from({ length: 512 }, () => new HopSpan({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() }, tracing.resource));
+const batch: ReadableSpan[] = Array.from({ length: 512 }, () => new HopSpan(span(), tracing.resource));
 const pb = bench('export: OTLP protobuf serialisation, one batch of 512 spans', 200, () => ProtobufTraceSerializer.serializeRequest(batch)) / 512;
 const js = bench('export: OTLP JSON serialisation, one batch of 512 spans', 200, () => JsonTraceSerializer.serializeRequest(batch)) / 512;
 console.log(`${''.padEnd(58)} → protobuf ${pb.toFixed(0)} ns, JSON ${js.toFixed(0)} ns per span`);
