@@ -13,7 +13,7 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { hrTimeOf, type HopSpanInit } from './span.ts';
+import { type HopSpanInit, splitTime } from './span.ts';
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -26,6 +26,8 @@ const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 
 const TWO_32 = 4294967296;
+/** Scratch for the seconds and nanoseconds of a time being written (no allocation per span). */
+const TIME: [number, number] = [0, 0];
 
 /** A growable buffer of protobuf fields. */
 export class ProtoWriter {
@@ -92,7 +94,9 @@ export class ProtoWriter {
 
   /** `ms` after performance.timeOrigin as Unix nanoseconds (fixed64, exact: no BigInt). */
   nanos(ms: number): void {
-    const [s, ns] = hrTimeOf(ms);
+    splitTime(ms, TIME);
+    const s = TIME[0];
+    const ns = TIME[1];
     // s × 1e9 + ns, with s split in its low 16 bits and the rest so every product stays exact.
     const fromLow = (s & 0xffff) * 1e9;
     const fromHigh = ((s / 65536) >>> 0) * 1e9;

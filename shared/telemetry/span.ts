@@ -22,11 +22,18 @@ const STATUS_ERROR: SpanStatus = Object.freeze({ code: SpanStatusCode.ERROR });
 
 const ORIGIN_MS = performance.timeOrigin;
 
-/** `performance.now()` milliseconds → OTel HrTime (wall clock seconds and nanoseconds). */
-export function hrTimeOf(nowMs: number): HrTime {
+/** `performance.now()` milliseconds → wall clock seconds and nanoseconds, written into `out`. */
+export function splitTime(nowMs: number, out: HrTime): HrTime {
   const ms = ORIGIN_MS + nowMs;
   const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
+  out[0] = s;
+  out[1] = Math.round((ms - s * 1000) * 1e6);
+  return out;
+}
+
+/** `performance.now()` milliseconds → OTel HrTime (wall clock seconds and nanoseconds). */
+export function hrTimeOf(nowMs: number): HrTime {
+  return splitTime(nowMs, [0, 0]);
 }
 
 /** What a hop knows about its span when it ends. */

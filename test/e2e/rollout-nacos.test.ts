@@ -20,6 +20,7 @@ import { NacosTestServer } from '../support/nacos-server.ts';
 import { scrape, total } from '../support/prometheus.ts';
 import { PrometheusServer } from '../support/prometheus-server.ts';
 import { DYELINE_BIN, type DyelineProcess, startDaemon, startDyeline } from '../support/process.ts';
+import { rollouts, stopLeader } from '../support/rollout-controllers.ts';
 import { waitFor } from '../support/wait.ts';
 
 const GROUP = 'DYELINE';
@@ -55,11 +56,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-async function rollouts(c: DyelineProcess): Promise<{ leader: boolean; holder: string | null; body: { phase: string; share: number; reason: string }[] }> {
-  const res = await fetch(`http://${c.listeners.get('status')!}/rollouts`);
-  return { leader: res.headers.get('x-dyeline-leader') === 'true', holder: res.headers.get('x-dyeline-lease-holder'), body: (await res.json()) as { phase: string; share: number; reason: string }[] };
-}
-
 describe.each(['grpc', 'http'] as const)('dyeline rollout on Nacos over %s', (transport) => {
   const dataId = `rollout-${transport}.yaml`;
   const uri = () => `nacos://${nacos.address}?dataId=${dataId}&services=&grpcPort=${grpc.port}&transport=${transport}`;
@@ -91,46 +87,7 @@ describe.each(['grpc', 'http'] as const)('dyeline rollout on Nacos over %s', (tr
     expect(state.history).toHaveLength(1);
     // The hand-written rules are still there, byte for byte.
     expect(nacos.state.config(dataId, GROUP)!.content.startsWith(RULES)).toBe(true);
-    const views = await Promise.all(controllers.map(rollouts));
-    const leader = views.findIndex((v) => v.leader);
-    expect(leader).toBeGreaterThanOrEqual(0);
-    expect(views.filter((v) => v.leader)).toHaveLength(1);
-    const lease = JSON.parse(nacos.state.config(`${dataId}.rollout-lease`, GROUP)!.content) as { holder: string; ttlMs: number };
-    expect(lease).toMatchObject({ holder: views[leader]!.holder, ttlMs: 3000 });
-    expect(state.history[0]!.controller).toBe(views[leader]!.holder);
-    const snap = await waitFor(async () => {
-      const s = JSON.parse(await readFile(snapshot(), 'utf8')) as { laneStates: { document: { spec: LaneStateSpec } }[] };
-      return s.laneStates.length === 1 ? s : undefined;
-    }, { timeoutMs: 10_000, what: 'the LaneState in the snapshot' });
-    expect(snap.laneStates[0]!.document.spec.share).toBe(5);
-  });
-
-  it('asks Prometheus, finds no traffic to judge and waits without writing', async () => {
-    const leader = (await Promise.all(controllers.map(async (c) => ((await rollouts(c)).leader ? c : undefined)))).find(Boolean)!;
-    const status = leader.listeners.get('status')!;
-    await waitFor(async () => total(await scrape(status), 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'inconclusive' }) > 0, {
-      timeoutMs: 10_000,
-      what: 'an inconclusive analysis',
-    });
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(laneState()?.history).toHaveLength(1);
-    const m = await scrape(status);
-    expect(total(m, 'dyeline_rollout_leader')).toBe(1);
-    expect(total(m, 'dyeline_rollout_writes_total', { rollout: 'orders-v2' })).toBe(1);
-    expect(total(m, 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'error' })).toBe(0);
-  });
-
-  it('hands the lease over at once when the leader stops, and rollout history reads the trail', async () => {
-    const views = await Promise.all(controllers.map(rollouts));
-    const i = views.findIndex((v) => v.leader);
-    const [leader, other] = [controllers[i]!, controllers[1 - i]!];
-    const stopped = Date.now();
-    expect(await leader.stop()).toBe(0);
-    await waitFor(async () => (await rollouts(other)).leader, { timeoutMs: 5_000, intervalMs: 50, what: 'the other controller leads' });
-    // Faster than the 3 s TTL: the stopped leader released the lease.
-    expect(Date.now() - stopped).toBeLessThan(3000);
-    const now = await rollouts(other);
-    expect(now.holder).not.toBe(views[i]!.holder);
+    const now = await stopLeader(controllers); // within the 3 s TTL: the stopped leader released its lease
     expect(JSON.parse(nacos.state.config(`${dataId}.rollout-lease`, GROUP)!.content).holder).toBe(now.holder);
     const { stdout } = await run(process.execPath, [DYELINE_BIN, 'rollout', 'history', '--source', uri()]);
     expect(stdout).toMatch(/^lane canary: Progressing, share 5% \(by rollout\/orders-v2 at .*\)\n {2}\S+ {2}Progressing 5% +rollout\/orders-v2 \(.+\): rollout started at step 1\/2 \(5%\)\n$/);

@@ -125,13 +125,14 @@ const matchRule = fc.record(
 );
 const ms = fc.integer({ min: 1, max: 3_600_000 });
 
+/** A rule document of `kind` with the generated name and spec (apiVersion dyeline.io/v1). */
+function documentOf(kind: string, name: fc.Arbitrary<string>, spec: fc.Arbitrary<unknown>): fc.Arbitrary<Json> {
+  return fc.record({ apiVersion: fc.constant('dyeline.io/v1'), kind: fc.constant(kind), metadata: fc.record({ name }), spec }) as fc.Arbitrary<Json>;
+}
+
 /** A document built from the schema's own shapes: mostly valid, so compile, dye and route are exercised deeply. */
 export const schemaShapedDocument: fc.Arbitrary<Json> = fc.oneof(
-  fc.record({
-    apiVersion: fc.constant('dyeline.io/v1'),
-    kind: fc.constant('Lane'),
-    metadata: fc.record({ name: color }),
-    spec: fc.record(
+  documentOf('Lane', color, fc.record(
       {
         color,
         fallback: fc.oneof(color, fc.constant('none')),
@@ -140,12 +141,8 @@ export const schemaShapedDocument: fc.Arbitrary<Json> = fc.oneof(
       },
       { requiredKeys: ['color'] },
     ),
-  }),
-  fc.record({
-    apiVersion: fc.constant('dyeline.io/v1'),
-    kind: fc.constant('Service'),
-    metadata: fc.record({ name: fc.constantFrom('orders', 'frontend', 'inventory') }),
-    spec: fc.record(
+  ),
+  documentOf('Service', fc.constantFrom('orders', 'frontend', 'inventory'), fc.record(
       {
         subsets: fc.dictionary(color, fc.dictionary(fc.constantFrom('version', 'color', 'zone'), fc.string({ maxLength: 4 }), { maxKeys: 2 }), { maxKeys: 2 }),
         split: fc.integer({ min: 0, max: 100 }).map((n) => ({ stable: n, canary: 100 - n })),
@@ -155,12 +152,8 @@ export const schemaShapedDocument: fc.Arbitrary<Json> = fc.oneof(
       },
       { requiredKeys: [] },
     ),
-  }),
-  fc.record({
-    apiVersion: fc.constant('dyeline.io/v1'),
-    kind: fc.constant('Instance'),
-    metadata: fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/) }),
-    spec: fc.record(
+  ),
+  documentOf('Instance', fc.stringMatching(/^[a-z][a-z0-9-]{0,10}[a-z0-9]$/), fc.record(
       {
         service: fc.constantFrom('orders', 'frontend', 'inventory'),
         address: fc.constantFrom('127.0.0.1', '10.0.0.5', '::1', 'orders.default.svc'),
@@ -171,7 +164,7 @@ export const schemaShapedDocument: fc.Arbitrary<Json> = fc.oneof(
       },
       { requiredKeys: ['service', 'address', 'port'] },
     ),
-  }),
+  ),
 ) as fc.Arbitrary<Json>;
 
 const isoTime = fc.oneof(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString()), fc.constantFrom('2026-11-27T10:00:00Z', '2026-11-27T10:00:00.5Z'), fc.constantFrom('2026-11-27T10:00:00+01:00', '2026-11-27 10:00', '2026-13-01T00:00:00Z'));
@@ -184,11 +177,7 @@ const phase = fc.oneof({ weight: 9, arbitrary: fc.constantFrom('Progressing', 'P
 
 /** Rollout and LaneState documents built from their schema's shapes (docs/reference.md#progressive-delivery): mostly valid (mutate them for the rest). */
 export const progressiveDocument: fc.Arbitrary<Json> = fc.oneof(
-  fc.record({
-    apiVersion: fc.constant('dyeline.io/v1'),
-    kind: fc.constant('Rollout'),
-    metadata: fc.record({ name: color }),
-    spec: fc.record(
+  documentOf('Rollout', color, fc.record(
       {
         lane: color,
         stickyKey: fc.constantFrom('header:x-user-id', 'cookie:uid', 'header:X-Beta', 'x-user-id'),
@@ -213,12 +202,8 @@ export const progressiveDocument: fc.Arbitrary<Json> = fc.oneof(
       },
       { requiredKeys: ['lane', 'steps'] },
     ),
-  }),
-  fc.record({
-    apiVersion: fc.constant('dyeline.io/v1'),
-    kind: fc.constant('LaneState'),
-    metadata: fc.record({ name: color }),
-    spec: fc.record(
+  ),
+  documentOf('LaneState', color, fc.record(
       {
         share,
         degraded: fc.boolean(),
@@ -238,7 +223,7 @@ export const progressiveDocument: fc.Arbitrary<Json> = fc.oneof(
       },
       { requiredKeys: [] },
     ),
-  }),
+  ),
 ) as fc.Arbitrary<Json>;
 
 /** Every path (list of keys/indices) of a JSON value, the root included. */

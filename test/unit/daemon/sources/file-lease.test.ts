@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileLease, LEASE_FILE } from '../../../../daemon/sources/file-lease.ts';
+import { expectRenewedThenTakenOver } from '../../../support/lease-contract.ts';
 
 let dir: string;
 let now: number;
@@ -30,20 +31,7 @@ describe('file lease', () => {
   });
 
   it('is kept by renewing and taken over once its holder stops renewing for longer than the time to live', async () => {
-    const a = new FileLease(dir, 'a', 15_000, clock);
-    const b = new FileLease(dir, 'b', 15_000, clock);
-    await a.hold();
-    for (let i = 0; i < 5; i++) {
-      now += 10_000;
-      expect(await a.hold()).toBe(true);
-      expect(await b.hold()).toBe(false);
-    }
-    now += 15_000;
-    expect(await b.hold()).toBe(false);
-    now += 1;
-    expect(await b.hold()).toBe(true);
-    expect(await a.hold()).toBe(false);
-    expect(a.holder).toBe('b');
+    await expectRenewedThenTakenOver(new FileLease(dir, 'a', 15_000, clock), new FileLease(dir, 'b', 15_000, clock), (ms) => (now += ms));
   });
 
   it('is given up on release so that another takes it at once; a non-holder cannot release it', async () => {

@@ -13,6 +13,7 @@ import type { NacosSourceConfig } from '../../../../../daemon/sources/nacos/conf
 import { NacosLease, leaseDataId } from '../../../../../daemon/sources/nacos/lease.ts';
 import { createLogger } from '../../../../../shared/log.ts';
 import { NacosGrpcTestServer } from '../../../../support/nacos-grpc-server.ts';
+import { expectRenewedThenTakenOver } from '../../../../support/lease-contract.ts';
 import { NacosTestServer } from '../../../../support/nacos-server.ts';
 
 const log = createLogger({ component: 'test' }, { write: () => true } as never);
@@ -55,19 +56,7 @@ describe.each(['grpc', 'http'] as const)('nacos lease over %s', (transport) => {
 
   it('is kept by renewing and taken once its holder has been silent for longer than the time to live', async () => {
     const c = api(transport);
-    const [a, b] = [lease(c, 'a'), lease(c, 'b')];
-    await a.hold();
-    for (let i = 0; i < 5; i++) {
-      now += 10_000;
-      expect(await a.hold()).toBe(true);
-      expect(await b.hold()).toBe(false);
-    }
-    now += 15_000;
-    expect(await b.hold()).toBe(false);
-    now += 1;
-    expect(await b.hold()).toBe(true);
-    expect(await a.hold()).toBe(false);
-    expect(a.holder).toBe('b');
+    await expectRenewedThenTakenOver(lease(c, 'a'), lease(c, 'b'), (ms) => (now += ms));
   });
 
   it('times silence from when the taker first saw the lease, whatever renewedAt says', async () => {
