@@ -16,7 +16,7 @@ import type { LaneStateSpec } from '../../shared/schema/rollout.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { scrape, total } from '../support/prometheus.ts';
 import { DYELINE_BIN, type DyelineProcess, startDaemon, startDyeline } from '../support/process.ts';
-import { stopLeader } from '../support/rollout-controllers.ts';
+import { rollouts, stopLeader } from '../support/rollout-controllers.ts';
 import { waitFor } from '../support/wait.ts';
 
 const P = '/rollout-e2e/';
@@ -63,6 +63,39 @@ describe('dyeline rollout on etcd', () => {
     expect(state).toMatchObject({ share: 5, phase: 'Progressing', step: 0, updatedBy: 'rollout/orders-v2' });
     expect(state.history).toHaveLength(1);
     const leases = await etcd.getPrefix(`${P}leases/`);
+    const views = await Promise.all(controllers.map(rollouts));
+    const leader = views.findIndex((v) => v.leader);
+    expect(leader).toBeGreaterThanOrEqual(0);
+    expect(views.filter((v) => v.leader)).toHaveLength(1);
+    expect(leases[`${P}leases/rollout`]).toBe(views[leader]!.holder);
+    expect(state.history[0]!.controller).toBe(views[leader]!.holder);
+    const snapshot = await waitFor(async () => {
+      const snap = JSON.parse(await readFile(join(dir, 'snapshot.json'), 'utf8')) as { laneStates: { document: { spec: LaneStateSpec } }[] };
+      return snap.laneStates.length === 1 ? snap : undefined;
+    }, { timeoutMs: 10_000, what: 'the LaneState in the snapshot' });
+    expect(snapshot.laneStates[0]!.document.spec.share).toBe(5);
+  });
+
+  it('pauses without writing while Prometheus is unreachable', async () => {
+    const leader = (await Promise.all(controllers.map(async (c) => ((await rollouts(c)).leader ? c : undefined)))).find(Boolean)!;
+    const paused = await waitFor(async () => {
+      const s = (await rollouts(leader)).body[0];
+      return s?.phase === 'Paused' ? s : undefined;
+    }, { timeoutMs: 10_000, what: 'paused' });
+    expect(paused.reason).toMatch(/^could not analyse: Prometheus at http:\/\/127\.0\.0\.1:1 did not answer/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await laneState())?.history).toHaveLength(1);
+    // What the status port's metrics say of it.
+    const m = await scrape(leader.listeners.get('status')!);
+    expect(total(m, 'dyeline_rollout_leader')).toBe(1);
+    expect(total(m, 'dyeline_rollout_phase', { rollout: 'orders-v2', lane: 'canary', phase: 'Paused' })).toBe(1);
+    expect(total(m, 'dyeline_rollout_phase', { rollout: 'orders-v2', phase: 'Progressing' })).toBe(0);
+    expect(total(m, 'dyeline_rollout_share', { rollout: 'orders-v2' })).toBe(5);
+    expect(total(m, 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'error' })).toBeGreaterThan(0);
+    expect(total(m, 'dyeline_rollout_writes_total', { rollout: 'orders-v2' })).toBe(1);
+  });
+
+  it('hands the lease over at once when the leader stops, and rollout history reads the trail', async () => {
     await stopLeader(controllers); // within the 3 s TTL: the stopped leader revoked its lease
     const { stdout } = await run(process.execPath, [DYELINE_BIN, 'rollout', 'history', '--source', `etcd://${etcd.endpoint}?prefix=${P}`]);
     expect(stdout).toMatch(/^lane canary: Progressing, share 5% \(by rollout\/orders-v2 at .*\)\n {2}\S+ {2}Progressing 5% +rollout\/orders-v2 \(.+\): rollout started at step 1\/2 \(5%\)\n$/);

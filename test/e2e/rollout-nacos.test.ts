@@ -87,6 +87,36 @@ describe.each(['grpc', 'http'] as const)('dyeline rollout on Nacos over %s', (tr
     expect(state.history).toHaveLength(1);
     // The hand-written rules are still there, byte for byte.
     expect(nacos.state.config(dataId, GROUP)!.content.startsWith(RULES)).toBe(true);
+    const views = await Promise.all(controllers.map(rollouts));
+    const leader = views.findIndex((v) => v.leader);
+    expect(leader).toBeGreaterThanOrEqual(0);
+    expect(views.filter((v) => v.leader)).toHaveLength(1);
+    const lease = JSON.parse(nacos.state.config(`${dataId}.rollout-lease`, GROUP)!.content) as { holder: string; ttlMs: number };
+    expect(lease).toMatchObject({ holder: views[leader]!.holder, ttlMs: 3000 });
+    expect(state.history[0]!.controller).toBe(views[leader]!.holder);
+    const snap = await waitFor(async () => {
+      const s = JSON.parse(await readFile(snapshot(), 'utf8')) as { laneStates: { document: { spec: LaneStateSpec } }[] };
+      return s.laneStates.length === 1 ? s : undefined;
+    }, { timeoutMs: 10_000, what: 'the LaneState in the snapshot' });
+    expect(snap.laneStates[0]!.document.spec.share).toBe(5);
+  });
+
+  it('asks Prometheus, finds no traffic to judge and waits without writing', async () => {
+    const leader = (await Promise.all(controllers.map(async (c) => ((await rollouts(c)).leader ? c : undefined)))).find(Boolean)!;
+    const status = leader.listeners.get('status')!;
+    await waitFor(async () => total(await scrape(status), 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'inconclusive' }) > 0, {
+      timeoutMs: 10_000,
+      what: 'an inconclusive analysis',
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(laneState()?.history).toHaveLength(1);
+    const m = await scrape(status);
+    expect(total(m, 'dyeline_rollout_leader')).toBe(1);
+    expect(total(m, 'dyeline_rollout_writes_total', { rollout: 'orders-v2' })).toBe(1);
+    expect(total(m, 'dyeline_rollout_analyses_total', { rollout: 'orders-v2', outcome: 'error' })).toBe(0);
+  });
+
+  it('hands the lease over at once when the leader stops, and rollout history reads the trail', async () => {
     const now = await stopLeader(controllers); // within the 3 s TTL: the stopped leader released its lease
     expect(JSON.parse(nacos.state.config(`${dataId}.rollout-lease`, GROUP)!.content).holder).toBe(now.holder);
     const { stdout } = await run(process.execPath, [DYELINE_BIN, 'rollout', 'history', '--source', uri()]);
