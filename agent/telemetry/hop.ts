@@ -5,10 +5,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
-import type { Attributes } from '@opentelemetry/api';
 import { classify, ERRORS, ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { SpanKind } from '../../shared/telemetry/span.ts';
+import { type AttributeList, SpanKind } from '../../shared/telemetry/span.ts';
 import type { Tracing } from '../../shared/telemetry/tracing.ts';
 import type { TraceContext } from '../propagation/trace.ts';
 import { type AgentMetrics, type Direction, PASSTHROUGH_UPSTREAM } from './metrics.ts';
@@ -93,49 +92,45 @@ function errorType(ex: Hop, status: number): string | undefined {
   return status >= 500 ? String(status) : undefined;
 }
 
-function spanAttributes(t: HopTelemetry, direction: Direction, ex: Hop, method: string, path: string, status: number, err: string | undefined, known: boolean): Attributes {
+/** The span's attributes (OpenTelemetry HTTP semantic conventions and dyeline's), as a flat list. */
+function spanAttributes(t: HopTelemetry, direction: Direction, ex: Hop, method: string, path: string, status: number, err: string | undefined, known: boolean): AttributeList {
   const req = ex.req;
-  const a: Attributes = { 'http.request.method': METHODS.has(method) ? method : '_OTHER' };
-  if (!METHODS.has(method)) a['http.request.method_original'] = method;
-  if (status > 0) a['http.response.status_code'] = status;
-  if (err !== undefined) a['error.type'] = err;
-  if (ex.color !== '') a['dyeline.color'] = ex.color;
+  const standard = METHODS.has(method);
+  const a: AttributeList = ['http.request.method', standard ? method : '_OTHER'];
+  if (!standard) a.push('http.request.method_original', method);
+  if (status > 0) a.push('http.response.status_code', status);
+  if (err !== undefined) a.push('error.type', err);
+  if (ex.color !== '') a.push('dyeline.color', ex.color);
   if (direction === 'inbound') {
-    a['url.path'] = path;
-    a['url.scheme'] = 'http';
+    a.push('url.path', path, 'url.scheme', 'http');
     const host = req.headers.host;
     if (host !== undefined) {
       const [h, p] = splitHost(host);
-      a['server.address'] = h;
-      if (p !== undefined) a['server.port'] = p;
+      a.push('server.address', h);
+      if (p !== undefined) a.push('server.port', p);
     }
-    if (req.socket.remoteAddress !== undefined) a['client.address'] = req.socket.remoteAddress;
-    a['network.protocol.version'] = req.httpVersion;
+    if (req.socket.remoteAddress !== undefined) a.push('client.address', req.socket.remoteAddress);
+    a.push('network.protocol.version', req.httpVersion);
     const ua = req.headers['user-agent'];
-    if (ua !== undefined) a['user_agent.original'] = ua;
-    a['dyeline.served_color'] = t.color;
-    a['dyeline.upstream'] = t.service;
-    a['dyeline.instance'] = POD_NAME;
+    if (ua !== undefined) a.push('user_agent.original', ua);
+    a.push('dyeline.served_color', t.color, 'dyeline.upstream', t.service, 'dyeline.instance', POD_NAME);
     return a;
   }
   const ep = ex.endpoint;
   const endpointKey = ex.endpointKey; // host:port actually tried
   if (ep !== undefined) {
-    a['server.address'] = ep.address;
-    a['server.port'] = ep.port;
-    a['network.peer.address'] = ep.address;
-    a['dyeline.instance'] = ep.name;
+    a.push('server.address', ep.address, 'server.port', ep.port, 'network.peer.address', ep.address, 'dyeline.instance', ep.name);
   } else if (endpointKey !== '') {
     const [h, p] = splitHost(endpointKey);
-    a['server.address'] = h.startsWith('[') ? h.slice(1, -1) : h;
-    if (p !== undefined) a['server.port'] = p;
-    a['dyeline.instance'] = endpointKey;
+    a.push('server.address', h.startsWith('[') ? h.slice(1, -1) : h);
+    if (p !== undefined) a.push('server.port', p);
+    a.push('dyeline.instance', endpointKey);
   }
-  a['url.full'] = `http://${ex.service}${path}`;
-  if (ex.retries !== undefined && ex.retries > 0) a['http.request.resend_count'] = ex.retries;
-  a['dyeline.upstream'] = ex.service;
-  if (known && ex.servedColor !== '') a['dyeline.served_color'] = ex.servedColor;
-  if (ex.fallback !== '') a['dyeline.fallback'] = ex.fallback;
+  a.push('url.full', `http://${ex.service}${path}`);
+  if (ex.retries !== undefined && ex.retries > 0) a.push('http.request.resend_count', ex.retries);
+  a.push('dyeline.upstream', ex.service);
+  if (known && ex.servedColor !== '') a.push('dyeline.served_color', ex.servedColor);
+  if (ex.fallback !== '') a.push('dyeline.fallback', ex.fallback);
   return a;
 }
 

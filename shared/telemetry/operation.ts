@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Attributes } from '@opentelemetry/api';
-import { SpanKind } from './span.ts';
+import { attributeList, SpanKind } from './span.ts';
 import type { Tracing } from './tracing.ts';
 
 /**
@@ -16,5 +16,5 @@ export function recordOperation(tracing: Tracing, name: string, startMs: number,
   const ids = randomBytes(24).toString('hex');
   const traceId = ids.slice(0, 32);
   if (!tracing.sampler.sample(traceId, undefined)) return;
-  tracing.end({ name, kind: SpanKind.INTERNAL, traceId, spanId: ids.slice(32), parentSpanId: undefined, startMs, endMs, error, attributes });
+  tracing.end({ name, kind: SpanKind.INTERNAL, traceId, spanId: ids.slice(32), parentSpanId: undefined, startMs, endMs, error, attributes: attributeList(attributes) });
 }

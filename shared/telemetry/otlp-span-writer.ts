@@ -13,7 +13,7 @@
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { type HopSpanInit, splitTime } from './span.ts';
+import { type AttributeList, type HopSpanInit, splitTime } from './span.ts';
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -50,7 +50,14 @@ export class ProtoWriter {
   }
 
   tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
+    const t = (field << 3) | wire;
+    if (t < 128) {
+      // Every tag of a span (fields 1-16) is one byte: no varint loop.
+      this.ensure(1);
+      this.buf[this.pos++] = t;
+      return;
+    }
+    this.varint(t);
   }
 
   /** A non-negative integer below 2^32, or any safe integer (negative: ten bytes, two's complement). */
@@ -222,21 +229,30 @@ function anyValue(w: ProtoWriter, value: AttributeValue | Uint8Array | Record<st
   }
 }
 
-/** Repeated KeyValue under `field`, in the object's own key order. */
+/** One KeyValue under `field`. */
+function keyValue(w: ProtoWriter, field: number, key: string, value: unknown): void {
+  w.tag(field, LEN);
+  const kv = w.begin();
+  w.tag(1, LEN);
+  w.string(key);
+  w.tag(2, LEN);
+  const v = w.begin();
+  if (value !== undefined && value !== null) anyValue(w, value as AttributeValue);
+  w.end(v);
+  w.end(kv);
+}
+
+/** Repeated KeyValue under `field`, in the object's own key order (the resource, kvlist values). */
 function keyValues(w: ProtoWriter, attributes: Attributes | Record<string, unknown>, field: number): void {
   for (const key in attributes) {
     if (!Object.hasOwn(attributes, key)) continue;
-    const value = attributes[key];
-    w.tag(field, LEN);
-    const kv = w.begin();
-    w.tag(1, LEN);
-    w.string(key);
-    w.tag(2, LEN);
-    const v = w.begin();
-    if (value !== undefined && value !== null) anyValue(w, value as AttributeValue);
-    w.end(v);
-    w.end(kv);
+    keyValue(w, field, key, attributes[key]);
   }
+}
+
+/** Repeated KeyValue under `field` from a flat `[key, value, ...]` list, in its order. */
+function listKeyValues(w: ProtoWriter, list: AttributeList, field: number): void {
+  for (let i = 0; i + 1 < list.length; i += 2) keyValue(w, field, list[i] as string, list[i + 1]);
 }
 
 /** Appends one span as field 2 of ScopeSpans (`spans`). */
@@ -259,7 +275,7 @@ export function writeSpan(w: ProtoWriter, s: HopSpanInit): void {
   w.nanos(s.startMs);
   w.tag(8, FIXED64);
   w.nanos(s.endMs);
-  keyValues(w, s.attributes, 9);
+  listKeyValues(w, s.attributes, 9);
   w.tag(10, VARINT); // dropped attributes, events and links: none, written as the SDK does
   w.varint(0);
   w.tag(12, VARINT);

@@ -5,7 +5,7 @@
  * path — one object handed to the batch processor, which the OTLP exporters serialise like
  * any SDK span (it implements the SDK's ReadableSpan).
  */
-import { type Attributes, type HrTime, type Link, type SpanContext, SpanKind, type SpanStatus, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, type HrTime, type Link, type SpanContext, SpanKind, type SpanStatus, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
@@ -36,6 +36,28 @@ export function hrTimeOf(nowMs: number): HrTime {
   return splitTime(nowMs, [0, 0]);
 }
 
+/**
+ * A span's attributes as one flat list, `[key, value, key, value, ...]`, in the order they are
+ * written: a hop builds it with pushes, and the encoder reads it by index — no object with dynamic
+ * keys to build, no for-in and no megamorphic keyed loads per span (docs/telemetry.md#span-export).
+ * A key appears once.
+ */
+export type AttributeList = Array<string | AttributeValue>;
+
+/** The attributes of a list as an object, as the SDK's span processors read them. */
+export function attributesOf(list: AttributeList): Attributes {
+  const a: Attributes = {};
+  for (let i = 0; i + 1 < list.length; i += 2) a[list[i] as string] = list[i + 1] as AttributeValue;
+  return a;
+}
+
+/** An attribute object as a list (background operations; their attributes come as objects). */
+export function attributeList(attributes: Attributes): AttributeList {
+  const list: AttributeList = [];
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined && value !== null) list.push(key, value);
+  return list;
+}
+
 /** What a hop knows about its span when it ends. */
 export interface HopSpanInit {
   name: string;
@@ -51,7 +73,7 @@ export interface HopSpanInit {
   error: boolean;
   /** Error status message (only with `error`). */
   message?: string;
-  attributes: Attributes;
+  attributes: AttributeList;
 }
 
 /** A finished, sampled span of one hop. */
@@ -84,7 +106,7 @@ export class HopSpan implements ReadableSpan {
     this.endTime = hrTimeOf(init.endMs);
     this.#durationMs = init.endMs - init.startMs;
     this.status = !init.error ? STATUS_UNSET : init.message === undefined ? STATUS_ERROR : { code: SpanStatusCode.ERROR, message: init.message };
-    this.attributes = init.attributes;
+    this.attributes = attributesOf(init.attributes);
     this.resource = resource;
   }
 

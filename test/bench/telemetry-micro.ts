@@ -14,7 +14,7 @@ import { newSpanId, newTraceId } from '../../agent/propagation/ids.ts';
 import { createAgentMetrics } from '../../agent/telemetry/metrics.ts';
 import { REDACT_PATHS } from '../../shared/log.ts';
 import { createMetrics } from '../../shared/metrics.ts';
-import { HopSpan, SpanKind } from '../../shared/telemetry/span.ts';
+import { type AttributeList, HopSpan, SpanKind } from '../../shared/telemetry/span.ts';
 import { FailureReporter } from '../../shared/telemetry/failures.ts';
 import { type BatchExporter, SpanBatcher } from '../../shared/telemetry/span-batcher.ts';
 import { createTracing } from '../../shared/telemetry/tracing.ts';
@@ -38,10 +38,13 @@ bench('metrics: request() (counter + histogram, existing series)', 1_000_000, (i
 const discard: SpanExporter = { export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} };
 const tracing = createTracing({ defaultServiceName: 'bench', log: silent, exporter: discard, env: { OTEL_BSP_MAX_QUEUE_SIZE: '100000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' } });
 const traceId = newTraceId();
-const attrs = () => ({
-  'http.request.method': 'GET', 'http.response.status_code': 200, 'dyeline.color': 'canary', 'server.address': '10.0.0.7', 'server.port': 8080,
-  'url.full': 'http://orders/bench', 'dyeline.upstream': 'orders', 'dyeline.served_color': 'canary', 'dyeline.instance': 'orders-canary-1',
-});
+// As a hop builds them (agent/telemetry/hop.ts): a flat list, one push at a time.
+const attrs = (): AttributeList => {
+  const a: AttributeList = ['http.request.method', 'GET'];
+  a.push('http.response.status_code', 200, 'dyeline.color', 'canary', 'server.address', '10.0.0.7', 'server.port', 8080);
+  a.push('url.full', 'http://orders/bench', 'dyeline.upstream', 'orders', 'dyeline.served_color', 'canary', 'dyeline.instance', 'orders-canary-1');
+  return a;
+};
 const span = () => ({ name: 'GET orders', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: 'b7ad6b7169203331', startMs: 1, endMs: 2, error: false, attributes: attrs() });
 
 /** ns per span of `end`, in chunks of 1,000 with the event loop turning in between (batches export as they fill). */

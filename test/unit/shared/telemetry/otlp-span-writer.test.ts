@@ -4,6 +4,7 @@
  * ProtobufTraceSerializer give the same request. And the batcher keeps the batch processor's
  * contract (batch size, delay, queue bound, one export at a time, flush).
  */
+import type { Attributes } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
@@ -12,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { FailureReporter } from '../../../../shared/telemetry/failures.ts';
 import { ProtoWriter, readPartialSuccess, RequestFrame, writeSpan } from '../../../../shared/telemetry/otlp-span-writer.ts';
 import { type BatchExporter, SpanBatcher } from '../../../../shared/telemetry/span-batcher.ts';
-import { DYELINE_SCOPE, HopSpan, type HopSpanInit, SpanKind } from '../../../../shared/telemetry/span.ts';
+import { attributeList, DYELINE_SCOPE, HopSpan, type HopSpanInit, SpanKind } from '../../../../shared/telemetry/span.ts';
 import { waitFor } from '../../../support/wait.ts';
 
 const resource = resourceFromAttributes({ 'service.name': 'orders', 'dyeline.lane': 'canary', 'host.count': 3, ok: true, 'é': 'ünïcode' });
@@ -35,7 +36,7 @@ const hex = (rand: () => number, bytes: number): string =>
 /** A span as a hop would end it, with attributes of every kind the SDK encodes. */
 function spanInit(rand: () => number, i: number): HopSpanInit {
   const start = 1000 + rand() * 1e7;
-  const attributes: HopSpanInit['attributes'] = {
+  const attributes: Attributes = {
     'http.request.method': 'GET',
     'http.response.status_code': [200, 503, 0][i % 3],
     'url.full': i % 5 === 0 ? `http://orders/${'long-path/'.repeat(20)}?q=${i}` : `http://orders/x/${i}`,
@@ -61,7 +62,7 @@ function spanInit(rand: () => number, i: number): HopSpanInit {
     endMs: start + rand() * 5000,
     error,
     message: error && i % 8 === 1 ? 'upstream did not answer within 250 ms' : undefined,
-    attributes,
+    attributes: attributeList(attributes),
   };
 }
 

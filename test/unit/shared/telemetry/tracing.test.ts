@@ -27,7 +27,7 @@ function tracing(env: NodeJS.ProcessEnv, name = 'orders') {
 function hop(t: Tracing, traceId: string, parent: string | undefined, name = 'GET', kind: SpanKind = SpanKind.SERVER) {
   const spanId = newSpanId();
   const start = performance.now();
-  t.end({ name, kind, traceId, spanId, parentSpanId: parent, startMs: start, endMs: start + 12.5, error: false, attributes: { 'http.request.method': 'GET', 'http.response.status_code': 200, 'dyeline.color': 'canary' } });
+  t.end({ name, kind, traceId, spanId, parentSpanId: parent, startMs: start, endMs: start + 12.5, error: false, attributes: ['http.request.method', 'GET', 'http.response.status_code', 200, 'dyeline.color', 'canary'] });
   return spanId;
 }
 
@@ -75,7 +75,7 @@ describe('tracing to an OTLP/HTTP receiver', () => {
     const { t } = tracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '20' });
     const traceId = newTraceId();
     const now = performance.now();
-    t.end({ name: 'GET', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: undefined, startMs: now, endMs: now + 1, error: true, message: 'connect-failure', attributes: { 'error.type': 'connect-failure' } });
+    t.end({ name: 'GET', kind: SpanKind.CLIENT, traceId, spanId: newSpanId(), parentSpanId: undefined, startMs: now, endMs: now + 1, error: true, message: 'connect-failure', attributes: ['error.type', 'connect-failure'] });
     const [span] = await receiver.waitForTrace(traceId, 1);
     expect(span).toMatchObject({ parentSpanId: '', statusCode: 2, statusMessage: 'connect-failure', attributes: { 'error.type': 'connect-failure' } });
   });
