@@ -5,7 +5,8 @@
  *   nginx           nginx proxy, 1 worker, keep-alive pool to the upstream
  *   HAProxy         nbthread 1, http-keep-alive, http-reuse always
  *   node-http-proxy the `http-proxy` package on node:http with a keep-alive Agent
- *   undici (bare)   a bare node:http → undici Pool pass-through (undici-proxy.ts): the Node limit
+ *   undici (bare)   a bare node:http → undici Pool pass-through (undici-proxy.ts): the Node limit;
+ *                   and the same run with the agent's V8 flags, the limit for the dyeline row
  *   dyeline         the agent's outbound listener from dist/dyeline.mjs as the image runs it (its
  *                   node flags) with what `dyeline inject` sets (NODE_OPTIONS), tracing on
  *                   (OTLP/HTTP protobuf to a receiver), access log off; and the same without any
@@ -85,7 +86,9 @@ try {
     `wrk -t1 -d${seconds}s at 1 and ${connections} connections; fixed ${rate} requests/s for ${seconds}s (open loop); upstream nginx (1 worker) answering 200 "ok"\n`,
   );
   const entry = dyelineEntry();
-  const [upPort, sinkPort, nginxPort, haproxyPort, httpProxyPort, undiciPort, outPort, outPlainPort] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const [upPort, sinkPort, nginxPort, haproxyPort, httpProxyPort, undiciPort, undiciFlaggedPort, outPort, outPlainPort] = await Promise.all(
+    Array.from({ length: 9 }, () => freePort()),
+  );
 
   await peers.nginx(`  server { listen 127.0.0.1:${upPort}; location / { return 200 "ok\\n"; } }`, 'upstream');
   // The OTLP receiver of the agent's spans: accepts and discards (an empty ExportTraceServiceResponse).
@@ -97,7 +100,10 @@ try {
     peers.track(spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: '', ...env } }));
   // http-proxy still calls url.parse and util._extend: their deprecation warnings are muted.
   const httpProxy = node(await bundleNodePeer('http-proxy-peer.ts', dir), [String(httpProxyPort), String(upPort)], { NODE_OPTIONS: '--no-deprecation' });
-  const undici = node(await bundleNodePeer('undici-proxy.ts', dir), [String(undiciPort), String(upPort)]);
+  const undiciBundle = await bundleNodePeer('undici-proxy.ts', dir);
+  const undici = node(undiciBundle, [String(undiciPort), String(upPort)]);
+  // The same pass-through with the agent's V8 flags: the Node limit for dyeline's own row.
+  const undiciFlagged = node(undiciBundle, [String(undiciFlaggedPort), String(upPort)], { NODE_OPTIONS: AGENT_NODE_OPTIONS }, IMAGE_NODE_FLAGS);
 
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('echo', { timeoutMs: 5000 }), instance('echo-1', 'echo', '127.0.0.1', { port: upPort })]));
@@ -119,6 +125,7 @@ try {
     { name: 'HAProxy', port: haproxyPort, headers: [], proc: haproxy, node: false },
     { name: 'node-http-proxy', port: httpProxyPort, headers: [], proc: httpProxy, node: true },
     { name: 'undici (bare)', port: undiciPort, headers: [], proc: undici, node: true },
+    { name: 'undici (bare), image V8 flags', port: undiciFlaggedPort, headers: [], proc: undiciFlagged, node: true },
     { name: 'dyeline', port: outPort, headers: host, proc: dyeline, node: true },
     { name: 'dyeline, no V8 flags', port: outPlainPort, headers: host, proc: dyelinePlain, node: true },
   ];
@@ -173,10 +180,13 @@ try {
   const find = (name: string) => rows.find((r) => r.target.name === name)!;
   const d = find('dyeline');
   const u = find('undici (bare)');
+  const uf = find('undici (bare), image V8 flags');
   const ngx = find('nginx');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lag = Math.max(...rows.map((r) => r.fixed.lagP99Ms));
-  console.log(`\ndyeline / undici (bare) at ${connections} connections: ${ratio(d.cN.rps, u.cN.rps)} req/s; dyeline / nginx: ${ratio(d.cN.rps, ngx.cN.rps)}`);
+  console.log(
+    `\ndyeline / undici (bare) at ${connections} connections: ${ratio(d.cN.rps, u.cN.rps)} req/s (same V8 flags: ${ratio(d.cN.rps, uf.cN.rps)}); dyeline / nginx: ${ratio(d.cN.rps, ngx.cN.rps)}`,
+  );
   console.log(`fixed-rate generator: its own wake-up lag p99 ≤ ${num(lag, 2)} ms (not counted in the latencies)`);
 
   report(`## One hop: dyeline against peers
@@ -185,7 +195,8 @@ try {
 proxy keep-alive to it, one process / worker / thread each. dyeline is the agent's outbound
 listener run from \`dist/dyeline.mjs\` as the image and \`dyeline inject\` run it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`,
 \`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`), with tracing on (every request a span, OTLP/HTTP protobuf to a
-receiver) and the access log off; the row below it is the same agent without those V8 flags. req/s: wrk, one thread,
+receiver) and the access log off; the row below it is the same agent without those V8 flags, and
+"undici (bare), image V8 flags" is the bare pass-through run with the agent's flags. req/s: wrk, one thread,
 ${seconds} s (Node targets warmed up ${warmSeconds} s first). Latency at a fixed ${num(rate)} requests/s: an
 open-loop generator (\`test/bench/fixed-rate.ts\`), latency counted from when each request was
 due (its own wake-up lag, p99 ≤ ${num(lag, 1)} ms in this run, is not counted). CPU per request:
@@ -210,7 +221,8 @@ ${table(
   ]),
 )}
 
-At ${connections} connections dyeline serves ${ratio(d.cN.rps, u.cN.rps)} the requests of the bare undici proxy and ${ratio(d.cN.rps, ngx.cN.rps)} nginx's;
+At ${connections} connections dyeline serves ${ratio(d.cN.rps, u.cN.rps)} the requests of the bare undici proxy (${ratio(d.cN.rps, uf.cN.rps)} of
+the bare proxy run with the same V8 flags) and ${ratio(d.cN.rps, ngx.cN.rps)} nginx's;
 with one connection it adds ${num(1000 / d.c1.rps - 1000 / find('direct').c1.rps, 3)} ms per request over direct (mean, from req/s).
 
 ### The agent against its footprint goals
@@ -222,6 +234,7 @@ ${table(
     [`RSS at a steady ${num(rate)} requests/s`, '≤ 80 MiB', `${mem(d.peakFixed)} MiB`, mark(d.peakFixed.rss <= 80)],
     [`RSS at saturation, ${connections} connections`, '≤ 100 MiB', `${mem(d.peakN)} MiB`, mark(d.peakN.rss <= 100)],
     [`req/s at ${connections} connections ÷ the bare undici proxy's`, '≥ 0.9×', ratio(d.cN.rps, u.cN.rps), mark(d.cN.rps / u.cN.rps >= 0.9)],
+    [`… ÷ the bare undici proxy's with the same V8 flags`, '≥ 0.9×', ratio(d.cN.rps, uf.cN.rps), mark(d.cN.rps / uf.cN.rps >= 0.9)],
     [`CPU per request at ${num(rate)} requests/s`, 'no worse than before (docs/footprint.md)', `${num(d.cpuFixedUs)} µs (bare undici: ${num(u.cpuFixedUs)} µs)`, ''],
   ],
   2,
