@@ -4,8 +4,11 @@
  * files are read at start and re-read when they change (shared/watched-files.ts), so rotated
  * certificates are used without a restart; a new set that does not load (a key that does not
  * match its certificate yet) is refused and the previous one stays.
+ *
+ * `node:tls` is loaded on first use, not with this module: loading it starts parsing Node's
+ * bundled root certificates on a thread of their own, ~2 MiB a daemon without TLS sources
+ * would keep (docs/footprint.md#the-daemon).
  */
-import { createSecureContext } from 'node:tls';
 import { errorMessage, UsageError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { watchFiles } from './watched-files.ts';
@@ -49,7 +52,7 @@ export function tlsFileNames(env: NodeJS.ProcessEnv, prefix: string, clientCert:
 
 /** Throws when the material does not load (bad PEM, a key that does not match its certificate). */
 export function checkTls(m: TlsMaterial): void {
-  createSecureContext({ ca: m.ca, cert: m.cert, key: m.key });
+  process.getBuiltinModule('node:tls').createSecureContext({ ca: m.ca, cert: m.cert, key: m.key });
 }
 
 /**
