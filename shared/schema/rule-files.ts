@@ -9,6 +9,20 @@ import { UsageError } from '../errors.ts';
 /** File endings read as rule documents. */
 export const RULE_FILE = /\.(ya?ml|json)$/i;
 
+/** A path that `path.normalize` would change: `//`, a `.` or `..` segment, a trailing `/`, or empty. */
+const NOT_NORMAL = /\/\/|(^|\/)\.\.?(\/|$)|\/$|^$/;
+
+/**
+ * `join(dir, name)` for an entry `name` of `dir` (no `/`, never `.` or `..`): when `dir` is
+ * already normal that is `dir/name`, and the daemon's file source, which lists its directory
+ * every 2 s, does not run path normalisation's character loop each time — enough calls made V8
+ * compile it with its optimising compiler, whose code an idle daemon then kept resident
+ * (docs/footprint.md#the-daemon).
+ */
+function entryPath(dir: string, name: string): string {
+  return NOT_NORMAL.test(dir) ? join(dir, name) : `${dir}/${name}`;
+}
+
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
@@ -35,7 +49,7 @@ export async function ruleFiles(path: string): Promise<string[]> {
     entries.sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
-      const p = join(dir, e.name);
+      const p = entryPath(dir, e.name);
       if (e.isDirectory()) await walk(p);
       else if (RULE_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(p))))) out.push(p);
     }
