@@ -15,7 +15,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRequire, isBuiltin } from 'node:module';
@@ -79,8 +79,38 @@ function lazyRequires(): esbuild.Plugin {
         if (!text.includes(call)) return undefined;
         return { contents: text.replaceAll(call, 'require('), loader: 'ts' };
       });
+      // A package of SEPARATE_FILES is not bundled into the chunk that requires it: that chunk
+      // requires the package's own file, `chunks/<name>.mjs`, when the code first runs.
+      const names = Object.keys(SEPARATE_FILES);
+      build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) =>
+        args.kind === 'require-call' && !args.importer.includes('/node_modules/') ? { path: `./${args.path}.mjs`, external: true } : undefined,
+      );
     },
   };
+}
+
+/**
+ * Packages the sources require on first use that the build makes a file of their own
+ * (`chunks/<name>.mjs`, Node 24 requires an ES module synchronously), instead of a module of the
+ * chunk that requires them: a module initialised on first use still has its source read, parsed
+ * and kept with its chunk. re2js (dye matchers' regular expressions, 0.2 MiB of source, ~0.7 MiB
+ * resident) is read only when a rule has a regex (docs/footprint.md#the-build). Name → the file
+ * the package's ES module build starts from.
+ */
+export const SEPARATE_FILES: Readonly<Record<string, string>> = { re2js: fileURLToPath(import.meta.resolve('re2js')) };
+
+/**
+ * Outputs that must be in `chunks/` for a file of {@link SEPARATE_FILES} to be found but are not:
+ * the bundle requires it as `./<name>.mjs` through esbuild's `__require`, whose `require` is that
+ * of the file that defines it (the banner's createRequire of its own URL).
+ */
+export function separateFilesMisplaced(meta: esbuild.Metafile, outdir: string): string[] {
+  const wanted = new Set(Object.keys(SEPARATE_FILES).map((n) => `./${n}.mjs`));
+  if (!Object.values(meta.outputs).some((o) => o.imports.some((i) => i.external && wanted.has(i.path)))) return [];
+  const chunks = join(outdir, 'chunks');
+  return Object.keys(meta.outputs)
+    .filter((file) => file.endsWith('.mjs') && readFileSync(join(ROOT, file), 'utf8').includes('__require=') && dirname(join(ROOT, file)) !== chunks)
+    .sort();
 }
 
 /**
@@ -142,11 +172,13 @@ export function commonJsImportedDynamically(meta: esbuild.Metafile): string[] {
   return out.sort();
 }
 
-/** Imports the bundle leaves to run time that are neither Node built-ins nor {@link ABSENT_OPTIONAL}. */
+const SEPARATE_FILE_PATHS = new Set(Object.keys(SEPARATE_FILES).map((n) => `./${n}.mjs`));
+
+/** Imports the bundle leaves to run time that are neither Node built-ins, {@link ABSENT_OPTIONAL} nor {@link SEPARATE_FILES}. */
 export function unexpectedExternals(meta: esbuild.Metafile): string[] {
   const out = new Set<string>();
   for (const o of Object.values(meta.outputs))
-    for (const i of o.imports) if (i.external && !isBuiltin(i.path) && !ABSENT_OPTIONAL.includes(i.path)) out.add(i.path);
+    for (const i of o.imports) if (i.external && !isBuiltin(i.path) && !ABSENT_OPTIONAL.includes(i.path) && !SEPARATE_FILE_PATHS.has(i.path)) out.add(i.path);
   return [...out].sort();
 }
 
@@ -178,7 +210,8 @@ export function bundleOptions(entryPoints: Record<string, string>, outdir: strin
 
 /** The build options of the production entry. */
 export function buildOptions(outdir: string): esbuild.BuildOptions {
-  const common = bundleOptions({ dyeline: join(ROOT, 'cli/main.ts') }, outdir);
+  const separate = Object.fromEntries(Object.entries(SEPARATE_FILES).map(([name, file]) => [`chunks/${name}`, file]));
+  const common = bundleOptions({ dyeline: join(ROOT, 'cli/main.ts'), ...separate }, outdir);
   return {
     ...common,
     legalComments: 'linked',
@@ -213,6 +246,11 @@ if (import.meta.main) {
   const unexpected = unexpectedExternals(result.metafile!);
   if (unexpected.length > 0) {
     process.stderr.write(`build: the bundle would import ${unexpected.join(', ')} at run time (not bundled, not a Node built-in)\n`);
+    process.exit(1);
+  }
+  const misplaced = separateFilesMisplaced(result.metafile!, outdir);
+  if (misplaced.length > 0) {
+    process.stderr.write(`build: ${misplaced.join(', ')} define(s) the bundle's require, which finds ${Object.keys(SEPARATE_FILES).join(', ')} as ./<name>.mjs in chunks/, but not in chunks/\n`);
     process.exit(1);
   }
   const commonJs = commonJsImportedDynamically(result.metafile!);

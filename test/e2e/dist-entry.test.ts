@@ -7,7 +7,7 @@
  * covered by the e2e files the `dist` project runs against the same file.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,17 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['validate', 'test/fixtures/rules-valid'])).code).toBe(0);
     expect((await same(['validate', 'test/fixtures/rules-invalid'])).code).toBe(1);
     expect((await same(['validate', '--print-schema'])).stdout).toMatch(/"\$schema"/);
+    // A dye matcher's regex: the build carries re2js as a file of its own, read on first use
+    // (scripts/build.ts SEPARATE_FILES).
+    const regexRules = join(dir, 'regex-rules');
+    const regexLane = (regex: string) => ({ apiVersion: 'dyeline.io/v1', kind: 'Lane', metadata: { name: 'canary' }, spec: { color: 'canary', dye: { match: [{ headers: { 'x-user': { regex } } }] } } });
+    await mkdir(regexRules);
+    await writeFile(join(regexRules, 'lane.json'), JSON.stringify(regexLane('u-[0-9]+')));
+    expect((await same(['validate', regexRules])).code).toBe(0);
+    await writeFile(join(regexRules, 'lane.json'), JSON.stringify(regexLane('(?=a)a')));
+    const refused = await same(['validate', regexRules]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toMatch(/not an RE2 regular expression/);
     expect((await same(['inject', '-f', 'deploy/k8s/example/shop.yaml'])).stdout).toMatch(/dyeline\.io/);
     const snap = join(dir, 'snapshot.json');
     await writeFile(
