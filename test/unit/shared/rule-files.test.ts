@@ -1,7 +1,7 @@
 /**
  * Which files hold rule documents (shared/schema/rule-files.ts): the paths it reports are the
  * `path.join` of the directory as given and each entry's name, however the directory is spelt
- * (the file source's document keys are these paths).
+ * (the file source's document keys are these paths), in code-unit order.
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,13 @@ describe('ruleFiles', () => {
     // Relative to the working directory, as `dyeline validate` is given them.
     const rel = relative(process.cwd(), join(dir, 'rules'));
     for (const spelt of [rel, `./${rel}`, `${rel}/`, `${rel}/sub/..`, `${rel}//sub/../.`]) expect(await ruleFiles(spelt), spelt).toEqual(joined(spelt));
+  });
+
+  it('orders names by code unit, as etcd orders keys, whatever the locale: upper case before lower, "-" before "."', async () => {
+    const d = join(dir, 'order');
+    await mkdir(d);
+    for (const f of ['b.yaml', 'B.yaml', 'a-2.yaml', 'a.yaml', '_x.yaml', 'Z.yaml']) await writeFile(join(d, f), '{}\n');
+    expect((await ruleFiles(d)).map((p) => relative(d, p))).toEqual(['B.yaml', 'Z.yaml', '_x.yaml', 'a-2.yaml', 'a.yaml', 'b.yaml']);
   });
 
   it('lists a file as itself', async () => {
