@@ -114,6 +114,26 @@ export function separateFilesMisplaced(meta: esbuild.Metafile, outdir: string): 
 }
 
 /**
+ * undici's Client requires its HTTP/2 connection code, and with it `node:http2` (and `node:tls`),
+ * when it is loaded, though it runs only on a connection that negotiated h2 by ALPN — never for
+ * the agent's plain HTTP/1.1 pools. The bundle requires it on the first such connection instead:
+ * the same function, called with the same arguments (docs/footprint.md#the-build).
+ */
+export function lazyUndiciH2(): esbuild.Plugin {
+  const eager = "const connectH2 = require('./client-h2.js')";
+  return {
+    name: 'lazy-undici-h2',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, (args) => {
+        const src = readFileSync(args.path, 'utf8');
+        if (src.split(eager).length !== 2 || src.split('connectH2').length !== 3) throw new Error(`undici: how ${args.path} loads client-h2.js changed; update scripts/build.ts`);
+        return { contents: src.replace(eager, "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)"), loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
  * Node built-ins are taken with `require()`, as CommonJS code takes them, not with `import`: an
  * ES module import of `node:http` builds its namespace by reading every export, and one of them
  * is a lazy getter that loads Node's own copy of undici (~2 MiB resident) — `require` leaves it
@@ -226,7 +246,7 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
       js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
     external: ['proxy-agent'],
-    plugins: [etcdProtos(), demoRules(), lazyRequires(), builtinsAsRequire(), noNativeAddons()],
+    plugins: [etcdProtos(), demoRules(), lazyUndiciH2(), lazyRequires(), builtinsAsRequire(), noNativeAddons()],
   };
 }
 

@@ -72,12 +72,12 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['no-such-command'])).code).toBe(2);
   });
 
-  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch nor Node\'s own copy of undici (docs/footprint.md)', async () => {
+  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch, nor Node\'s own copy of undici, nor node:http2 (docs/footprint.md)', async () => {
     const snap = join(dir, 'agent-snapshot.json');
     await writeFile(snap, snapshotText([service('echo'), instance('echo-1', 'echo', '127.0.0.1', { port: 9 })]));
-    // Once the agent is up, this preload prints the undici modules Node has loaded of its own.
+    // Once the agent is up, this preload prints the undici and HTTP/2 modules Node has loaded of its own.
     const preload = `data:text/javascript,${encodeURIComponent(
-      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')) }) + '\\n'), 1000).unref();",
+      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')), http2: process.moduleLoadList.filter((m) => m.includes('http2')) }) + '\\n'), 1000).unref();",
     )}`;
     const agent = await startDyeline(['agent', '--service', 'client', '--snapshot', snap, '--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
       env: { DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' },
@@ -87,6 +87,8 @@ describe('dist/dyeline.mjs', () => {
     try {
       const line = await agent.waitForLog((l) => l.msg === 'node-modules');
       expect(line.undici).toEqual([]);
+      // undici's HTTP/2 code is required on the first h2 connection only (scripts/build.ts lazyUndiciH2).
+      expect(line.http2).toEqual([]);
       expect(agent.logs.some((l) => l.msg === 'tracing on')).toBe(true);
     } finally {
       await agent.stop();
