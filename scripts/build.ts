@@ -99,14 +99,16 @@ function lazyRequires(): esbuild.Plugin {
  */
 export const SEPARATE_FILES: Readonly<Record<string, string>> = { re2js: fileURLToPath(import.meta.resolve('re2js')) };
 
+/** How the bundle names the files of {@link SEPARATE_FILES}: `./<name>.mjs`, beside the chunk that requires them. */
+const SEPARATE_FILE_PATHS: ReadonlySet<string> = new Set(Object.keys(SEPARATE_FILES).map((n) => `./${n}.mjs`));
+
 /**
  * Outputs that must be in `chunks/` for a file of {@link SEPARATE_FILES} to be found but are not:
  * the bundle requires it as `./<name>.mjs` through esbuild's `__require`, whose `require` is that
  * of the file that defines it (the banner's createRequire of its own URL).
  */
 export function separateFilesMisplaced(meta: esbuild.Metafile, outdir: string): string[] {
-  const wanted = new Set(Object.keys(SEPARATE_FILES).map((n) => `./${n}.mjs`));
-  if (!Object.values(meta.outputs).some((o) => o.imports.some((i) => i.external && wanted.has(i.path)))) return [];
+  if (!Object.values(meta.outputs).some((o) => o.imports.some((i) => i.external && SEPARATE_FILE_PATHS.has(i.path)))) return [];
   const chunks = join(outdir, 'chunks');
   return Object.keys(meta.outputs)
     .filter((file) => file.endsWith('.mjs') && readFileSync(join(ROOT, file), 'utf8').includes('__require=') && dirname(join(ROOT, file)) !== chunks)
@@ -191,8 +193,6 @@ export function commonJsImportedDynamically(meta: esbuild.Metafile): string[] {
   }
   return out.sort();
 }
-
-const SEPARATE_FILE_PATHS = new Set(Object.keys(SEPARATE_FILES).map((n) => `./${n}.mjs`));
 
 /** Imports the bundle leaves to run time that are neither Node built-ins, {@link ABSENT_OPTIONAL} nor {@link SEPARATE_FILES}. */
 export function unexpectedExternals(meta: esbuild.Metafile): string[] {
