@@ -49,6 +49,9 @@ USER 1000:1000
 # (admin ports stay on loopback)
 EXPOSE 15006 15001 15090 15290 15443
 # --single-threaded: V8's compiler and GC on the main thread, ~40 MiB less resident under load
-# (docs/footprint.md#v8-flags; scripts/build.ts IMAGE_NODE_FLAGS, which the benches use too).
-ENTRYPOINT ["node", "--single-threaded", "/app/dyeline.mjs"]
+# (docs/footprint.md#v8-flags); --preserve-symlinks: the loader's resolution of the chunks' imports
+# does not wake V8's optimising compiler at start-up, 5-6 MiB less idle
+# (docs/footprint.md#start-up-and-the-install-directory). scripts/build.ts IMAGE_NODE_FLAGS,
+# which the benches use too.
+ENTRYPOINT ["node", "--single-threaded", "--preserve-symlinks", "/app/dyeline.mjs"]
 CMD ["--help"]

@@ -294,12 +294,13 @@ export function dyelineEntry(): string {
 }
 
 /**
- * A copy of a built entry's directory in `/tmp/dl…` (13 characters, like the image's `/app`),
- * removed when this process exits; an entry already there is its own copy. Node resolves every
- * import between the bundle's files through path normalisation, a loop over the path's
- * characters: from a long directory (a checkout) that loop gets hot enough at start-up for V8's
- * optimising compiler, and the process then holds 5–6 MiB more of the node binary's pages than
- * the same build run from `/app` (docs/footprint.md#the-daemon).
+ * A copy of a built entry's directory in `/tmp/dl…`, removed when this process exits; an entry
+ * already there is its own copy. Without `--preserve-symlinks` (IMAGE_NODE_FLAGS), Node resolves
+ * every import between the bundle's files through path normalisation, a loop over the path's
+ * characters that gets hot enough at start-up for V8's optimising compiler from any directory
+ * longer than 6 characters, and the process then holds 5–6 MiB more of the node binary's pages
+ * (docs/footprint.md#start-up-and-the-install-directory); with it the directory does not matter,
+ * and the copy keeps a bench's processes off the checkout's files.
  */
 function imageLikeCopy(entry: string): string {
   if (/^\/tmp\/dl[^/]{6}$/.test(dirname(entry))) return entry;

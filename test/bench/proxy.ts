@@ -117,9 +117,10 @@ try {
       { NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       nodeFlags,
     );
-  // As the image runs it (its node flags) with what `dyeline inject` sets (NODE_OPTIONS); and bare.
+  // As the image runs it (its node flags) with what `dyeline inject` sets (NODE_OPTIONS); and
+  // without the V8 flags (the image's module-loader flag, --preserve-symlinks, kept).
   const dyeline = agent(outPort, AGENT_NODE_OPTIONS, IMAGE_NODE_FLAGS);
-  const dyelinePlain = agent(outPlainPort, '', []);
+  const dyelinePlain = agent(outPlainPort, '', IMAGE_NODE_FLAGS.filter((f) => f !== '--single-threaded'));
 
   const host = ['Host: echo'];
   const targets: Target[] = [

@@ -6,7 +6,7 @@
  * other than Node built-ins and two absent optional packages). The long-running subcommands (daemon, agent, demo) are
  * covered by the e2e files the `dist` project runs against the same file.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -97,6 +97,32 @@ describe('dist/dyeline.mjs', () => {
     const undici = Object.keys(meta.inputs).filter((f) => f.startsWith('node_modules/undici/'));
     expect(undici).toContain('node_modules/undici/lib/dispatcher/pool.js');
     expect(undici).not.toContain('node_modules/undici/index.js');
+  });
+
+  it('with the image\'s node flags, an agent starts without waking V8\'s optimising compiler, from a long directory (docs/footprint.md#start-up-and-the-install-directory)', async () => {
+    // DIST_TEST_DIR is ~30 characters: without --preserve-symlinks the loader's path work for the
+    // chunks' imports makes TurboFan compile Node's path normalisation at start-up (5–6 MiB).
+    expect(dirname(DYELINE_BIN).length).toBeGreaterThan(20);
+    const snap = join(dir, 'startup-snapshot.json');
+    await writeFile(snap, snapshotText([service('echo'), instance('echo-1', 'echo', '127.0.0.1', { port: 9 })]));
+    const child = spawn(
+      process.execPath,
+      [...IMAGE_NODE_FLAGS, '--trace-opt', DYELINE_BIN, 'agent', '--service', 'client', '--snapshot', snap, '--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
+      { env: { ...process.env, NODE_OPTIONS: '', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      const started = Date.now();
+      while ((out.match(/"msg":"listening"/g) ?? []).length < 3 && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect((out.match(/"msg":"listening"/g) ?? []).length).toBe(3);
+      await new Promise((r) => setTimeout(r, 500));
+      // --trace-opt prints every optimised compilation; Maglev (the mid tier) may run, TurboFan must not.
+      expect(out).toMatch(/compiling method .*target MAGLEV/);
+      expect(out.split('\n').filter((l) => /compiling method .*target TURBOFAN/.test(l))).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('validate, inject and explain give the same output', async () => {
