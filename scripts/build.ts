@@ -139,19 +139,32 @@ export function lazyUndiciH2(): esbuild.Plugin {
  * Node built-ins are taken with `require()`, as CommonJS code takes them, not with `import`: an
  * ES module import of `node:http` builds its namespace by reading every export, and one of them
  * is a lazy getter that loads Node's own copy of undici (~2 MiB resident) — `require` leaves it
- * unread (docs/footprint.md#the-build).
+ * unread (docs/footprint.md#the-build). A dynamic `import()` of a built-in (the OTLP exporter's
+ * `import('http')` on its first export: +4.9 MiB, `node:tls`, `node:http2` and web streams) gets
+ * a module that requires it and exports its data properties by name, its accessors only through
+ * `default`, so that no lazy getter runs.
  */
 function builtinsAsRequire(): esbuild.Plugin {
   return {
     name: 'builtins-as-require',
     setup(build) {
       build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
-        if (!isBuiltin(args.path) || args.path === 'node:module' || args.kind !== 'import-statement') return undefined;
-        return { path: args.path, namespace: 'builtin' };
+        if (!isBuiltin(args.path) || args.path === 'node:module') return undefined;
+        if (args.kind === 'import-statement') return { path: args.path, namespace: 'builtin' };
+        if (args.kind === 'dynamic-import') return { path: args.path, namespace: 'builtin-dynamic' };
+        return undefined;
       });
       build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => ({ contents: builtinNamespace(args.path), loader: 'js' }));
     },
   };
+}
+
+/** The module {@link builtinsAsRequire} gives a dynamic import of the built-in `name`. */
+function builtinNamespace(name: string): string {
+  const descriptors = Object.getOwnPropertyDescriptors(process.getBuiltinModule(name) as object);
+  const names = Object.keys(descriptors).filter((n) => 'value' in descriptors[n]! && n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+  return `const m = require(${JSON.stringify(name)});\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`;
 }
 
 /** Fails the build on a native addon: the entry must run wherever Node 24 runs. */

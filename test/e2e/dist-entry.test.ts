@@ -8,6 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,23 +73,35 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['no-such-command'])).code).toBe(2);
   });
 
-  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch, nor Node\'s own copy of undici, nor node:http2 (docs/footprint.md)', async () => {
+  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch, nor Node\'s own copy of undici, nor node:http2, not even once it has exported spans (docs/footprint.md)', async () => {
     const snap = join(dir, 'agent-snapshot.json');
     await writeFile(snap, snapshotText([service('echo'), instance('echo-1', 'echo', '127.0.0.1', { port: 9 })]));
-    // Once the agent is up, this preload prints the undici and HTTP/2 modules Node has loaded of its own.
+    // This preload prints the undici, HTTP/2 and TLS modules Node has loaded of its own, 2.5 s after start.
     const preload = `data:text/javascript,${encodeURIComponent(
-      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')), http2: process.moduleLoadList.filter((m) => m.includes('http2')) }) + '\\n'), 1000).unref();",
+      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')), http2: process.moduleLoadList.filter((m) => m.includes('http2')), tls: process.moduleLoadList.filter((m) => m.includes('tls')) }) + '\\n'), 2500).unref();",
     )}`;
     const agent = await startDyeline(['agent', '--service', 'client', '--snapshot', snap, '--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
-      env: { DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' },
+      // A batch 100 ms after the span: the exporter's first send (to a port nobody listens on) runs
+      // before the preload looks.
+      env: { DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_BSP_SCHEDULE_DELAY: '100' },
       listeners: ['outbound'],
       nodeArgs: ['--import', preload],
     });
     try {
+      const status = await new Promise<number>((resolve, reject) =>
+        get(`http://${agent.listeners.get('outbound')}/`, { headers: { host: 'echo' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject),
+      );
+      expect(status).toBe(502);
+      // The OTLP exporter's first send imports node:http (scripts/build.ts builtinsAsRequire).
+      await agent.waitForLog((l) => l.msg === 'telemetry: span export failed (traffic is not affected)');
       const line = await agent.waitForLog((l) => l.msg === 'node-modules');
       expect(line.undici).toEqual([]);
       // undici's HTTP/2 code is required on the first h2 connection only (scripts/build.ts lazyUndiciH2).
       expect(line.http2).toEqual([]);
+      expect(line.tls).toEqual([]);
       expect(agent.logs.some((l) => l.msg === 'tracing on')).toBe(true);
     } finally {
       await agent.stop();
