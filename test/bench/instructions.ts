@@ -157,7 +157,7 @@ try {
   const [d, u] = rows as [(typeof rows)[0], (typeof rows)[0]];
   const places = [...PLACES.map(([p]) => p), OTHER];
   console.log(`\ndyeline / undici (bare): ${(d.perRequest / u.perRequest).toFixed(2)}× the instructions per request`);
-  report(`## Instructions per request
+  const section = `## Instructions per request
 
 \`test/bench/instructions.ts ${warm} ${measured} ${connections}\`: each target under valgrind's callgrind, serving ${num(warm)}
 and then ${num(warm + measured)} requests from a fresh start over ${connections} keep-alive connections; per request, the
@@ -172,7 +172,9 @@ ${table(
   ],
 )}
 
-dyeline executes ${(d.perRequest / u.perRequest).toFixed(2)}× the instructions of the bare proxy per request.`);
+dyeline executes ${(d.perRequest / u.perRequest).toFixed(2)}× the instructions of the bare proxy per request.`;
+  console.log(`\n${section}`);
+  report(section);
 } finally {
   await peers.stop();
   await rm(dir, { recursive: true, force: true });
