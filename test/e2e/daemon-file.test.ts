@@ -11,6 +11,7 @@ import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { readSnapshotFile } from '../../shared/snapshot-file.ts';
 import { snapshotWhere as waitForSnapshot, statusWhere } from '../support/daemon-state.ts';
 import { DYELINE_BIN, type DyelineProcess, getJson, startDaemon } from '../support/process.ts';
+import { waitFor } from '../support/wait.ts';
 
 const lane = (name: string, color: string, extra = '') =>
   `apiVersion: dyeline.io/v1\nkind: Lane\nmetadata: { name: ${name} }\nspec: { color: ${color}${extra} }\n`;
@@ -72,7 +73,14 @@ describe('dyeline daemon (file source)', () => {
     const s4 = await snapshotWhere((s) => s.instances.length === 0, 'removed instances');
     expect(names(s4)).toEqual(['canary']);
 
-    const st = await getJson<{ snapshotVersion: number; sources: { kind: string; connected: boolean; rejected: unknown[] }[] }>(admin, '/status');
+    // The file is renamed into place before /status takes the new version: wait for it there too.
+    const st = await waitFor(
+      async () => {
+        const r = await getJson<{ snapshotVersion: number; sources: { kind: string; connected: boolean; rejected: unknown[] }[] }>(admin, '/status');
+        return r.body.snapshotVersion === s4.version ? r : undefined;
+      },
+      { what: `/status at snapshot version ${s4.version}` },
+    );
     expect(st.body.snapshotVersion).toBe(s4.version);
     expect(st.body.sources[0]).toMatchObject({ kind: 'file', connected: true, rejected: [] });
     const raw = await fetch(`http://${admin}/snapshot`).then((r) => r.text());
