@@ -140,7 +140,7 @@ export function lazyUndiciH2(): esbuild.Plugin {
  * ES module import of `node:http` builds its namespace by reading every export, and one of them
  * is a lazy getter that loads Node's own copy of undici (~2 MiB resident) — `require` leaves it
  * unread (docs/footprint.md#the-build). A dynamic `import()` of a built-in (the OTLP exporter's
- * `import('http')` on its first export: +4.9 MiB, `node:tls`, `node:http2` and web streams) gets
+ * `import('http')` on its first export: +5 MiB, `node:tls`, `node:http2` and web streams) gets
  * a module that requires it and exports its data properties by name, its accessors only through
  * `default`, so that no lazy getter runs.
  */
@@ -185,9 +185,9 @@ function noNativeAddons(): esbuild.Plugin {
  * `--preserve-symlinks`: Node's ES module loader resolves each of the ~200 imports between the
  * bundle's files without taking the real path of the file and turning it back into a URL, whose
  * path normalisation loop otherwise gets hot enough at start-up for V8's optimising compiler
- * from any directory longer than 6 characters (`/app` is 4) — 5–6 MiB more of the node binary resident in an
- * idle process (docs/footprint.md#start-up-and-the-install-directory). The image holds no
- * symbolic links, so what it loads is the same.
+ * from any directory longer than 6 characters (`/app` is 4): 5–6 MiB more of the node binary
+ * resident in an idle process (docs/footprint.md#start-up-and-the-install-directory). The image
+ * holds no symbolic links, so what it loads is the same.
  */
 export const IMAGE_NODE_FLAGS = ['--single-threaded', '--preserve-symlinks'];
 
