@@ -13,10 +13,9 @@
  * them with apt-get when missing and running as root; otherwise it fails with a clear message).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../support/wait.ts';
 
@@ -283,31 +282,15 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * The `dyeline` entry the benches run: `DYELINE_TEST_ENTRY` when set (npm run bench builds
- * dist/dyeline.mjs and sets it), else dist/dyeline.mjs, built now (`npm run build`) — run from a
- * copy in a directory about as short as the image's `/app` (see imageLikeCopy).
+ * dist/dyeline.mjs and sets it), else dist/dyeline.mjs, built now (`npm run build`). Run with
+ * IMAGE_NODE_FLAGS, where it is installed does not change what it holds
+ * (docs/footprint.md#start-up-and-the-install-directory).
  */
 export function dyelineEntry(): string {
   const env = process.env.DYELINE_TEST_ENTRY;
-  if (env) return imageLikeCopy(resolve(ROOT, env));
+  if (env) return resolve(ROOT, env);
   execFileSync(process.execPath, ['scripts/build.ts'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  return imageLikeCopy(join(ROOT, 'dist/dyeline.mjs'));
-}
-
-/**
- * A copy of a built entry's directory in `/tmp/dl…`, removed when this process exits; an entry
- * already there is its own copy. Without `--preserve-symlinks` (IMAGE_NODE_FLAGS), Node resolves
- * every import between the bundle's files through path normalisation, a loop over the path's
- * characters that gets hot enough at start-up for V8's optimising compiler from any directory
- * longer than 6 characters, and the process then holds 5–6 MiB more of the node binary's pages
- * (docs/footprint.md#start-up-and-the-install-directory); with it the directory does not matter,
- * and the copy keeps a bench's processes off the checkout's files.
- */
-function imageLikeCopy(entry: string): string {
-  if (/^\/tmp\/dl[^/]{6}$/.test(dirname(entry))) return entry;
-  const dir = mkdtempSync('/tmp/dl');
-  cpSync(dirname(entry), dir, { recursive: true });
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, basename(entry));
+  return join(ROOT, 'dist/dyeline.mjs');
 }
 
 /**

@@ -204,7 +204,7 @@ shared or busy machine the figures move by tens of percent between runs.
 
 - machine: ${machineLine}
 - peers: ${versions.join('; ')}
-- dyeline: \`dist/dyeline.mjs\` (npm run build), run as the image runs it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`, from a copy in \`/tmp\`), for every process the benches start; the scale
+- dyeline: \`dist/dyeline.mjs\` (npm run build), run as the image runs it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`), for every process the benches start; the scale
   sections run the modules in-process. Where the memory goes: [docs/footprint.md](docs/footprint.md).
 
 ${sections.join('\n').trim()}
