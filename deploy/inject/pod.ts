@@ -5,6 +5,7 @@
  */
 import { isValidColor } from '../../shared/color.ts';
 import { DyelineError, ErrorCode } from '../../shared/errors.ts';
+import { AGENT_NODE_OPTIONS } from '../node-options.ts';
 import { addPropagate, PROPAGATE_ANNOTATION, propagateMode } from './propagate.ts';
 
 export const AGENT_CONTAINER = 'dyeline-agent';
@@ -14,8 +15,6 @@ export const STATUS_PORT = 15090;
 /** The hostPath the node's daemon writes its snapshot into (and the agents read). */
 export const RUN_DIR = '/var/run/dyeline';
 const RUN_VOLUME = 'dyeline-run';
-/** V8 options of the injected agent (docs/footprint.md#v8-flags). */
-export const AGENT_NODE_OPTIONS = '--max-semi-space-size=1';
 
 /** The annotations injection reads (on the pod, or the pod template). */
 export const ANNOTATIONS = {

@@ -26,7 +26,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_OPTIONS } from '../../deploy/inject/pod.ts';
+import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate } from './fixed-rate.ts';
@@ -88,7 +88,7 @@ try {
       const d = peers.track(
         spawn(process.execPath, [...IMAGE_NODE_FLAGS, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
           stdio: 'ignore',
-          env: { ...process.env, NODE_OPTIONS: '', DYELINE_LOG_LEVEL: 'warn' },
+          env: { ...process.env, NODE_OPTIONS: DAEMON_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn' },
         }),
       );
       await sleep(6000);

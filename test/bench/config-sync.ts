@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_OPTIONS } from '../../deploy/inject/pod.ts';
+import { AGENT_NODE_OPTIONS } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { machine, pct } from './machine.ts';

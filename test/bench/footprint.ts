@@ -11,7 +11,7 @@
  *
  * Run as the image runs it (its node flags). agent: `dyeline agent` on a two-instance snapshot,
  * tracing on (OTLP to a closed port), access log off, NODE_OPTIONS as `dyeline inject` sets it;
- * daemon: `dyeline daemon` on the demo's rule files.
+ * daemon: `dyeline daemon` on the demo's rule files, NODE_OPTIONS as the DaemonSet sets it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { AGENT_NODE_OPTIONS } from '../../deploy/inject/pod.ts';
+import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS, buildOptions } from '../../scripts/build.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
@@ -106,6 +106,7 @@ try {
     nodeOptions = AGENT_NODE_OPTIONS;
   } else {
     args = ['daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, 'run/snapshot.json'), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
+    nodeOptions = DAEMON_NODE_OPTIONS;
   }
   const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, '--expose-gc', '--import', join(dir, 'preload.mjs'), entry, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -8,6 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
 import { spawnLines } from './line-process.ts';
 import { waitFor } from './wait.ts';
 
@@ -72,10 +73,14 @@ export async function startDyeline(
   return p;
 }
 
-/** Starts `dyeline daemon` with its status/admin listeners on free loopback ports; `nodeArgs` go to node (e.g. `--import`). */
+/**
+ * Starts `dyeline daemon` with its status/admin listeners on free loopback ports; `nodeArgs` go to
+ * node (e.g. `--import`). From the production build it runs with the DaemonSet's NODE_OPTIONS.
+ */
 export function startDaemon(opts: { sources: string[]; snapshot: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[]; uid?: number; gid?: number }): Promise<DyelineProcess> {
   const args = ['daemon', ...opts.sources.flatMap((s) => ['--source', s]), '--snapshot', opts.snapshot, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
-  return startDyeline(args, { env: opts.env, listeners: ['status', 'admin'], timeoutMs: opts.timeoutMs, nodeArgs: opts.nodeArgs, uid: opts.uid, gid: opts.gid });
+  const env = process.env.DYELINE_TEST_ENTRY === undefined ? opts.env : { NODE_OPTIONS: DAEMON_NODE_OPTIONS, ...opts.env };
+  return startDyeline(args, { env, listeners: ['status', 'admin'], timeoutMs: opts.timeoutMs, nodeArgs: opts.nodeArgs, uid: opts.uid, gid: opts.gid });
 }
 
 /** GET http://<address><path> and parse JSON. */

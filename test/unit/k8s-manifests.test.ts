@@ -9,6 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
 import { parseDocumentsText } from '../../shared/schema/text.ts';
 import { validateDocument } from '../../shared/schema/validate.ts';
 import { schemaErrors, schemaErrorsOfAll } from '../support/k8s-schema.ts';
@@ -122,6 +123,8 @@ describe('deploy/k8s manifests', () => {
       }
     }
     expect(envOf(containers(one('Deployment', 'dyeline-webhook'))[0]!).DYELINE_IMAGE).toBe(image);
+    // The daemon runs with the V8 options the benches and the dist e2e tests measure it with.
+    expect(envOf(one('DaemonSet', 'dyeline-daemon').spec.template.spec.containers[0]).NODE_OPTIONS).toBe(DAEMON_NODE_OPTIONS);
     expect(one('Namespace', 'dyeline-system').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
   });
 
