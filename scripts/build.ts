@@ -144,20 +144,48 @@ export function lazyUndiciH2(): esbuild.Plugin {
  * a module that requires it and exports its data properties by name, its accessors only through
  * `default`, so that no lazy getter runs.
  */
-function builtinsAsRequire(): esbuild.Plugin {
+export function builtinsAsRequire(): esbuild.Plugin {
   return {
     name: 'builtins-as-require',
     setup(build) {
       build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
         if (!isBuiltin(args.path) || args.path === 'node:module') return undefined;
+        const lazy = args.namespace !== 'builtin-lazy' && LAZY_BUILTINS.has(args.path.replace(/^node:/, ''));
+        if (lazy && (args.kind === 'import-statement' || args.kind === 'require-call')) return { path: args.path, namespace: 'builtin-lazy' };
         if (args.kind === 'import-statement') return { path: args.path, namespace: 'builtin' };
         if (args.kind === 'dynamic-import') return { path: args.path, namespace: 'builtin-dynamic' };
         return undefined;
       });
       build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
       build.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => ({ contents: builtinNamespace(args.path), loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'builtin-lazy' }, (args) => ({ contents: lazyBuiltin(args.path), loader: 'js' }));
     },
   };
+}
+
+/**
+ * Built-ins that code the agent loads imports at its top but calls only on paths the agent never
+ * takes; the bundle requires them on the first use of one of their exports instead
+ * (docs/footprint.md#the-build). `zlib`: undici's fetch and the OTLP exporter's gzip compression
+ * (off unless OTEL_EXPORTER_OTLP_COMPRESSION=gzip). `fs/promises` (and with it Node's readline):
+ * the daemon's and the CLI's file work; the agent reads its files through `node:fs`
+ * (shared/fs-read.ts). Together 0.6 MiB resident in an idle agent.
+ */
+export const LAZY_BUILTINS: ReadonlySet<string> = new Set(['zlib', 'fs/promises']);
+
+/**
+ * The module {@link builtinsAsRequire} gives an import or require of a {@link LAZY_BUILTINS}
+ * built-in: an object with the built-in's export names (as this Node has them) whose getters
+ * require it on first use.
+ */
+function lazyBuiltin(name: string): string {
+  const names = Object.keys(process.getBuiltinModule(name) as object).filter((n) => n !== 'default');
+  return [
+    'let m;',
+    `const load = () => (m ??= require(${JSON.stringify(name)}));`,
+    `for (const k of ${JSON.stringify(names)}) Object.defineProperty(module.exports, k, { enumerable: true, get: () => load()[k] });`,
+    '',
+  ].join('\n');
 }
 
 /** The module {@link builtinsAsRequire} gives a dynamic import of the built-in `name`. */

@@ -6,9 +6,10 @@
  *   {"checksum":"sha256:<64 hex>",<rest of the JSON object>
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DyelineError, ErrorCode, ValidationError } from './errors.ts';
+import { readFile } from './fs-read.ts';
 import { formatIssues } from './schema/issues.ts';
 import type { Snapshot, SnapshotBody } from './schema/snapshot.ts';
 import { checkSnapshot } from './schema/validators/generated.ts';

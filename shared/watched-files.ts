@@ -6,8 +6,8 @@
  * differ from what was last accepted.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readFile } from './fs-read.ts';
 
 /** Options of {@link watchFiles}. */
 export interface WatchFilesOptions {

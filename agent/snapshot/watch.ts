@@ -11,9 +11,9 @@
  * changes that arrive during a load cause one more load after it.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { DyelineError, ErrorCode, errorMessage } from '../../shared/errors.ts';
+import { stat } from '../../shared/fs-read.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CompiledTable } from '../routing/compile.ts';
 import { EndpointStates } from '../routing/endpoint-states.ts';

@@ -73,12 +73,12 @@ describe('dist/dyeline.mjs', () => {
     expect((await same(['no-such-command'])).code).toBe(2);
   });
 
-  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch, nor Node\'s own copy of undici, nor node:http2, not even once it has exported spans (docs/footprint.md)', async () => {
+  it('an agent with tracing on loads undici\'s Pool alone: neither its fetch, nor Node\'s own copy of undici, nor node:http2, zlib or fs/promises, not even once it has exported spans (docs/footprint.md)', async () => {
     const snap = join(dir, 'agent-snapshot.json');
     await writeFile(snap, snapshotText([service('echo'), instance('echo-1', 'echo', '127.0.0.1', { port: 9 })]));
-    // This preload prints the undici, HTTP/2 and TLS modules Node has loaded of its own, 2.5 s after start.
+    // This preload prints the undici, HTTP/2, TLS, zlib and fs/promises modules Node has loaded of its own, 2.5 s after start.
     const preload = `data:text/javascript,${encodeURIComponent(
-      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')), http2: process.moduleLoadList.filter((m) => m.includes('http2')), tls: process.moduleLoadList.filter((m) => m.includes('tls')) }) + '\\n'), 2500).unref();",
+      "setTimeout(() => process.stdout.write(JSON.stringify({ msg: 'node-modules', undici: process.moduleLoadList.filter((m) => m.includes('undici')), http2: process.moduleLoadList.filter((m) => m.includes('http2')), tls: process.moduleLoadList.filter((m) => m.includes('tls')), lazy: process.moduleLoadList.filter((m) => /NativeModule (zlib|fs\\/promises|internal\\/readline)/.test(m)) }) + '\\n'), 2500).unref();",
     )}`;
     const agent = await startDyeline(['agent', '--service', 'client', '--snapshot', snap, '--outbound', '127.0.0.1:0', '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
       // A batch 100 ms after the span: the exporter's first send (to a port nobody listens on) runs
@@ -102,6 +102,8 @@ describe('dist/dyeline.mjs', () => {
       // undici's HTTP/2 code is required on the first h2 connection only (scripts/build.ts lazyUndiciH2).
       expect(line.http2).toEqual([]);
       expect(line.tls).toEqual([]);
+      // zlib and fs/promises (with Node's readline) only on first use (scripts/build.ts LAZY_BUILTINS).
+      expect(line.lazy).toEqual([]);
       expect(agent.logs.some((l) => l.msg === 'tracing on')).toBe(true);
     } finally {
       await agent.stop();
