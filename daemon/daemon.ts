@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../shared/log.ts';
 import { errorMessage } from '../shared/errors.ts';
+import { isoNow } from '../shared/iso-time.ts';
 import type { Provenance, Snapshot, SnapshotSource } from '../shared/schema/snapshot.ts';
 import { readSnapshotFile, salvageVersion, writeFileAtomic } from '../shared/snapshot-file.ts';
 import { assembleSnapshot, orderDocuments, sameDocuments } from './assemble.ts';
@@ -172,7 +173,7 @@ export class Daemon {
     const store = this.stores[i]!;
     const st = this.statuses[i]!;
     const synced = (revision: string | undefined) => {
-      st.lastSyncAt = new Date().toISOString();
+      st.lastSyncAt = isoNow();
       if (revision !== undefined) st.revision = revision;
     };
     return {
@@ -243,7 +244,7 @@ export class Daemon {
     const version = this.version + 1;
     const started = performance.now();
     const order = orderDocuments(merged, this.order);
-    const bytes = assembleSnapshot(merged, order, { version, generatedAt: new Date().toISOString(), sources });
+    const bytes = assembleSnapshot(merged, order, { version, generatedAt: isoNow(), sources });
     try {
       await writeFileAtomic(this.opts.snapshotPath, bytes);
     } catch (err) {
@@ -257,7 +258,7 @@ export class Daemon {
     this.order = order;
     this.lastSourcesKey = sourcesKey;
     this.snapshotBytes = bytes;
-    this.lastWriteAt = new Date().toISOString();
+    this.lastWriteAt = isoNow();
     if (allSynced) this.allSyncedWritten = true;
     const ms = performance.now() - started;
     this.metrics.written(version, ms / 1000);

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { createAdminServer, sendJson } from '../../shared/http-admin.ts';
+import { isoTime } from '../../shared/iso-time.ts';
 import type { AgentContext } from '../context.ts';
 import type { RoutingTable } from '../routing/types.ts';
 
@@ -83,7 +84,7 @@ export function clustersView(table: RoutingTable | undefined, circuit: CircuitSt
         color: e.color,
         healthy: e.healthy,
         ejected: e.state.ejectedUntil > now,
-        ejectedUntil: e.state.ejectedUntil > now ? new Date(e.state.ejectedUntil).toISOString() : null,
+        ejectedUntil: e.state.ejectedUntil > now ? isoTime(e.state.ejectedUntil) : null,
         inflight: e.state.inflight,
       })),
     })),

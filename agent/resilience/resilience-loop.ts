@@ -8,6 +8,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { ClientClosedError, classify, ERRORS, FailureClass, noInstanceError } from '../../shared/errors.ts';
+import { isoTime } from '../../shared/iso-time.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Metrics } from '../../shared/metrics.ts';
 import { type Attempt, Exchange, hasBody } from '../forward/exchange.ts';
@@ -525,7 +526,7 @@ export class ResilienceLoop {
     const verdict = outlierFailure(ep, routes.endpoints, od, now);
     if (verdict === EJECTED) {
       this.#metrics.ejection(routes.name, false);
-      this.#log.warn({ upstream: routes.name, endpoint: ep.key, ejections: ep.state.ejections, until: new Date(ep.state.ejectedUntil).toISOString() }, 'instance ejected');
+      this.#log.warn({ upstream: routes.name, endpoint: ep.key, ejections: ep.state.ejections, until: isoTime(ep.state.ejectedUntil) }, 'instance ejected');
     } else if (verdict === CAPPED) {
       this.#metrics.ejection(routes.name, true);
       this.#log.info({ upstream: routes.name, endpoint: ep.key, maxEjectionPercent: od.maxEjectionPercent }, 'instance not ejected: maxEjectionPercent reached');

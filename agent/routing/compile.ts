@@ -5,6 +5,7 @@
  * result is immutable (route plans are memoised inside it) and swapped in as one object.
  */
 import { STABLE } from '../../shared/color.ts';
+import { isoNow } from '../../shared/iso-time.ts';
 import type { Instance, Service } from '../../shared/schema/documents.ts';
 import type { Snapshot } from '../../shared/schema/snapshot.ts';
 import { checkServiceSpec } from '../../shared/schema/validators/generated.ts';
@@ -108,7 +109,7 @@ function toEndpoint(doc: Instance, states: EndpointStates): Endpoint {
  *
  * @param loadedAt ISO time stamped on the table; default now.
  */
-export function compileSnapshot(snapshot: Snapshot, states: EndpointStates, loadedAt: string = new Date().toISOString()): CompiledTable {
+export function compileSnapshot(snapshot: Snapshot, states: EndpointStates, loadedAt: string = isoNow()): CompiledTable {
   const laneDocs = snapshot.lanes.map((e) => e.document);
   const runtimes = compileLaneStates(
     laneDocs,
