@@ -26,7 +26,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
+import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate } from './fixed-rate.ts';
@@ -70,7 +70,7 @@ try {
     const child = peers.track(
       spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
+        env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       }),
     );
     const url = `http://127.0.0.1:${port}/`;
@@ -88,7 +88,7 @@ try {
       const d = peers.track(
         spawn(process.execPath, [...IMAGE_NODE_FLAGS, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
           stdio: 'ignore',
-          env: { ...process.env, NODE_OPTIONS: DAEMON_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn' },
+          env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: DAEMON_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn' },
         }),
       );
       await sleep(6000);

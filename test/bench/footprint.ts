@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
+import { AGENT_NODE_OPTIONS, DAEMON_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS, buildOptions } from '../../scripts/build.ts';
 import { instance, lane, service, snapshotText } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
@@ -112,6 +112,7 @@ try {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
+      ...IMAGE_ENV,
       NODE_OPTIONS: nodeOptions,
       FOOTPRINT_OUT: out,
       FOOTPRINT_SECONDS: secondsArg,

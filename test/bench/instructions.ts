@@ -24,7 +24,7 @@ import { Agent, get } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_OPTIONS } from '../../deploy/node-options.ts';
+import { AGENT_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { machine } from './machine.ts';
@@ -135,7 +135,7 @@ try {
       const child = peers.track(
         spawn(valgrind, ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all-non-file', '--dump-instr=no', process.execPath, ...t.args(port)], {
           stdio: ['ignore', 'ignore', 'ignore'],
-          env: { ...process.env, NODE_OPTIONS: AGENT_NODE_OPTIONS, ...t.env },
+          env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: AGENT_NODE_OPTIONS, ...t.env },
         }),
       );
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -28,7 +28,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_NODE_OPTIONS } from '../../deploy/node-options.ts';
+import { AGENT_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
@@ -106,7 +106,7 @@ try {
   const undiciBundle = await bundleNodePeer('undici-proxy.ts', dir);
   const undici = node(undiciBundle, [String(undiciPort), String(upPort)]);
   // The same pass-through with the agent's V8 flags: the Node limit for dyeline's own row.
-  const undiciFlagged = node(undiciBundle, [String(undiciFlaggedPort), String(upPort)], { NODE_OPTIONS: AGENT_NODE_OPTIONS }, IMAGE_NODE_FLAGS);
+  const undiciFlagged = node(undiciBundle, [String(undiciFlaggedPort), String(upPort)], { ...IMAGE_ENV, NODE_OPTIONS: AGENT_NODE_OPTIONS }, IMAGE_NODE_FLAGS);
 
   const snapshot = join(dir, 'snapshot.json');
   await writeFile(snapshot, snapshotText([service('echo', { timeoutMs: 5000 }), instance('echo-1', 'echo', '127.0.0.1', { port: upPort })]));
@@ -114,7 +114,7 @@ try {
     node(
       entry,
       ['agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'],
-      { NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
+      { ...IMAGE_ENV, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       nodeFlags,
     );
   // As the image runs it (its node flags) with what `dyeline inject` sets (NODE_OPTIONS); and
@@ -221,9 +221,9 @@ try {
 \`test/bench/proxy.ts ${seconds} ${connections} ${rate}\`. One upstream, nginx (1 worker) answering \`200 ok\`; every
 proxy keep-alive to it, one process / worker / thread each. dyeline is the agent's outbound
 listener run from \`dist/dyeline.mjs\` as the image and \`dyeline inject\` run it (\`node ${IMAGE_NODE_FLAGS.join(' ')}\`,
-\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`), with tracing on (every request a span, OTLP/HTTP protobuf to a
+\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`, the image's environment ${Object.entries(IMAGE_ENV).map(([k, v]) => `\`${k}=${v}\``).join(' ')}), with tracing on (every request a span, OTLP/HTTP protobuf to a
 receiver) and the access log off; the row below it is the same agent without those V8 flags, and
-"undici (bare), image V8 flags" is the bare pass-through run with the agent's flags. req/s: wrk, one thread,
+"undici (bare), image V8 flags" is the bare pass-through run with the agent's flags and environment. req/s: wrk, one thread,
 ${seconds} s (Node targets warmed up ${warmSeconds} s first). Latency at a fixed ${num(rate)} requests/s: an
 open-loop generator (\`test/bench/fixed-rate.ts\`), latency counted from when each request was
 due (its own wake-up lag, p99 ≤ ${num(lag, 1)} ms in this run, is not counted). CPU per request:

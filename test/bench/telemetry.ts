@@ -23,6 +23,7 @@ import { find, parsePrometheus } from '../support/prometheus.ts';
 import { machine } from './machine.ts';
 import { Peers, type WrkResult, cpuSeconds, dyelineEntry, freePort, waitHttp, wrk } from './peers.ts';
 import { num, report, table } from './report.ts';
+import { IMAGE_ENV } from '../../deploy/node-options.ts';
 import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 
 const [seconds = 5, connections = 32, rounds = 5] = process.argv.slice(2).map(Number);
@@ -81,7 +82,7 @@ try {
     const proc = spawn(
       process.execPath,
       [...IMAGE_NODE_FLAGS, BIN, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${outPort}`, '--status', `127.0.0.1:${statusPort}`, '--admin', '127.0.0.1:0', '--access-log', String(setup.accessLog)],
-      { stdio: ['ignore', logFile.fd, 'inherit'], env: { ...process.env, DYELINE_LOG_LEVEL: 'info', ...setup.env } },
+      { stdio: ['ignore', logFile.fd, 'inherit'], env: { ...process.env, ...IMAGE_ENV, DYELINE_LOG_LEVEL: 'info', ...setup.env } },
     );
     peers.track(proc);
     proc.once('exit', () => void logFile.close());

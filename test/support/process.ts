@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DAEMON_NODE_OPTIONS } from '../../deploy/node-options.ts';
+import { DAEMON_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
 import { spawnLines } from './line-process.ts';
 import { waitFor } from './wait.ts';
 
@@ -44,7 +44,8 @@ export async function startDyeline(
   const child = spawnLines(process.execPath, [...DYELINE_NODE_FLAGS, ...(opts.nodeArgs ?? []), DYELINE_BIN, ...args], {
     uid: opts.uid,
     gid: opts.gid,
-    env: { DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
+    // From the production build, with the image's environment too.
+    env: { ...(process.env.DYELINE_TEST_ENTRY === undefined ? {} : IMAGE_ENV), DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
     onLine: (line) => {
       if (line.msg === 'listening') listeners.set(String(line.listener), String(line.address));
     },

@@ -12,6 +12,7 @@ import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRELOAD_IN_IMAGE } from '../../deploy/inject/propagate.ts';
+import { IMAGE_ENV } from '../../deploy/node-options.ts';
 import { COPIED, IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -186,6 +187,17 @@ describe('Dockerfile', () => {
     }
     return undefined;
   }
+
+  it('sets the environment the benches and the dist e2e tests run dyeline with (deploy/node-options.ts IMAGE_ENV)', () => {
+    const env: Record<string, string> = {};
+    for (const s of final.steps.filter((x) => x.op === 'ENV')) {
+      for (const pair of s.args.split(/\s+/)) {
+        const eq = pair.indexOf('=');
+        env[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+    }
+    expect(env).toEqual(IMAGE_ENV);
+  });
 
   it('runs dist/dyeline.mjs, as copied from the build, with node and the image flags', () => {
     const entry = final.steps.filter((s) => s.op === 'ENTRYPOINT').at(-1);
