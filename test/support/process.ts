@@ -15,6 +15,9 @@ import { waitFor } from './wait.ts';
 /** The `dyeline` entry the tests run. */
 export const DYELINE_BIN = resolve(fileURLToPath(new URL('../../', import.meta.url)), process.env.DYELINE_TEST_ENTRY ?? 'bin/dyeline.js');
 
+/** Whether the tests run the production build, which runs with the image's environment and the DaemonSet's NODE_OPTIONS. */
+const FROM_BUILD = process.env.DYELINE_TEST_ENTRY !== undefined;
+
 /** The node flags it runs with (before DYELINE_BIN). */
 export const DYELINE_NODE_FLAGS: readonly string[] = (process.env.DYELINE_TEST_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
@@ -44,8 +47,7 @@ export async function startDyeline(
   const child = spawnLines(process.execPath, [...DYELINE_NODE_FLAGS, ...(opts.nodeArgs ?? []), DYELINE_BIN, ...args], {
     uid: opts.uid,
     gid: opts.gid,
-    // From the production build, with the image's environment too.
-    env: { ...(process.env.DYELINE_TEST_ENTRY === undefined ? {} : IMAGE_ENV), DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
+    env: { ...(FROM_BUILD ? IMAGE_ENV : {}), DYELINE_LOG_LEVEL: process.env.DYELINE_TEST_LOG_LEVEL ?? 'info', ...opts.env },
     onLine: (line) => {
       if (line.msg === 'listening') listeners.set(String(line.listener), String(line.address));
     },
@@ -80,7 +82,7 @@ export async function startDyeline(
  */
 export function startDaemon(opts: { sources: string[]; snapshot: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[]; uid?: number; gid?: number }): Promise<DyelineProcess> {
   const args = ['daemon', ...opts.sources.flatMap((s) => ['--source', s]), '--snapshot', opts.snapshot, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
-  const env = process.env.DYELINE_TEST_ENTRY === undefined ? opts.env : { NODE_OPTIONS: DAEMON_NODE_OPTIONS, ...opts.env };
+  const env = FROM_BUILD ? { NODE_OPTIONS: DAEMON_NODE_OPTIONS, ...opts.env } : opts.env;
   return startDyeline(args, { env, listeners: ['status', 'admin'], timeoutMs: opts.timeoutMs, nodeArgs: opts.nodeArgs, uid: opts.uid, gid: opts.gid });
 }
 
