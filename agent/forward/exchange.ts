@@ -63,7 +63,10 @@ export interface TryOptions {
   headers: string[];
   /**
    * Deadline for the response head, ms from dispatch (precise: a native timer); once the head
-   * arrived, also the longest pause between body chunks (undici's bodyTimeout).
+   * arrived, also the longest pause between body chunks. One timer per try serves both
+   * (`onDeadline`): undici's own body timer is off, because it is a new object per request that
+   * its timer list keeps for up to a second — most of what a request left for the old generation
+   * (docs/footprint.md#what-the-old-generation-holds-at-saturation).
    */
   timeoutMs: number;
   /**
@@ -82,7 +85,12 @@ const kExchange = Symbol('dyeline.exchange');
 type Tagged = ServerResponse & { [kExchange]?: Exchange };
 
 function onResponseDrain(this: Tagged): void {
-  this[kExchange]?.attempt?.controller?.resume();
+  const a = this[kExchange]?.attempt;
+  if (a === undefined) return;
+  // A pause the client imposed is not the upstream's: the body deadline counts from the resume.
+  a.paused = false;
+  if (a.dataAt >= 0) a.dataAt = performance.now();
+  a.controller?.resume();
 }
 
 /**
@@ -98,6 +106,17 @@ function onDeadline(a: Attempt, ms: number): void {
   a.deadline = undefined;
   if (a.over) return;
   const ex = a.ex;
+  if (a.dataAt >= 0) {
+    // The head arrived: the timer now watches the pause since the last body bytes, unless the
+    // client holds the body back (as undici's body timeout does not run while it is paused).
+    const idle = a.paused ? 0 : performance.now() - a.dataAt;
+    if (idle < ms) {
+      a.deadline = setTimeout(onDeadline, Math.max(1, Math.ceil(ms - idle)), a, ms);
+      return;
+    }
+    a.controller?.abort(new DyelineError(ErrorCode.Timeout, `${ex.endpointKey || ex.service} sent no response data for ${ms} ms`));
+    return;
+  }
   if (a.slowLeftMs > 0) {
     // The slow mark came first: report it, then wait out the rest of the timeout.
     const left = a.slowLeftMs;
@@ -141,6 +160,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   over = false;
   /** While the timer is set for the slow mark: what is left of the timeout after it, ms (else 0). */
   slowLeftMs = 0;
+  /** performance.now() of the answer head or the latest body bytes since; -1 until the head. */
+  dataAt = -1;
+  /** True while the body is paused until the client drains what was written. */
+  paused = false;
 
   constructor(ex: Exchange, state: EndpointState | undefined) {
     this.ex = ex;
@@ -167,10 +190,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, OutgoingHttpHeader | undefined>, statusText?: string): void {
     if (this.over || status < 200) return; // informational (103 Early Hints): not relayed
-    if (this.deadline !== undefined) {
-      clearTimeout(this.deadline);
-      this.deadline = undefined;
-    }
+    // The deadline timer runs on as the body's (onDeadline): no second timer per request.
+    this.dataAt = performance.now();
+    this.slowLeftMs = 0;
     const ex = this.ex;
     if (this !== ex.attempt && (ex.sink.raceAnswered === undefined || !ex.sink.raceAnswered(ex, this, status))) {
       controller.abort(new DroppedAnswerError(ex.endpointKey, status));
@@ -196,10 +218,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.over) return;
+    this.dataAt = performance.now();
     const ex = this.ex;
     ex.wroteBody = true;
     if (!ex.res.write(chunk)) {
       controller.pause();
+      this.paused = true;
       ex.res.once('drain', onResponseDrain);
     }
   }
@@ -294,7 +318,7 @@ export class Exchange {
           headers: opts.headers,
           body: opts.body !== undefined ? opts.body : hasBody(req) ? req : null,
           headersTimeout: 0,
-          bodyTimeout: opts.timeoutMs,
+          bodyTimeout: 0,
         },
         a,
       );
