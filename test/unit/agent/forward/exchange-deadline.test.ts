@@ -14,7 +14,7 @@ import { newEndpointState } from '../../../../agent/routing/endpoint-states.ts';
 import { asDyelineError, DyelineError, ErrorCode } from '../../../../shared/errors.ts';
 import { startUpstream } from '../../../support/agent-harness.ts';
 
-const TIMEOUT_MS = 300;
+const TIMEOUT_MS = 500;
 const state = newEndpointState('up');
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let pool: Pool;
@@ -25,9 +25,9 @@ const ended: Exchange[] = [];
 /** What the upstream does, by path: the gaps (ms) before its head and before each of its chunks. */
 const PLANS: Record<string, { head: number; chunks: number[] }> = {
   // The head after 2/3 of the deadline, then a chunk 2/3 of it later: never a pause of a whole deadline.
-  '/late-head': { head: 200, chunks: [200, 0] },
-  // Six chunks 150 ms apart: 900 ms in all, three times the deadline.
-  '/slow-steady': { head: 0, chunks: [150, 150, 150, 150, 150, 150] },
+  '/late-head': { head: 330, chunks: [330, 0] },
+  // Six chunks 250 ms apart (half the deadline): 1.5 s in all, three times the deadline.
+  '/slow-steady': { head: 0, chunks: [250, 250, 250, 250, 250, 250] },
   // One chunk, then silence.
   '/stall': { head: 0, chunks: [0, 5_000] },
   // No head at all.
