@@ -17,9 +17,11 @@
  *
  * A build may name the agent's `NODE_OPTIONS` after a `|` (`LABEL=ENTRY|--max-semi-space-size=4`;
  * `LABEL=ENTRY|` for none) to compare V8 settings; without it the agent gets what `dyeline inject`
- * sets (AGENT_NODE_OPTIONS).
+ * sets (AGENT_NODE_OPTIONS). Command-line flags that `NODE_OPTIONS` does not allow go after a second
+ * `|`, space-separated, and run after the image's (`LABEL=ENTRY||--no-incremental-marking`; the
+ * empty field keeps inject's `NODE_OPTIONS`).
  *
- *   node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS]...
+ *   node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS[|FLAGS]]...
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,11 +42,12 @@ const builds = process.argv
   .slice(2)
   .filter((a) => a.includes('='))
   .map((a) => {
-    const [entry, nodeOptions = AGENT_NODE_OPTIONS] = a.slice(a.indexOf('=') + 1).split('|');
-    return { label: a.slice(0, a.indexOf('=')), entry: entry!, nodeOptions };
+    const [entry, nodeOptions, flags = ''] = a.slice(a.indexOf('=') + 1).split('|');
+    const inject = nodeOptions === undefined || (nodeOptions === '' && flags !== '');
+    return { label: a.slice(0, a.indexOf('=')), entry: entry!, nodeOptions: inject ? AGENT_NODE_OPTIONS : nodeOptions, flags: flags.split(' ').filter(Boolean) };
   });
 if (builds.length === 0) {
-  process.stderr.write('usage: node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS]...\n');
+  process.stderr.write('usage: node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS[|FLAGS]]...\n');
   process.exit(2);
 }
 
@@ -65,10 +68,10 @@ try {
   const headers = ['Host: echo'];
 
   /** An agent of `entry` on a free port, ready (it answered one request). */
-  const agent = async ({ entry, nodeOptions }: { entry: string; nodeOptions: string }): Promise<{ child: ChildProcess; url: string }> => {
+  const agent = async ({ entry, nodeOptions, flags }: { entry: string; nodeOptions: string; flags: string[] }): Promise<{ child: ChildProcess; url: string }> => {
     const port = await freePort();
     const child = peers.track(
-      spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+      spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...flags, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       }),
@@ -86,7 +89,7 @@ try {
       const ai = await residentMiB(a.child.pid!);
       a.child.kill('SIGKILL');
       const d = peers.track(
-        spawn(process.execPath, [...IMAGE_NODE_FLAGS, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+        spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...b.flags, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
           stdio: 'ignore',
           env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: DAEMON_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn' },
         }),
@@ -101,7 +104,7 @@ try {
   console.log(`\nload, per round: peak RSS MiB at 1,000 requests/s and at 32 connections (${seconds} s each), CPU µs/request, req/s at 32:`);
   const rows = new Map<string, { fixed: number[]; n: number[]; cpuFixed: number[]; cpuN: number[]; rps: number[] }>();
   for (let r = 0; r < rounds; r++) {
-    for (const b of [...builds, { label: 'undici', entry: '', nodeOptions: '' }]) {
+    for (const b of [...builds, { label: 'undici', entry: '', nodeOptions: '', flags: [] }]) {
       let child: ChildProcess;
       let url: string;
       if (b.label === 'undici') {
