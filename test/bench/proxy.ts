@@ -18,9 +18,11 @@
  * proxy's processes (/proc).
  *
  * Then dyeline and the two bare undici rows again at N connections, in `rounds` alternating rounds:
- * the goal's ratio is the median of the per-round ratios.
+ * the goal's ratio is the median of the per-round ratios. Last, the same three held at N
+ * connections for `held` seconds each, with their peak RSS: what a few seconds of saturation
+ * do not show, the old generation filling up between mark-compacts (docs/footprint.md#v8-flags).
  *
- *   node test/bench/proxy.ts [seconds=5] [connections=32] [rate=1000] [rounds=3]
+ *   node test/bench/proxy.ts [seconds=5] [connections=32] [rate=1000] [rounds=3] [held=30]
  *
  * Needs wrk, nginx and haproxy (found or installed by scripts/ensure-debian.sh, see peers.ts).
  */
@@ -29,7 +31,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
-import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
+import { IMAGE_NODE_FLAGS, IMAGE_V8_FLAGS } from '../../scripts/build.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
 import { machine } from './machine.ts';
@@ -49,7 +51,7 @@ import {
 } from './peers.ts';
 import { num, report, table } from './report.ts';
 
-const [seconds = 5, connections = 32, rate = 1000, roundCount = 3] = process.argv.slice(2).map(Number);
+const [seconds = 5, connections = 32, rate = 1000, roundCount = 3, heldSeconds = 30] = process.argv.slice(2).map(Number);
 /** JIT warm-up of a Node target before each measured run. */
 const warmSeconds = Math.min(seconds, 2);
 
@@ -120,7 +122,7 @@ try {
   // As the image runs it (its node flags) with what `dyeline inject` sets (NODE_OPTIONS); and
   // without the V8 flags (the image's module-loader flag, --preserve-symlinks, kept).
   const dyeline = agent(outPort, AGENT_NODE_OPTIONS, IMAGE_NODE_FLAGS);
-  const dyelinePlain = agent(outPlainPort, '', IMAGE_NODE_FLAGS.filter((f) => f !== '--single-threaded'));
+  const dyelinePlain = agent(outPlainPort, '', IMAGE_NODE_FLAGS.filter((f) => !IMAGE_V8_FLAGS.includes(f)));
 
   const host = ['Host: echo'];
   const targets: Target[] = [
@@ -207,6 +209,17 @@ try {
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
   const roundRatio = median(rounds.map((r) => r.dyeline / r.bare));
+
+  // Saturation held: the peak RSS over a long run, after everything above.
+  const held: { row: Row; rps: number; peak: Resident }[] = [];
+  for (const r of [d, u, uf]) {
+    const run = await peakResidentDuring(await processTree(r.target.proc!.pid!), () =>
+      wrk(`http://127.0.0.1:${r.target.port}/`, { seconds: heldSeconds, connections, headers: r.target.headers }),
+    );
+    held.push({ row: r, rps: run.result.rps, peak: run.peak });
+    console.log(`held ${heldSeconds} s at ${connections} connections: ${r.target.name} ${num(run.result.rps)} req/s, peak RSS (anon) ${mem(run.peak)} MiB`);
+  }
+  const dHeld = held[0]!.peak;
   const roundRatioFlagged = median(rounds.map((r) => r.dyeline / r.flagged));
   const ngx = find('nginx');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -263,6 +276,13 @@ ${table(
   ],
 )}
 
+Then each of the three held at ${connections} connections for ${heldSeconds} s, in turn, with the peak RSS over the run:
+
+${table(
+  ['target', `req/s, ${connections} conns held ${heldSeconds} s`, `peak RSS (anon) MiB over the ${heldSeconds} s`],
+  held.map((h) => [h.row.target.name, num(h.rps), mem(h.peak)]),
+)}
+
 ### The agent against its footprint goals
 
 ${table(
@@ -271,6 +291,7 @@ ${table(
     ['idle RSS (anonymous)', '≤ 60 MiB', `${mem(d.idle)} MiB`, mark(d.idle.rss <= 60)],
     [`RSS at a steady ${num(rate)} requests/s`, '≤ 80 MiB', `${mem(d.peakFixed)} MiB`, mark(d.peakFixed.rss <= 80)],
     [`RSS at saturation, ${connections} connections`, '≤ 100 MiB', `${mem(d.peakN)} MiB`, mark(d.peakN.rss <= 100)],
+    [`… held for ${heldSeconds} s`, '≤ 100 MiB', `${mem(dHeld)} MiB`, mark(dHeld.rss <= 100)],
     [`req/s at ${connections} connections ÷ the bare undici proxy's (median of ${rounds.length} alternating rounds)`, '≥ 0.9×', `${roundRatio.toFixed(2)}×`, mark(roundRatio >= 0.9)],
     [`… ÷ the bare undici proxy's with the same V8 flags`, '≥ 0.9×', `${roundRatioFlagged.toFixed(2)}×`, mark(roundRatioFlagged >= 0.9)],
     [`CPU per request at ${num(rate)} requests/s`, 'no worse than before (docs/footprint.md)', `${num(d.cpuFixedUs)} µs (bare undici: ${num(u.cpuFixedUs)} µs)`, ''],

@@ -36,8 +36,8 @@ interface Bench {
 
 /** In run order: whole-system benches first, then the micro-benchmarks. */
 const BENCHES: readonly Bench[] = [
-  // 8 targets × (fixed rate 2 + 4 s, wrk 2 × (2 + 4) s) + 3 rounds × 3 targets × (2 + 4) s ≈ 200 s
-  { file: 'proxy.ts', full: ['4', '32', '1000', '3'], quick: ['1', '32', '1000', '3'], limitS: 330 },
+  // 8 targets × (fixed rate 2 + 4 s, wrk 2 × (2 + 4) s) + 3 rounds × 3 targets × (2 + 4) s + 3 × 30 s held ≈ 290 s
+  { file: 'proxy.ts', full: ['4', '32', '1000', '3', '30'], quick: ['1', '32', '1000', '3', '3'], limitS: 450 },
   // 20 agents starting, 100 puts ≈ 40 s
   { file: 'config-sync.ts', full: ['100', '20'], quick: ['20', '5'], limitS: 120 },
   // 5 set-ups × (2 s warm-up + 2 rounds × 3 s) ≈ 40 s
