@@ -56,6 +56,8 @@ const BENCHES: readonly Bench[] = [
   { file: 'footprint.ts', full: ['daemon', '3', '12'], quick: ['daemon', '1', '8'], limitS: 60 },
   { file: 'snapshot-build.ts', full: ['10000', '10', '2000'], quick: ['1000', '10', '200'], limitS: 90 },
   { file: 'compile-snapshot.ts', full: ['10000', '10', '20', '100'], quick: ['1000', '10', '20', '100'], limitS: 90 },
+  // 2 rounds × 2 node-flag sets × (start ~1.5 s + 9 s of fixed-rate load) + building the snapshot ≈ 50 s
+  { file: 'reload-stall.ts', full: ['10000', '10', '200', '2'], quick: ['1000', '10', '200', '1'], limitS: 150 },
   { file: 'breaker.ts', full: ['1000000'], quick: ['100000'], limitS: 60, nodeArgs: ['--expose-gc'] },
   { file: 'telemetry-micro.ts', full: [], quick: [], limitS: 60 },
   { file: 'propagate-micro.ts', full: [], quick: ['50000'], limitS: 60 },
