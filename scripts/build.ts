@@ -220,9 +220,12 @@ function noNativeAddons(): esbuild.Plugin {
  * a few seconds, V8 otherwise fills its old generation with request garbage — objects from
  * allocation sites it decided to pretenure (an in-flight request outlives a scavenge of the 1 MiB
  * young generation), and everything allocated while an incremental mark runs — to ~60 MB before
- * each mark-compact; with both off, the old generation holds 8–16 MB and the agent's RSS after 30 s
- * at 32 connections is ~93 MiB instead of 120–145, at no cost in requests/s or CPU (with
- * `--single-threaded` marking ran on the main thread anyway) (docs/footprint.md#v8-flags).
+ * each mark-compact; with both off, the old generation holds 8–16 MB for the first half minute
+ * and the agent's peak RSS over 25 s at 32 connections is 94–100 MiB instead of 135–143, with
+ * requests/s and CPU per request no worse side by side (with `--single-threaded` the marking ran
+ * on the main thread anyway). The price: a reload of a very large snapshot (10,000 services)
+ * under traffic stalls requests 0.1–0.4 s longer, its mark-compacts one pause each
+ * (docs/footprint.md#v8-flags, test/bench/reload-stall.ts).
  */
 export const IMAGE_V8_FLAGS = ['--single-threaded', '--no-incremental-marking', '--no-allocation-site-pretenuring'];
 export const IMAGE_NODE_FLAGS = [...IMAGE_V8_FLAGS, '--preserve-symlinks'];

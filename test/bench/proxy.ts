@@ -209,6 +209,7 @@ try {
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
   const roundRatio = median(rounds.map((r) => r.dyeline / r.bare));
+  const roundRatioFlagged = median(rounds.map((r) => r.dyeline / r.flagged));
 
   // Saturation held: the peak RSS over a long run, after everything above.
   const held: { row: Row; rps: number; peak: Resident }[] = [];
@@ -220,7 +221,7 @@ try {
     console.log(`held ${heldSeconds} s at ${connections} connections: ${r.target.name} ${num(run.result.rps)} req/s, peak RSS (anon) ${mem(run.peak)} MiB`);
   }
   const dHeld = held[0]!.peak;
-  const roundRatioFlagged = median(rounds.map((r) => r.dyeline / r.flagged));
+
   const ngx = find('nginx');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lag = Math.max(...rows.map((r) => r.fixed.lagP99Ms));
