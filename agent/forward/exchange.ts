@@ -88,8 +88,7 @@ function onResponseDrain(this: Tagged): void {
   const a = this[kExchange]?.attempt;
   if (a === undefined) return;
   // A pause the client imposed is not the upstream's: the body deadline counts from the resume.
-  a.paused = false;
-  if (a.dataAt >= 0) a.dataAt = performance.now();
+  a.dataAt = performance.now();
   a.controller?.resume();
 }
 
@@ -109,7 +108,7 @@ function onDeadline(a: Attempt, ms: number): void {
   if (a.dataAt >= 0) {
     // The head arrived: the timer now watches the pause since the last body bytes, unless the
     // client holds the body back (as undici's body timeout does not run while it is paused).
-    const idle = a.paused ? 0 : performance.now() - a.dataAt;
+    const idle = a.controller?.paused ? 0 : performance.now() - a.dataAt;
     if (idle < ms) {
       a.deadline = setTimeout(onDeadline, Math.max(1, Math.ceil(ms - idle)), a, ms);
       return;
@@ -160,10 +159,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   over = false;
   /** While the timer is set for the slow mark: what is left of the timeout after it, ms (else 0). */
   slowLeftMs = 0;
-  /** performance.now() of the answer head or the latest body bytes since; -1 until the head. */
+  /** performance.now() of the answer head or the latest body bytes since (or of the client's resume); -1 until the head. */
   dataAt = -1;
-  /** True while the body is paused until the client drains what was written. */
-  paused = false;
 
   constructor(ex: Exchange, state: EndpointState | undefined) {
     this.ex = ex;
@@ -223,7 +220,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     ex.wroteBody = true;
     if (!ex.res.write(chunk)) {
       controller.pause();
-      this.paused = true;
       ex.res.once('drain', onResponseDrain);
     }
   }
