@@ -227,7 +227,8 @@ function noNativeAddons(): esbuild.Plugin {
  * under traffic stalls requests 0.1–0.4 s longer, its mark-compacts one pause each
  * (docs/footprint.md#v8-flags, test/bench/reload-stall.ts).
  */
-export const IMAGE_V8_FLAGS = ['--single-threaded', '--no-incremental-marking', '--no-allocation-site-pretenuring'];
+export const IMAGE_GC_FLAGS = ['--no-incremental-marking', '--no-allocation-site-pretenuring'];
+export const IMAGE_V8_FLAGS = ['--single-threaded', ...IMAGE_GC_FLAGS];
 export const IMAGE_NODE_FLAGS = [...IMAGE_V8_FLAGS, '--preserve-symlinks'];
 
 /**

@@ -17,9 +17,9 @@
  *
  * A build may name the agent's `NODE_OPTIONS` after a `|` (`LABEL=ENTRY|--max-semi-space-size=4`;
  * `LABEL=ENTRY|` for none) to compare V8 settings; without it the agent gets what `dyeline inject`
- * sets (AGENT_NODE_OPTIONS). Command-line flags that `NODE_OPTIONS` does not allow go after a second
- * `|`, space-separated, and run after the image's (`LABEL=ENTRY||--no-incremental-marking`; the
- * empty field keeps inject's `NODE_OPTIONS`).
+ * sets (AGENT_NODE_OPTIONS). The node command-line flags (V8 flags `NODE_OPTIONS` does not allow)
+ * go after a second `|`, space-separated, in place of the image's (IMAGE_NODE_FLAGS):
+ * `LABEL=ENTRY|--max-semi-space-size=1|--single-threaded --preserve-symlinks`.
  *
  *   node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS[|FLAGS]]...
  */
@@ -42,9 +42,8 @@ const builds = process.argv
   .slice(2)
   .filter((a) => a.includes('='))
   .map((a) => {
-    const [entry, nodeOptions, flags = ''] = a.slice(a.indexOf('=') + 1).split('|');
-    const inject = nodeOptions === undefined || (nodeOptions === '' && flags !== '');
-    return { label: a.slice(0, a.indexOf('=')), entry: entry!, nodeOptions: inject ? AGENT_NODE_OPTIONS : nodeOptions, flags: flags.split(' ').filter(Boolean) };
+    const [entry, nodeOptions = AGENT_NODE_OPTIONS, flags] = a.slice(a.indexOf('=') + 1).split('|');
+    return { label: a.slice(0, a.indexOf('=')), entry: entry!, nodeOptions, flags: flags === undefined ? IMAGE_NODE_FLAGS : flags.split(' ').filter(Boolean) };
   });
 if (builds.length === 0) {
   process.stderr.write('usage: node test/bench/builds.ts [rounds=3] [seconds=5] [turns=12] LABEL=ENTRY[|NODE_OPTIONS[|FLAGS]]...\n');
@@ -68,10 +67,10 @@ try {
   const headers = ['Host: echo'];
 
   /** An agent of `entry` on a free port, ready (it answered one request). */
-  const agent = async ({ entry, nodeOptions, flags }: { entry: string; nodeOptions: string; flags: string[] }): Promise<{ child: ChildProcess; url: string }> => {
+  const agent = async ({ entry, nodeOptions, flags }: { entry: string; nodeOptions: string; flags: readonly string[] }): Promise<{ child: ChildProcess; url: string }> => {
     const port = await freePort();
     const child = peers.track(
-      spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...flags, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+      spawn(process.execPath, [...flags, entry, 'agent', '--service', 'bench', '--snapshot', snapshot, '--outbound', `127.0.0.1:${port}`, '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: nodeOptions, DYELINE_LOG_LEVEL: 'warn', DYELINE_ACCESS_LOG: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` },
       }),
@@ -89,7 +88,7 @@ try {
       const ai = await residentMiB(a.child.pid!);
       a.child.kill('SIGKILL');
       const d = peers.track(
-        spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...b.flags, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
+        spawn(process.execPath, [...b.flags, b.entry, 'daemon', '--source', `file://${join(ROOT, 'deploy/local/rules')}`, '--snapshot', join(dir, `run-${b.label}-${r}/snapshot.json`), '--status', '127.0.0.1:0', '--admin', '127.0.0.1:0'], {
           stdio: 'ignore',
           env: { ...process.env, ...IMAGE_ENV, NODE_OPTIONS: DAEMON_NODE_OPTIONS, DYELINE_LOG_LEVEL: 'warn' },
         }),

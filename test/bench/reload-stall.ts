@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_OPTIONS, IMAGE_ENV } from '../../deploy/node-options.ts';
-import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
+import { IMAGE_GC_FLAGS, IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import type { DocumentInput } from '../../shared/schema/documents.ts';
 import { instance, service, snapshotText } from '../support/snapshot-builder.ts';
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
@@ -27,10 +27,9 @@ import { Peers, dyelineEntry, freePort, type Resident, residentMiB, waitHttp } f
 import { num, report, table } from './report.ts';
 
 const [services = 10_000, instances = 10, rate = 200, rounds = 2] = process.argv.slice(2).map(Number);
-const GC_FLAGS = ['--no-incremental-marking', '--no-allocation-site-pretenuring'];
 const VARIANTS = [
   { name: 'image flags', flags: IMAGE_NODE_FLAGS },
-  { name: "image flags without the GC flags (V8's incremental marking and pretenuring)", flags: IMAGE_NODE_FLAGS.filter((f) => !GC_FLAGS.includes(f)) },
+  { name: "image flags without the GC flags (V8's incremental marking and pretenuring)", flags: IMAGE_NODE_FLAGS.filter((f) => !IMAGE_GC_FLAGS.includes(f)) },
 ];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
