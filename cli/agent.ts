@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { AgentFlags } from '../agent/config.ts';
 import { option, repeatable, subcommand } from './flags.ts';
 
-export function registerAgent(program: Command): void {
+/** `codeLoaded`: called once the agent's code is loaded (cli/optimisers.ts). */
+export function registerAgent(program: Command, codeLoaded?: () => void): void {
   subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')
     .addOption(option('--service <NAME>', 'the service this pod belongs to (required)'))
     .addOption(option('--color <COLOR>', 'the lane of this pod\'s instance', 'stable'))
@@ -28,6 +29,6 @@ export function registerAgent(program: Command): void {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);
       const { runAgent } = await import('../agent/main.ts');
-      await runAgent(config);
+      await runAgent(config, codeLoaded);
     });
 }

@@ -28,11 +28,15 @@ interface Exporter<Item> {
 class LazyExporter<Item> {
   readonly #exporter: Promise<Exporter<Item>>;
   #loaded: Exporter<Item> | undefined;
+  /** Settles once the module is loaded or failed to load (a failure is reported by the export that meets it). */
+  readonly loaded: Promise<void>;
 
   constructor(load: Promise<Exporter<Item>>) {
     this.#exporter = load.then((e) => (this.#loaded = e));
-    // A load failure is reported by the export that meets it.
-    this.#exporter.catch(() => {});
+    this.loaded = this.#exporter.then(
+      () => {},
+      () => {},
+    );
   }
 
   export(items: Item, done: (result: ExportResult) => void): void {
