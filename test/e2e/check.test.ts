@@ -90,6 +90,11 @@ async function laneTraffic(service: string, path: string, n: number): Promise<vo
 
 describe('dyeline check', () => {
   it('passes on a healthy lane: every hop served by the lane where it has instances, SLOs met', async () => {
+    // The lane's series are born with its first request, and increase() needs two samples of a
+    // series: when one scrape first saw a hop's series with all 60 requests in it, that hop had
+    // no lane traffic in the window. A few requests first, seen by two scrapes.
+    await laneTraffic('frontend', CHAIN, 3);
+    await new Promise((r) => setTimeout(r, 1200));
     await laneTraffic('frontend', CHAIN, 60);
     await new Promise((r) => setTimeout(r, 1200)); // two scrapes
     const { code, report } = await check('--via', mesh.gatewayOutbound, '--service', 'frontend', '--color', 'canary', '--path', CHAIN, '--requests', '5', '--prometheus', mesh.prom!.url, '--window-ms', '30000');
