@@ -56,9 +56,7 @@ EXPOSE 15006 15001 15090 15290 15443
 # with request garbage under saturation held for long, ~30-50 MiB less after 30 s
 # (docs/footprint.md#v8-flags); --preserve-symlinks: the loader's resolution of the chunks' imports
 # does not wake V8's optimising compiler at start-up, 5-6 MiB less idle
-# (docs/footprint.md#start-up-and-the-install-directory); --preserve-symlinks-main: nor does the
-# entry's own path before the entry switches the compilers off for an agent's start-up
-# (docs/footprint.md#start-up-without-the-optimising-compilers). scripts/build.ts IMAGE_NODE_FLAGS,
+# (docs/footprint.md#start-up-and-the-install-directory). scripts/build.ts IMAGE_NODE_FLAGS,
 # which the benches use too.
 ENTRYPOINT ["node", "--single-threaded", "--no-incremental-marking", "--no-allocation-site-pretenuring", "--preserve-symlinks", "--preserve-symlinks-main", "/app/dyeline.mjs"]
 CMD ["--help"]
