@@ -58,5 +58,5 @@ EXPOSE 15006 15001 15090 15290 15443
 # does not wake V8's optimising compiler at start-up, 5-6 MiB less idle
 # (docs/footprint.md#start-up-and-the-install-directory). scripts/build.ts IMAGE_NODE_FLAGS,
 # which the benches use too.
-ENTRYPOINT ["node", "--single-threaded", "--no-incremental-marking", "--no-allocation-site-pretenuring", "--preserve-symlinks", "--preserve-symlinks-main", "/app/dyeline.mjs"]
+ENTRYPOINT ["node", "--single-threaded", "--no-incremental-marking", "--no-allocation-site-pretenuring", "--preserve-symlinks", "/app/dyeline.mjs"]
 CMD ["--help"]

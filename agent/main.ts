@@ -55,14 +55,8 @@ async function bind(server: Server, hp: HostPort, name: string, log: Logger, add
 /** How long spans still queued at shutdown may take to leave, ms. */
 const TRACE_FLUSH_MS = 2000;
 
-/** What the agent tells the process that starts it. */
-export interface AgentStartHooks {
-  /** Called once the agent's code (its span exporter's included) is loaded, before it reads the snapshot. */
-  codeLoaded?: () => void;
-}
-
 /** Starts an agent and returns once every listener is bound. */
-export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, lane: config.color }), opts: AgentStartHooks = {}): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: Logger = createLogger({ component: 'agent', service: config.service, lane: config.color })): Promise<RunningAgent> {
   const metrics = createMetrics(config.service);
   const agentMetrics = createAgentMetrics(metrics);
   // OTEL_* configure traces; service.name defaults to --service. Off (zero cost) without an endpoint.
@@ -98,10 +92,6 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     agentMetrics.snapshotLoaded(table);
   });
   snapshot.onReject(() => agentMetrics.snapshotRejected());
-  // The agent's code is loaded once the span exporter's is: from here on (the snapshot's decoding,
-  // every request) V8's optimising compilers may run again (cli/optimisers.ts).
-  await tracing.loaded;
-  opts.codeLoaded?.();
   await snapshot.start();
 
   const addresses = new Map<string, string>();
@@ -214,9 +204,9 @@ function exitAfterFlush(log: Logger, code: number): void {
 }
 
 /** Runs the agent until SIGTERM/SIGINT, then drains and exits 0. */
-export async function runAgent(config: AgentConfig, codeLoaded?: () => void): Promise<void> {
+export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger({ component: 'agent', service: config.service, lane: config.color });
-  const agent = await startAgent(config, log, { codeLoaded });
+  const agent = await startAgent(config, log);
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down');
     agent.stop().then(

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import type { AgentFlags } from '../agent/config.ts';
 import { option, repeatable, subcommand } from './flags.ts';
 
-/** `codeLoaded`: called once the agent's code is loaded (cli/optimisers.ts). */
-export function registerAgent(program: Command, codeLoaded?: () => void): void {
+export function registerAgent(program: Command): void {
   subcommand(program, 'agent', 'per-pod sidecar: inbound + outbound listeners')
     .addOption(option('--service <NAME>', 'the service this pod belongs to (required)'))
     .addOption(option('--color <COLOR>', 'the lane of this pod\'s instance', 'stable'))
@@ -29,6 +28,6 @@ export function registerAgent(program: Command, codeLoaded?: () => void): void {
       const { parseAgentConfig } = await import('../agent/config.ts');
       const config = parseAgentConfig(opts);
       const { runAgent } = await import('../agent/main.ts');
-      await runAgent(config, codeLoaded);
+      await runAgent(config);
     });
 }

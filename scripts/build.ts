@@ -14,7 +14,7 @@
  *   node scripts/build.ts [--outdir DIR] [--analyze]
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -206,38 +206,6 @@ function noNativeAddons(): esbuild.Plugin {
 }
 
 /**
- * The entry resolves no file of the bundle before its first statement. esbuild makes an entry
- * import the chunk of its runtime helpers (`__name`, `__require`, …) for its side effects even
- * when the entry uses none of them; that chunk only defines helpers, and every chunk that uses them
- * imports it itself. The entry's first statement switches V8's compilers off for an agent's
- * start-up (cli/optimisers.ts), and each file Node resolves before it is path work that makes Node's
- * path functions hot enough for Maglev from a long enough install directory (from 28 characters
- * with that import; docs/footprint.md#start-up-without-the-optimising-compilers). So the bare
- * import is blanked out (spaces of the same length: the source map's columns still hold).
- */
-export function entryWithoutHelperImport(entry: string): esbuild.Plugin {
-  return {
-    name: 'entry-without-helper-import',
-    setup(build) {
-      build.onEnd(async (result) => {
-        const meta = result.metafile;
-        const { absWorkingDir = process.cwd(), outdir } = build.initialOptions;
-        if (meta === undefined || outdir === undefined) return;
-        const key = relative(absWorkingDir, join(outdir, entry));
-        for (const imp of meta.outputs[key]?.imports ?? []) {
-          const chunk = meta.outputs[imp.path];
-          if (imp.kind !== 'import-statement' || imp.external || chunk === undefined || !chunk.exports.every((e) => e.startsWith('__'))) continue;
-          const file = join(absWorkingDir, key);
-          const code = await readFile(file, 'utf8');
-          const bare = `import"./${relative(dirname(file), join(absWorkingDir, imp.path))}";`;
-          if (code.includes(bare)) await writeFile(file, code.replace(bare, ' '.repeat(bare.length)));
-        }
-      });
-    },
-  };
-}
-
-/**
  * Node flags the image runs the entry with (Dockerfile ENTRYPOINT; benches run dist the same way).
  * `--single-threaded`: V8 compiles and collects garbage on the main thread instead of a pool of
  * background threads, whose own malloc arenas kept ~40 MiB more resident under load
@@ -246,11 +214,8 @@ export function entryWithoutHelperImport(entry: string): esbuild.Plugin {
  * bundle's files without taking the real path of the file and turning it back into a URL, whose
  * path normalisation loop otherwise gets hot enough at start-up for V8's optimising compiler
  * from any directory longer than 6 characters (`/app` is 4): 5–6 MiB more of the node binary
- * resident in an idle process (docs/footprint.md#start-up-and-the-install-directory).
- * `--preserve-symlinks-main` does the same for the entry's own path, which Node resolves before
- * the entry can switch the optimising compilers off for the agent's start-up (cli/optimisers.ts):
- * from a directory of 15 characters its normalisation woke Maglev, 2 MiB more resident idle. The
- * image holds no symbolic links, so what it loads is the same.
+ * resident in an idle process (docs/footprint.md#start-up-and-the-install-directory). The image
+ * holds no symbolic links, so what it loads is the same.
  * `--no-incremental-marking --no-allocation-site-pretenuring`: under saturation held for more than
  * a few seconds, V8 otherwise fills its old generation with request garbage — objects from
  * allocation sites it decided to pretenure (an in-flight request outlives a scavenge of the 1 MiB
@@ -264,7 +229,7 @@ export function entryWithoutHelperImport(entry: string): esbuild.Plugin {
  */
 export const IMAGE_GC_FLAGS = ['--no-incremental-marking', '--no-allocation-site-pretenuring'];
 export const IMAGE_V8_FLAGS = ['--single-threaded', ...IMAGE_GC_FLAGS];
-export const IMAGE_NODE_FLAGS = [...IMAGE_V8_FLAGS, '--preserve-symlinks', '--preserve-symlinks-main'];
+export const IMAGE_NODE_FLAGS = [...IMAGE_V8_FLAGS, '--preserve-symlinks'];
 
 /**
  * Optional packages the dependencies try to `require()` and that are not installed: left as a
@@ -340,7 +305,7 @@ export function buildOptions(outdir: string): esbuild.BuildOptions {
       js: `#!/usr/bin/env node\n// dyeline: the production entry, built from the TypeScript sources by scripts/build.ts (npm run build).\n${common.banner!.js}`,
     },
     external: ['proxy-agent'],
-    plugins: [etcdProtos(), demoRules(), lazyUndiciH2(), lazyRequires(), builtinsAsRequire(), noNativeAddons(), entryWithoutHelperImport('dyeline.mjs')],
+    plugins: [etcdProtos(), demoRules(), lazyUndiciH2(), lazyRequires(), builtinsAsRequire(), noNativeAddons()],
   };
 }
 

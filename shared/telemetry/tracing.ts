@@ -50,8 +50,6 @@ export interface Tracing {
   readonly resource: Resource;
   /** Export failures, dropped spans and other OTel pipeline problems. */
   readonly failures: FailureReporter;
-  /** Settles once the exporters' modules, imported in the background, are loaded (or failed to load). */
-  readonly loaded: Promise<void>;
   /** Queues a finished, sampled span (no-op when tracing is off). Never throws. */
   end(init: HopSpanInit): void;
   /** Exports what is queued (tests, shutdown). */
@@ -91,25 +89,18 @@ class ProcessorSink implements SpanSink {
   }
 }
 
-function createSinks(settings: TraceSettings, resource: Resource, failures: FailureReporter, meterProvider: MeterProvider | undefined): { sinks: SpanSink[]; loaded: Promise<void> } {
+function createSinks(settings: TraceSettings, resource: Resource, failures: FailureReporter, meterProvider: MeterProvider | undefined): SpanSink[] {
   const processors: SpanProcessor[] = [];
   const sinks: SpanSink[] = [];
-  const loads: Promise<void>[] = [];
   for (const kind of settings.exporters) {
     const config = { url: settings.url, selfObsMeterProvider: meterProvider };
     if (kind === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     else if (settings.protocol === 'http/json') {
-      const exporter = new OtlpJsonExporter(config);
-      loads.push(exporter.loaded);
-      processors.push(new BatchSpanProcessor({ exporter: new CountingExporter(exporter, failures), selfObsMeterProvider: meterProvider, ...settings.batch }));
-    } else {
-      const exporter = new OtlpProtoExporter(config);
-      loads.push(exporter.loaded);
-      sinks.push(new SpanBatcher({ exporter, resource, settings: settings.batch, failures, meterProvider }));
-    }
+      processors.push(new BatchSpanProcessor({ exporter: new CountingExporter(new OtlpJsonExporter(config), failures), selfObsMeterProvider: meterProvider, ...settings.batch }));
+    } else sinks.push(new SpanBatcher({ exporter: new OtlpProtoExporter(config), resource, settings: settings.batch, failures, meterProvider }));
   }
   if (processors.length > 0) sinks.push(new ProcessorSink(processors, resource));
-  return { sinks, loaded: Promise.all(loads).then(() => {}) };
+  return sinks;
 }
 
 class Enabled implements Tracing {
@@ -118,13 +109,11 @@ class Enabled implements Tracing {
   readonly sampler: HopSampler;
   readonly resource: Resource;
   readonly failures: FailureReporter;
-  readonly loaded: Promise<void>;
   readonly #sinks: SpanSink[];
   #stopped = false;
 
-  constructor(settings: TraceSettings, resource: Resource, sinks: SpanSink[], failures: FailureReporter, loaded: Promise<void> = Promise.resolve()) {
+  constructor(settings: TraceSettings, resource: Resource, sinks: SpanSink[], failures: FailureReporter) {
     this.settings = settings;
-    this.loaded = loaded;
     this.sampler = createHopSampler(settings.sampler, settings.ratio);
     this.resource = resource;
     this.failures = failures;
@@ -157,7 +146,6 @@ class Disabled implements Tracing {
   readonly sampler = KEEP_FLAG_SAMPLER;
   readonly resource: Resource;
   readonly failures: FailureReporter;
-  readonly loaded = Promise.resolve();
 
   constructor(settings: TraceSettings, resource: Resource, failures: FailureReporter) {
     this.settings = settings;
@@ -191,7 +179,7 @@ export function createTracing(opts: TracingOptions): Tracing {
     log.info({ service: settings.serviceName, reason: settings.disabledReason }, 'tracing off');
     return new Disabled(settings, resource, failures);
   }
-  const { sinks, loaded } = createSinks(settings, resource, failures, opts.meterProvider);
+  const sinks = createSinks(settings, resource, failures, opts.meterProvider);
   log.info(
     {
       service: settings.serviceName,
@@ -203,5 +191,5 @@ export function createTracing(opts: TracingOptions): Tracing {
     },
     'tracing on',
   );
-  return new Enabled(settings, resource, sinks, failures, loaded);
+  return new Enabled(settings, resource, sinks, failures);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { AgentConfig } from '../../agent/config.ts';
-import { type AgentStartHooks, type RunningAgent, startAgent } from '../../agent/main.ts';
+import { type RunningAgent, startAgent } from '../../agent/main.ts';
 import type { DocumentInput } from '../../shared/schema/documents.ts';
 import { snapshotText } from './snapshot-builder.ts';
 import { waitFor } from './wait.ts';
@@ -29,7 +29,7 @@ export interface TestAgent {
 let version = 0;
 
 /** Starts an agent for `service` with `docs` in its snapshot (none: no snapshot file). */
-export async function startTestAgent(docs: readonly DocumentInput[] | undefined, config: Partial<AgentConfig> = {}, hooks: AgentStartHooks = {}): Promise<TestAgent> {
+export async function startTestAgent(docs: readonly DocumentInput[] | undefined, config: Partial<AgentConfig> = {}): Promise<TestAgent> {
   const dir = await mkdtemp(join(tmpdir(), 'dyeline-agent-unit-'));
   const snapshot = join(dir, 'snapshot.json');
   if (docs !== undefined) await writeFile(snapshot, snapshotText(docs, ++version));
@@ -50,7 +50,6 @@ export async function startTestAgent(docs: readonly DocumentInput[] | undefined,
       ...config,
     },
     pino({ level: 'silent' }),
-    hooks,
   );
   return {
     agent,

@@ -1,14 +1,12 @@
 /**
- * An in-process agent's start-up says once that its code is loaded (the entry then switches V8's
- * optimising compilers back on, cli/optimisers.ts). Shutdown: readiness turns 503 at once, new connections are
- * refused, in-flight requests finish, bounded by the drain timeout.
+ * Shutdown of an in-process agent: readiness turns 503 at once, new connections are refused,
+ * in-flight requests finish, bounded by the drain timeout.
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startTestAgent, startUpstream, type TestAgent } from '../../support/agent-harness.ts';
 import { instance, service } from '../../support/snapshot-builder.ts';
 import { waitFor } from '../../support/wait.ts';
-
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -36,15 +34,6 @@ async function setup(drainTimeoutMs: number) {
   await waitFor(() => held.length === 1, { timeoutMs: 5000, what: 'request in flight' });
   return { agent, held, inFlight, out };
 }
-
-describe('agent start-up', () => {
-  it('says its code is loaded once, by the time its listeners are bound', async () => {
-    let calls = 0;
-    const agent = await startTestAgent([service('a')], {}, { codeLoaded: () => calls++ });
-    cleanup.push(() => agent.stop());
-    expect(calls).toBe(1);
-  });
-});
 
 describe('agent shutdown', () => {
   it('turns /readyz 503 at once, refuses new connections, lets in-flight requests finish', async () => {
