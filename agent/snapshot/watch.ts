@@ -2,7 +2,9 @@
  * The agent's view of the snapshot file over time. The daemon replaces the file by rename,
  * so the DIRECTORY is watched (a watch on the file itself would follow the old inode), with a
  * slow stat poll as a safety net for filesystems where fs.watch is silent (network mounts,
- * some container volumes) and to re-arm the watch when the directory appears later.
+ * some container volumes) and to re-arm the watch when the directory appears later. The poll is
+ * Node's `watchFile`: libuv stats the file on its thread pool and calls back only when it changed,
+ * so an idle agent runs no JavaScript each interval.
  *
  * Each change is loaded (load.ts); a good snapshot is compiled and swapped in as one table,
  * `onChange` listeners are told, and the state of instances that left is pruned. A broken
@@ -10,7 +12,7 @@
  * log line and `rejectedCount`, and the last good table stays in use. Loads never overlap;
  * changes that arrive during a load cause one more load after it.
  */
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, type Stats, unwatchFile, watch, watchFile } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DyelineError, ErrorCode, errorMessage } from '../../shared/errors.ts';
 import { stat } from '../../shared/fs-read.ts';
@@ -54,7 +56,7 @@ export class SnapshotWatcher {
   #pending = false;
   #closed = false;
   #watcher: FSWatcher | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  #poll: ((curr: Stats, prev: Stats) => void) | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #statSig = '';
   /** Stat signature of the last rejected file: the same bytes are not rejected (and counted) twice. */
@@ -108,8 +110,8 @@ export class SnapshotWatcher {
     const outcome = await this.reload();
     this.#arm();
     if (this.#pollMs > 0 && !this.#closed) {
-      this.#poll = setInterval(() => void this.#checkStat(), this.#pollMs);
-      this.#poll.unref();
+      this.#poll = () => void this.#checkStat();
+      watchFile(this.path, { interval: this.#pollMs, persistent: false }, this.#poll);
     }
     return outcome;
   }
@@ -119,7 +121,7 @@ export class SnapshotWatcher {
     this.#closed = true;
     this.#watcher?.close();
     this.#watcher = undefined;
-    if (this.#poll) clearInterval(this.#poll);
+    if (this.#poll) unwatchFile(this.path, this.#poll);
     if (this.#debounce) clearTimeout(this.#debounce);
   }
 
