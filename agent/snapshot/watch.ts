@@ -12,7 +12,7 @@
  * log line and `rejectedCount`, and the last good table stays in use. Loads never overlap;
  * changes that arrive during a load cause one more load after it.
  */
-import { type FSWatcher, type Stats, unwatchFile, watch, watchFile } from 'node:fs';
+import { type FSWatcher, type StatsListener, unwatchFile, watch, watchFile } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DyelineError, ErrorCode, errorMessage } from '../../shared/errors.ts';
 import { stat } from '../../shared/fs-read.ts';
@@ -56,7 +56,7 @@ export class SnapshotWatcher {
   #pending = false;
   #closed = false;
   #watcher: FSWatcher | undefined;
-  #poll: ((curr: Stats, prev: Stats) => void) | undefined;
+  #poll: StatsListener | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #statSig = '';
   /** Stat signature of the last rejected file: the same bytes are not rejected (and counted) twice. */
