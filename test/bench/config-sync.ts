@@ -20,7 +20,7 @@ import { IMAGE_NODE_FLAGS } from '../../scripts/build.ts';
 import { EtcdServer } from '../support/etcd.ts';
 import { machine, pct } from './machine.ts';
 import { Peers, dyelineEntry, freePort, residentMiB, waitHttp } from './peers.ts';
-import { num, report, table } from './report.ts';
+import { num, numRange, report, table } from './report.ts';
 
 const [puts = 100, agentCount = 20] = process.argv.slice(2).map(Number);
 const P = '/dyeline-bench/';
@@ -96,8 +96,7 @@ try {
   await new Promise((r) => setTimeout(r, 2000));
   const daemonIdle = await residentMiB(daemon.proc.pid!);
   const agentIdle = await Promise.all(agents.map((a) => residentMiB(a.p.proc.pid!)));
-  const range = (xs: number[]) => (num(Math.min(...xs)) === num(Math.max(...xs)) ? num(xs[0]) : `${num(Math.min(...xs))}–${num(Math.max(...xs))}`);
-  const agentsIdle = `${range(agentIdle.map((r) => r.rss))} MiB (anonymous ${range(agentIdle.map((r) => r.anon))} MiB)`;
+  const agentsIdle = `${numRange(agentIdle.map((r) => r.rss))} MiB (anonymous ${numRange(agentIdle.map((r) => r.anon))} MiB)`;
 
   const toAgent: number[] = [];
   const toLastAgent: number[] = [];

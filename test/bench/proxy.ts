@@ -221,7 +221,6 @@ try {
     console.log(`held ${heldSeconds} s at ${connections} connections: ${r.target.name} ${num(run.result.rps)} req/s, peak RSS (anon) ${mem(run.peak)} MiB`);
   }
   const dHeld = held[0]!.peak;
-
   const ngx = find('nginx');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lag = Math.max(...rows.map((r) => r.fixed.lagP99Ms));

@@ -24,7 +24,7 @@ import { instance, service, snapshotText } from '../support/snapshot-builder.ts'
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
 import { machine } from './machine.ts';
 import { Peers, dyelineEntry, freePort, type Resident, residentMiB, waitHttp } from './peers.ts';
-import { num, report, table } from './report.ts';
+import { num, numRange, report, table } from './report.ts';
 
 const [services = 10_000, instances = 10, rate = 200, rounds = 2] = process.argv.slice(2).map(Number);
 const VARIANTS = [
@@ -113,11 +113,6 @@ try {
     }
   }
 
-  const span = (xs: number[], digits = 0) => {
-    const lo = Math.min(...xs);
-    const hi = Math.max(...xs);
-    return lo === hi || num(lo, digits) === num(hi, digits) ? num(lo, digits) : `${num(lo, digits)}–${num(hi, digits)}`;
-  };
   report(`## A large snapshot under traffic
 
 \`test/bench/reload-stall.ts ${services} ${instances} ${rate} ${rounds}\`. An agent from \`dist/dyeline.mjs\` (\`NODE_OPTIONS=${AGENT_NODE_OPTIONS}\`, tracing on) starts on a
@@ -133,14 +128,14 @@ ${table(
     const rs = runs[v]!;
     return [
       `\`${variant.flags.join(' ')}\``,
-      span(rs.map((x) => x.startMs)),
-      span(rs.map((x) => x.rssStart.rss)),
-      span(rs.map((x) => x.load.p50Ms), 2),
-      span(rs.map((x) => x.load.p99Ms)),
-      span(rs.map((x) => x.load.p999Ms)),
-      span(rs.map((x) => x.load.maxMs)),
-      span(rs.map((x) => x.reloadMs)),
-      span(rs.map((x) => x.rssAfter.rss)),
+      numRange(rs.map((x) => x.startMs)),
+      numRange(rs.map((x) => x.rssStart.rss)),
+      numRange(rs.map((x) => x.load.p50Ms), 2),
+      numRange(rs.map((x) => x.load.p99Ms)),
+      numRange(rs.map((x) => x.load.p999Ms)),
+      numRange(rs.map((x) => x.load.maxMs)),
+      numRange(rs.map((x) => x.reloadMs)),
+      numRange(rs.map((x) => x.rssAfter.rss)),
     ];
   }),
 )}`);

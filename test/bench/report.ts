@@ -21,3 +21,10 @@ export function num(x: number | undefined, digits = 0): string {
   if (x === undefined || !Number.isFinite(x)) return '—';
   return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
+
+/** The range of `xs` as `lo–hi` (one figure when both read the same at `digits` decimals). */
+export function numRange(xs: readonly number[], digits = 0): string {
+  const lo = num(Math.min(...xs), digits);
+  const hi = num(Math.max(...xs), digits);
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
